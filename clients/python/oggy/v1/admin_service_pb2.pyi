@@ -1,0 +1,393 @@
+import datetime
+
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from oggy.v1 import actor_pb2 as _actor_pb2
+from oggy.v1 import key_pb2 as _key_pb2
+from oggy.v1 import policy_pb2 as _policy_pb2
+from oggy.v1 import provider_pb2 as _provider_pb2
+from oggy.v1 import usage_pb2 as _usage_pb2
+from oggy.v1 import workspace_pb2 as _workspace_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CreateWorkspaceRequest(_message.Message):
+    __slots__ = ("workspace_id", "workspace", "request_id")
+    WORKSPACE_ID_FIELD_NUMBER: _ClassVar[int]
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    workspace_id: str
+    workspace: _workspace_pb2.Workspace
+    request_id: str
+    def __init__(self, workspace_id: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateWorkspaceResponse(_message.Message):
+    __slots__ = ("workspace",)
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    workspace: _workspace_pb2.Workspace
+    def __init__(self, workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ...) -> None: ...
+
+class GetWorkspaceRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetWorkspaceResponse(_message.Message):
+    __slots__ = ("workspace",)
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    workspace: _workspace_pb2.Workspace
+    def __init__(self, workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ...) -> None: ...
+
+class ListWorkspacesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListWorkspacesResponse(_message.Message):
+    __slots__ = ("workspaces", "next_page_token")
+    WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    workspaces: _containers.RepeatedCompositeFieldContainer[_workspace_pb2.Workspace]
+    next_page_token: str
+    def __init__(self, workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteWorkspaceRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteWorkspaceResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateGatewayKeyRequest(_message.Message):
+    __slots__ = ("parent", "key_id", "gateway_key", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_KEY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    key_id: str
+    gateway_key: _key_pb2.GatewayKey
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., key_id: _Optional[str] = ..., gateway_key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateGatewayKeyResponse(_message.Message):
+    __slots__ = ("gateway_key", "key_text")
+    GATEWAY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_TEXT_FIELD_NUMBER: _ClassVar[int]
+    gateway_key: _key_pb2.GatewayKey
+    key_text: str
+    def __init__(self, gateway_key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ..., key_text: _Optional[str] = ...) -> None: ...
+
+class GetGatewayKeyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetGatewayKeyResponse(_message.Message):
+    __slots__ = ("gateway_key",)
+    GATEWAY_KEY_FIELD_NUMBER: _ClassVar[int]
+    gateway_key: _key_pb2.GatewayKey
+    def __init__(self, gateway_key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ...) -> None: ...
+
+class ListGatewayKeysRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListGatewayKeysResponse(_message.Message):
+    __slots__ = ("gateway_keys", "next_page_token")
+    GATEWAY_KEYS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    gateway_keys: _containers.RepeatedCompositeFieldContainer[_key_pb2.GatewayKey]
+    next_page_token: str
+    def __init__(self, gateway_keys: _Optional[_Iterable[_Union[_key_pb2.GatewayKey, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteGatewayKeyRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteGatewayKeyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateActorRequest(_message.Message):
+    __slots__ = ("parent", "actor_id", "actor", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    actor_id: str
+    actor: _actor_pb2.Actor
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., actor_id: _Optional[str] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateActorResponse(_message.Message):
+    __slots__ = ("actor",)
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    actor: _actor_pb2.Actor
+    def __init__(self, actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ...) -> None: ...
+
+class GetActorRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetActorResponse(_message.Message):
+    __slots__ = ("actor",)
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    actor: _actor_pb2.Actor
+    def __init__(self, actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ...) -> None: ...
+
+class ListActorsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListActorsResponse(_message.Message):
+    __slots__ = ("actors", "next_page_token")
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    actors: _containers.RepeatedCompositeFieldContainer[_actor_pb2.Actor]
+    next_page_token: str
+    def __init__(self, actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteActorRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteActorResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateProviderCredentialRequest(_message.Message):
+    __slots__ = ("parent", "provider_id", "provider_credential", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    provider_id: str
+    provider_credential: _provider_pb2.ProviderCredential
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., provider_id: _Optional[str] = ..., provider_credential: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateProviderCredentialResponse(_message.Message):
+    __slots__ = ("provider_credential",)
+    PROVIDER_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    provider_credential: _provider_pb2.ProviderCredential
+    def __init__(self, provider_credential: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ...) -> None: ...
+
+class GetProviderCredentialRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetProviderCredentialResponse(_message.Message):
+    __slots__ = ("provider_credential",)
+    PROVIDER_CREDENTIAL_FIELD_NUMBER: _ClassVar[int]
+    provider_credential: _provider_pb2.ProviderCredential
+    def __init__(self, provider_credential: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ...) -> None: ...
+
+class ListProviderCredentialsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListProviderCredentialsResponse(_message.Message):
+    __slots__ = ("provider_credentials", "next_page_token")
+    PROVIDER_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    provider_credentials: _containers.RepeatedCompositeFieldContainer[_provider_pb2.ProviderCredential]
+    next_page_token: str
+    def __init__(self, provider_credentials: _Optional[_Iterable[_Union[_provider_pb2.ProviderCredential, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteProviderCredentialRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteProviderCredentialResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreatePolicyRequest(_message.Message):
+    __slots__ = ("parent", "policy_id", "policy", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    policy_id: str
+    policy: _policy_pb2.Policy
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., policy_id: _Optional[str] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreatePolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _policy_pb2.Policy
+    def __init__(self, policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _policy_pb2.Policy
+    def __init__(self, policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ...) -> None: ...
+
+class ListPoliciesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListPoliciesResponse(_message.Message):
+    __slots__ = ("policies", "next_page_token")
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[_policy_pb2.Policy]
+    next_page_token: str
+    def __init__(self, policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeletePolicyRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeletePolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RevokeGatewayKeyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeGatewayKeyResponse(_message.Message):
+    __slots__ = ("gateway_key",)
+    GATEWAY_KEY_FIELD_NUMBER: _ClassVar[int]
+    gateway_key: _key_pb2.GatewayKey
+    def __init__(self, gateway_key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ...) -> None: ...
+
+class UpdatePolicyRequest(_message.Message):
+    __slots__ = ("policy", "update_mask")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    policy: _policy_pb2.Policy
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdatePolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _policy_pb2.Policy
+    def __init__(self, policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ...) -> None: ...
+
+class UsageFilter(_message.Message):
+    __slots__ = ("workspace", "key", "actor", "model", "provider", "start_time", "end_time", "errors_only")
+    WORKSPACE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_ONLY_FIELD_NUMBER: _ClassVar[int]
+    workspace: str
+    key: str
+    actor: str
+    model: str
+    provider: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    errors_only: bool
+    def __init__(self, workspace: _Optional[str] = ..., key: _Optional[str] = ..., actor: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., errors_only: _Optional[bool] = ...) -> None: ...
+
+class ListUsageEventsRequest(_message.Message):
+    __slots__ = ("filter", "page_size", "page_token")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    filter: UsageFilter
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[UsageFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListUsageEventsResponse(_message.Message):
+    __slots__ = ("usage_events", "next_page_token")
+    USAGE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    usage_events: _containers.RepeatedCompositeFieldContainer[_usage_pb2.UsageEvent]
+    next_page_token: str
+    def __init__(self, usage_events: _Optional[_Iterable[_Union[_usage_pb2.UsageEvent, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SummarizeUsageRequest(_message.Message):
+    __slots__ = ("filter", "group_by")
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    filter: UsageFilter
+    group_by: _containers.RepeatedScalarFieldContainer[_usage_pb2.UsageGroupBy]
+    def __init__(self, filter: _Optional[_Union[UsageFilter, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[_usage_pb2.UsageGroupBy, str]]] = ...) -> None: ...
+
+class SummarizeUsageResponse(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[_usage_pb2.UsageSummaryRow]
+    def __init__(self, rows: _Optional[_Iterable[_Union[_usage_pb2.UsageSummaryRow, _Mapping]]] = ...) -> None: ...
