@@ -1,0 +1,10 @@
+"""Offline tiktoken encodings, verified against tiktoken's published hashes."""
+
+from dataplane.tokens.encodings import (
+    ENCODING_SHA256,
+    EncodingUnavailable,
+    encoding_for_model,
+    load_encoding,
+)
+
+__all__ = ["ENCODING_SHA256", "EncodingUnavailable", "encoding_for_model", "load_encoding"]

