@@ -1,0 +1,141 @@
+"""Actor-token verification: every rejection reason, and interop with PyJWT."""
+
+from __future__ import annotations
+
+import base64
+
+import jwt as pyjwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from dataplane.core.actor_token import (
+    ActorTokenInvalid,
+    ActorTokenVerifier,
+    VerificationKey,
+    decode_and_verify,
+)
+from oggy.actor_token import mint_actor_token
+
+NOW = 1_800_000_000.0
+WS = "workspaces/acme"
+ALICE = "workspaces/acme/actors/alice"
+ED = Ed25519PrivateKey.generate()
+ES = ec.generate_private_key(ec.SECP256R1())
+HS = b"s3cret-hmac-key-with-enough-entropy!!"
+KEYS = {
+    "ed": VerificationKey("ed", "EdDSA", public_key=ED.public_key()),
+    "es": VerificationKey("es", "ES256", public_key=ES.public_key()),
+    "hs": VerificationKey("hs", "HS256", hmac_secret=HS),
+}
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def verify(token: str, now: float = NOW) -> str:
+    return decode_and_verify(token, KEYS, WS, now).subject
+
+
+@pytest.mark.parametrize(("kid", "key"), [("ed", ED), ("es", ES), ("hs", HS)])
+def test_valid_tokens_verify(kid: str, key: object) -> None:
+    token = mint_actor_token(key, kid=kid, workspace=WS, subject=ALICE, now=NOW, team="ml")
+    claims = decode_and_verify(token, KEYS, WS, NOW)
+    assert claims.subject == ALICE
+    assert claims.attributes == {"team": "ml"}
+
+
+def test_pyjwt_minted_tokens_verify() -> None:
+    claims = {"sub": ALICE, "aud": WS, "exp": int(NOW) + 60, "iat": int(NOW)}
+    for kid, key, alg in [("ed", ED, "EdDSA"), ("es", ES, "ES256"), ("hs", HS, "HS256")]:
+        token = pyjwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+        assert verify(token) == ALICE
+
+
+def _forge(header: dict, claims: dict, signature: bytes = b"x") -> str:
+    import json
+
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}.{b64(signature)}"
+
+
+GOOD = {"sub": ALICE, "aud": WS, "exp": int(NOW) + 60}
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"),
+    [
+        (_forge({"alg": "none", "kid": "ed"}, GOOD, b""), "alg_not_allowed"),
+        (_forge({"alg": "RS256", "kid": "ed"}, GOOD), "alg_not_allowed"),
+        (_forge({"alg": "EdDSA", "kid": "nope"}, GOOD), "unknown_kid"),
+        (_forge({"alg": "HS256", "kid": "es"}, GOOD), "alg_mismatch"),
+        (_forge({"alg": "EdDSA", "kid": "ed"}, GOOD), "bad_signature"),
+        ("not-a-jwt", "malformed"),
+        ("a.b.c", "malformed"),
+        ("x" * 5000, "too_large"),
+    ],
+)
+def test_forged_or_malformed_tokens_are_refused(token: str, reason: str) -> None:
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(token)
+    assert info.value.reason == reason
+
+
+def test_hs_es_confusion_with_public_key_as_hmac_secret_is_refused() -> None:
+    # The attacker signs HS256 using the ES key's public bytes as the HMAC secret.
+    from cryptography.hazmat.primitives import serialization
+
+    public_pem = ES.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    token = mint_actor_token(public_pem, kid="es", workspace=WS, subject=ALICE, now=NOW)
+    with pytest.raises(ActorTokenInvalid, match="alg_mismatch"):
+        verify(token)
+
+
+@pytest.mark.parametrize(
+    ("claims", "now", "reason"),
+    [
+        ({"sub": ALICE, "aud": "workspaces/other", "exp": NOW + 60}, NOW, "wrong_audience"),
+        ({"sub": ALICE, "aud": WS, "exp": NOW - 31}, NOW, "expired"),
+        ({"sub": ALICE, "aud": WS, "exp": NOW + 600, "nbf": NOW + 31}, NOW, "not_yet_valid"),
+        ({"sub": ALICE, "aud": WS}, NOW, "missing_claim"),
+        ({"aud": WS, "exp": NOW + 60}, NOW, "missing_claim"),
+        ({"sub": ALICE, "aud": WS, "exp": "soon"}, NOW, "malformed"),
+    ],
+)
+def test_claim_checks(claims: dict, now: float, reason: str) -> None:
+    token = pyjwt.encode(claims, HS, algorithm="HS256", headers={"kid": "hs"})
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(token, now)
+    assert info.value.reason == reason
+
+
+def test_clock_skew_is_bounded() -> None:
+    token = pyjwt.encode({"sub": ALICE, "aud": WS, "exp": NOW}, HS, "HS256", {"kid": "hs"})
+    assert verify(token, NOW + 29) == ALICE
+    with pytest.raises(ActorTokenInvalid, match="expired"):
+        verify(token, NOW + 31)
+
+
+def test_verifier_memoises_until_expiry_then_rejects() -> None:
+    now = [NOW]
+    verifier = ActorTokenVerifier(KEYS, WS, clock=lambda: now[0])
+    token = mint_actor_token(ED, kid="ed", workspace=WS, subject=ALICE, now=NOW, ttl_seconds=60)
+    assert verifier.verify(token).subject == ALICE
+    assert verifier.verify(token).subject == ALICE
+    now[0] = NOW + 120
+    with pytest.raises(ActorTokenInvalid, match="expired"):
+        verifier.verify(token)
+
+
+def test_replay_protection_refuses_a_reused_jti() -> None:
+    verifier = ActorTokenVerifier(KEYS, WS, clock=lambda: NOW, replay_protection=True)
+    token = mint_actor_token(HS, kid="hs", workspace=WS, subject=ALICE, now=NOW)
+    verifier.verify(token)
+    with pytest.raises(ActorTokenInvalid, match="replayed"):
+        verifier.verify(token)
+
+
+def test_repr_hides_hmac_secret() -> None:
+    assert "s3cret" not in repr(KEYS["hs"])
