@@ -1,2 +1,128 @@
-def main():
-    print("hi")
+"""`oggy`: run Oggy's processes and administer a workspace from the command line.
+
+    oggy up --demo                         etcd + control plane + data plane (+ mock provider)
+    oggy controlplane | dataplane ...      one process, as in production
+    oggy workspace|key|provider|usage ...  the admin API
+
+Errors are one line on stderr (`error: NOT_FOUND: ...`) and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from controlplane.cli import endpoints, output, up
+from controlplane.cli.commands import key, planes, provider, usage, workspace
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """No abbreviated flags: `--api-key sk-...` must not pass for `--api-key-env`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+
+def _common_parser() -> argparse.ArgumentParser:
+    common = Parser(add_help=False)
+    group = common.add_argument_group("connection and output")
+    group.add_argument("--format", choices=output.FORMATS, default="table")
+    group.add_argument(
+        "--admin-address",
+        metavar="HOST:PORT",
+        help=f"control plane (else ${endpoints.ADDRESS_ENV}, else STATE_DIR/endpoints.json)",
+    )
+    group.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        help=f"admin token (prefer ${endpoints.TOKEN_ENV}: flags show up in `ps`)",
+    )
+    group.add_argument(
+        "--state-dir",
+        type=Path,
+        default=endpoints.DEFAULT_STATE_DIR,
+        help="where `oggy up` keeps endpoints.json (default %(default)s)",
+    )
+    return common
+
+
+def _scoped_parser() -> argparse.ArgumentParser:
+    scoped = Parser(add_help=False)
+    scoped.add_argument(
+        "--workspace",
+        "-w",
+        metavar="W",
+        help=f"workspace id or name (else ${endpoints.WORKSPACE_ENV}, else endpoints.json)",
+    )
+    return scoped
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Subparsers are created with the parent's class, so every level is a Parser.
+    parser = Parser(
+        prog="oggy",
+        description="Oggy: an LLM gateway with attribution, policy and usage metering.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common, scoped = _common_parser(), _scoped_parser()
+    up.register(sub)
+    planes.register(sub)
+    for module in (workspace, key, provider, usage):
+        module.register(sub, common, scoped)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Parse and run one command; returns the exit code (never raises for user errors)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    ctx = Context(args, env)
+    try:
+        return int(args.handler(ctx) or 0)
+    except CliError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except grpc.RpcError as e:
+        print(f"error: {describe_rpc_error(e, ctx)}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `oggy usage list | head`: the reader left; exit quietly, without a traceback
+        # (and without Python's own error when it flushes stdout at exit).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+    finally:
+        ctx.close()
+
+
+def describe_rpc_error(error: grpc.RpcError, ctx: Context | None = None) -> str:
+    """`NOT_FOUND: workspace workspaces/x not found`, with a hint when unreachable."""
+    code = error.code() if isinstance(error, grpc.Call) else None
+    details = error.details() if isinstance(error, grpc.Call) else str(error)
+    name = code.name if code is not None else "UNKNOWN"
+    text = f"{name}: {details or 'no details'}"
+    if code == grpc.StatusCode.UNAVAILABLE and ctx is not None and "client" in ctx.__dict__:
+        text += f" (is the control plane running at {ctx.client.address}? try `oggy up`)"
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+if __name__ == "__main__":
+    main()

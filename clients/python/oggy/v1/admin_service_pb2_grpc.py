@@ -156,6 +156,111 @@ class AdminServiceStub:
                 request_serializer=oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageRequest.SerializeToString,
                 response_deserializer=oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageResponse.FromString,
                 _registered_method=True)
+        self.CreateSigningKey = channel.unary_unary(
+                '/oggy.v1.AdminService/CreateSigningKey',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.GetSigningKey = channel.unary_unary(
+                '/oggy.v1.AdminService/GetSigningKey',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.ListSigningKeys = channel.unary_unary(
+                '/oggy.v1.AdminService/ListSigningKeys',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.FromString,
+                _registered_method=True)
+        self.DeleteSigningKey = channel.unary_unary(
+                '/oggy.v1.AdminService/DeleteSigningKey',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyResponse.FromString,
+                _registered_method=True)
+        self.CreateRoute = channel.unary_unary(
+                '/oggy.v1.AdminService/CreateRoute',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateRouteRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateRouteResponse.FromString,
+                _registered_method=True)
+        self.GetRoute = channel.unary_unary(
+                '/oggy.v1.AdminService/GetRoute',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetRouteRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetRouteResponse.FromString,
+                _registered_method=True)
+        self.ListRoutes = channel.unary_unary(
+                '/oggy.v1.AdminService/ListRoutes',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListRoutesRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListRoutesResponse.FromString,
+                _registered_method=True)
+        self.DeleteRoute = channel.unary_unary(
+                '/oggy.v1.AdminService/DeleteRoute',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteRouteRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteRouteResponse.FromString,
+                _registered_method=True)
+        self.UpdateActor = channel.unary_unary(
+                '/oggy.v1.AdminService/UpdateActor',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateActorRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateActorResponse.FromString,
+                _registered_method=True)
+        self.RotateGatewayKey = channel.unary_unary(
+                '/oggy.v1.AdminService/RotateGatewayKey',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyResponse.FromString,
+                _registered_method=True)
+        self.UpdateProviderCredential = channel.unary_unary(
+                '/oggy.v1.AdminService/UpdateProviderCredential',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialResponse.FromString,
+                _registered_method=True)
+        self.GetEffectivePolicy = channel.unary_unary(
+                '/oggy.v1.AdminService/GetEffectivePolicy',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyResponse.FromString,
+                _registered_method=True)
+        self.SetModelPrice = channel.unary_unary(
+                '/oggy.v1.AdminService/SetModelPrice',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.SetModelPriceRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.SetModelPriceResponse.FromString,
+                _registered_method=True)
+        self.ListModelPrices = channel.unary_unary(
+                '/oggy.v1.AdminService/ListModelPrices',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListModelPricesRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListModelPricesResponse.FromString,
+                _registered_method=True)
+        self.DeleteModelPrice = channel.unary_unary(
+                '/oggy.v1.AdminService/DeleteModelPrice',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceResponse.FromString,
+                _registered_method=True)
+        self.ListUnpricedModels = channel.unary_unary(
+                '/oggy.v1.AdminService/ListUnpricedModels',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsResponse.FromString,
+                _registered_method=True)
+        self.EstimateCost = channel.unary_unary(
+                '/oggy.v1.AdminService/EstimateCost',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.EstimateCostRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.EstimateCostResponse.FromString,
+                _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/oggy.v1.AdminService/ListAuditEvents',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.RotateKeyEncryptionKey = channel.unary_unary(
+                '/oggy.v1.AdminService/RotateKeyEncryptionKey',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyResponse.FromString,
+                _registered_method=True)
+        self.ListPromptLogs = channel.unary_unary(
+                '/oggy.v1.AdminService/ListPromptLogs',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsResponse.FromString,
+                _registered_method=True)
+        self.PurgePromptLogs = channel.unary_unary(
+                '/oggy.v1.AdminService/PurgePromptLogs',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -332,6 +437,164 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSigningKey(self, request, context):
+        """Creates a SigningKey. Errors: INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND (parent), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSigningKey(self, request, context):
+        """Gets a SigningKey. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSigningKeys(self, request, context):
+        """Lists SigningKeys in name order. Errors: INVALID_ARGUMENT (bad page token), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSigningKey(self, request, context):
+        """Deletes a SigningKey. Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateRoute(self, request, context):
+        """Creates a Route. Errors: INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND (parent), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoute(self, request, context):
+        """Gets a Route. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRoutes(self, request, context):
+        """Lists Routes in name order. Errors: INVALID_ARGUMENT (bad page token), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteRoute(self, request, context):
+        """Deletes a Route. Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateActor(self, request, context):
+        """Updates an actor's fields named in `update_mask` (`display_name`, `teams`,
+        `disabled`). Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateGatewayKey(self, request, context):
+        """Issues a new secret for a key; the old secret keeps working for `grace`.
+        The key's name stays the same. Errors: INVALID_ARGUMENT, NOT_FOUND,
+        FAILED_PRECONDITION (revoked), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateProviderCredential(self, request, context):
+        """Updates a provider credential (`display_name`, `base_url`, `models`,
+        `api_key`, `api_version`, `deployments`, `allow_private_network`).
+        Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEffectivePolicy(self, request, context):
+        """The merged policy that applies to a workspace, actor or key.
+        Errors: INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetModelPrice(self, request, context):
+        """Creates or replaces a price. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelPrices(self, request, context):
+        """Lists prices in force and scheduled (`parent` empty: the catalog;
+        a workspace: its overrides). Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModelPrice(self, request, context):
+        """Deletes a price. Errors: NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUnpricedModels(self, request, context):
+        """Models seen in usage with no price. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimateCost(self, request, context):
+        """Prices hypothetical token counts with the current catalog.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (no price), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAuditEvents(self, request, context):
+        """Lists admin changes, newest first. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateKeyEncryptionKey(self, request, context):
+        """Re-wraps every data key under a new key-encryption key, without downtime.
+        Errors: FAILED_PRECONDITION, UNAVAILABLE, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPromptLogs(self, request, context):
+        """Lists logged prompt text (only `full` logging produces any), newest first.
+        Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgePromptLogs(self, request, context):
+        """Deletes prompt text past its retention now, and reports what was purged.
+        Errors: UNAVAILABLE, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -454,6 +717,111 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SummarizeUsage,
                     request_deserializer=oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageRequest.FromString,
                     response_serializer=oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageResponse.SerializeToString,
+            ),
+            'CreateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSigningKey,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyResponse.SerializeToString,
+            ),
+            'GetSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSigningKey,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyResponse.SerializeToString,
+            ),
+            'ListSigningKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSigningKeys,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.SerializeToString,
+            ),
+            'DeleteSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSigningKey,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyResponse.SerializeToString,
+            ),
+            'CreateRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateRoute,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateRouteRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateRouteResponse.SerializeToString,
+            ),
+            'GetRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoute,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetRouteRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetRouteResponse.SerializeToString,
+            ),
+            'ListRoutes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRoutes,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListRoutesRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListRoutesResponse.SerializeToString,
+            ),
+            'DeleteRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteRoute,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteRouteRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteRouteResponse.SerializeToString,
+            ),
+            'UpdateActor': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateActor,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateActorRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateActorResponse.SerializeToString,
+            ),
+            'RotateGatewayKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateGatewayKey,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyResponse.SerializeToString,
+            ),
+            'UpdateProviderCredential': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateProviderCredential,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialResponse.SerializeToString,
+            ),
+            'GetEffectivePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEffectivePolicy,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyResponse.SerializeToString,
+            ),
+            'SetModelPrice': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelPrice,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.SetModelPriceRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.SetModelPriceResponse.SerializeToString,
+            ),
+            'ListModelPrices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelPrices,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListModelPricesRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListModelPricesResponse.SerializeToString,
+            ),
+            'DeleteModelPrice': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModelPrice,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceResponse.SerializeToString,
+            ),
+            'ListUnpricedModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUnpricedModels,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsResponse.SerializeToString,
+            ),
+            'EstimateCost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateCost,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.EstimateCostRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.EstimateCostResponse.SerializeToString,
+            ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'RotateKeyEncryptionKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateKeyEncryptionKey,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyResponse.SerializeToString,
+            ),
+            'ListPromptLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPromptLogs,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsResponse.SerializeToString,
+            ),
+            'PurgePromptLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgePromptLogs,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1106,6 +1474,573 @@ class AdminService:
             '/oggy.v1.AdminService/SummarizeUsage',
             oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageRequest.SerializeToString,
             oggy_dot_v1_dot_admin__service__pb2.SummarizeUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/CreateSigningKey',
+            oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.CreateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetSigningKey',
+            oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSigningKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListSigningKeys',
+            oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListSigningKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/DeleteSigningKey',
+            oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.DeleteSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/CreateRoute',
+            oggy_dot_v1_dot_admin__service__pb2.CreateRouteRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.CreateRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetRoute',
+            oggy_dot_v1_dot_admin__service__pb2.GetRouteRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRoutes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListRoutes',
+            oggy_dot_v1_dot_admin__service__pb2.ListRoutesRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListRoutesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/DeleteRoute',
+            oggy_dot_v1_dot_admin__service__pb2.DeleteRouteRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.DeleteRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateActor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/UpdateActor',
+            oggy_dot_v1_dot_admin__service__pb2.UpdateActorRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.UpdateActorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateGatewayKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/RotateGatewayKey',
+            oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.RotateGatewayKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateProviderCredential(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/UpdateProviderCredential',
+            oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.UpdateProviderCredentialResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEffectivePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetEffectivePolicy',
+            oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetEffectivePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelPrice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/SetModelPrice',
+            oggy_dot_v1_dot_admin__service__pb2.SetModelPriceRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.SetModelPriceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelPrices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListModelPrices',
+            oggy_dot_v1_dot_admin__service__pb2.ListModelPricesRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListModelPricesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModelPrice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/DeleteModelPrice',
+            oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.DeleteModelPriceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUnpricedModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListUnpricedModels',
+            oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListUnpricedModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateCost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/EstimateCost',
+            oggy_dot_v1_dot_admin__service__pb2.EstimateCostRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.EstimateCostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListAuditEvents',
+            oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateKeyEncryptionKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/RotateKeyEncryptionKey',
+            oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.RotateKeyEncryptionKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPromptLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListPromptLogs',
+            oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListPromptLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgePromptLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/PurgePromptLogs',
+            oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,

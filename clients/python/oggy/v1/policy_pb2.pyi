@@ -1,7 +1,9 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -10,7 +12,33 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Policy(_message.Message):
-    __slots__ = ("name", "target", "allowed_models", "denied_models", "allowed_cidrs", "trusted_proxy_cidrs", "max_output_tokens", "require_actor_token", "shadow", "create_time", "update_time", "etag")
+    __slots__ = ("name", "target", "allowed_models", "denied_models", "allowed_cidrs", "trusted_proxy_cidrs", "max_output_tokens", "require_actor_token", "shadow", "create_time", "update_time", "etag", "allowed_providers", "max_tokens_mode", "prompt_logging", "prompt_retention", "redaction_rules", "actor_claim_overrides", "allow_labels", "replay_protection", "budget_micro_usd", "budget_period", "requests_per_minute", "tokens_per_minute")
+    class MaxTokensMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        MAX_TOKENS_MODE_UNSPECIFIED: _ClassVar[Policy.MaxTokensMode]
+        MAX_TOKENS_MODE_CAP: _ClassVar[Policy.MaxTokensMode]
+        MAX_TOKENS_MODE_REJECT: _ClassVar[Policy.MaxTokensMode]
+    MAX_TOKENS_MODE_UNSPECIFIED: Policy.MaxTokensMode
+    MAX_TOKENS_MODE_CAP: Policy.MaxTokensMode
+    MAX_TOKENS_MODE_REJECT: Policy.MaxTokensMode
+    class PromptLogging(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PROMPT_LOGGING_UNSPECIFIED: _ClassVar[Policy.PromptLogging]
+        PROMPT_LOGGING_OFF: _ClassVar[Policy.PromptLogging]
+        PROMPT_LOGGING_METADATA: _ClassVar[Policy.PromptLogging]
+        PROMPT_LOGGING_FULL: _ClassVar[Policy.PromptLogging]
+    PROMPT_LOGGING_UNSPECIFIED: Policy.PromptLogging
+    PROMPT_LOGGING_OFF: Policy.PromptLogging
+    PROMPT_LOGGING_METADATA: Policy.PromptLogging
+    PROMPT_LOGGING_FULL: Policy.PromptLogging
+    class BudgetPeriod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        BUDGET_PERIOD_UNSPECIFIED: _ClassVar[Policy.BudgetPeriod]
+        BUDGET_PERIOD_DAY: _ClassVar[Policy.BudgetPeriod]
+        BUDGET_PERIOD_MONTH: _ClassVar[Policy.BudgetPeriod]
+    BUDGET_PERIOD_UNSPECIFIED: Policy.BudgetPeriod
+    BUDGET_PERIOD_DAY: Policy.BudgetPeriod
+    BUDGET_PERIOD_MONTH: Policy.BudgetPeriod
     NAME_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +51,18 @@ class Policy(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_MODE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_LOGGING_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_RETENTION_FIELD_NUMBER: _ClassVar[int]
+    REDACTION_RULES_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_CLAIM_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_LABELS_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_PROTECTION_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     name: str
     target: str
     allowed_models: _containers.RepeatedScalarFieldContainer[str]
@@ -35,4 +75,24 @@ class Policy(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ..., denied_models: _Optional[_Iterable[str]] = ..., allowed_cidrs: _Optional[_Iterable[str]] = ..., trusted_proxy_cidrs: _Optional[_Iterable[str]] = ..., max_output_tokens: _Optional[int] = ..., require_actor_token: _Optional[bool] = ..., shadow: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    allowed_providers: _containers.RepeatedScalarFieldContainer[str]
+    max_tokens_mode: Policy.MaxTokensMode
+    prompt_logging: Policy.PromptLogging
+    prompt_retention: _duration_pb2.Duration
+    redaction_rules: _containers.RepeatedCompositeFieldContainer[RedactionRule]
+    actor_claim_overrides: _containers.RepeatedScalarFieldContainer[str]
+    allow_labels: bool
+    replay_protection: bool
+    budget_micro_usd: int
+    budget_period: Policy.BudgetPeriod
+    requests_per_minute: int
+    tokens_per_minute: int
+    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ..., denied_models: _Optional[_Iterable[str]] = ..., allowed_cidrs: _Optional[_Iterable[str]] = ..., trusted_proxy_cidrs: _Optional[_Iterable[str]] = ..., max_output_tokens: _Optional[int] = ..., require_actor_token: _Optional[bool] = ..., shadow: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., allowed_providers: _Optional[_Iterable[str]] = ..., max_tokens_mode: _Optional[_Union[Policy.MaxTokensMode, str]] = ..., prompt_logging: _Optional[_Union[Policy.PromptLogging, str]] = ..., prompt_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., redaction_rules: _Optional[_Iterable[_Union[RedactionRule, _Mapping]]] = ..., actor_claim_overrides: _Optional[_Iterable[str]] = ..., allow_labels: _Optional[bool] = ..., replay_protection: _Optional[bool] = ..., budget_micro_usd: _Optional[int] = ..., budget_period: _Optional[_Union[Policy.BudgetPeriod, str]] = ..., requests_per_minute: _Optional[int] = ..., tokens_per_minute: _Optional[int] = ...) -> None: ...
+
+class RedactionRule(_message.Message):
+    __slots__ = ("name", "pattern")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PATTERN_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    pattern: str
+    def __init__(self, name: _Optional[str] = ..., pattern: _Optional[str] = ...) -> None: ...

@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ProviderCredential(_message.Message):
-    __slots__ = ("name", "display_name", "kind", "base_url", "models", "api_key", "api_key_hint", "api_key_fingerprint", "create_time", "etag")
+    __slots__ = ("name", "display_name", "kind", "base_url", "models", "api_key", "api_key_hint", "api_key_fingerprint", "create_time", "etag", "api_version", "deployments", "allow_private_network")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[ProviderCredential.Kind]
@@ -24,6 +24,13 @@ class ProviderCredential(_message.Message):
     KIND_OPENAI_COMPATIBLE: ProviderCredential.Kind
     KIND_AZURE_OPENAI: ProviderCredential.Kind
     KIND_ANTHROPIC: ProviderCredential.Kind
+    class DeploymentsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -34,6 +41,9 @@ class ProviderCredential(_message.Message):
     API_KEY_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    API_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_PRIVATE_NETWORK_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     kind: ProviderCredential.Kind
@@ -44,4 +54,7 @@ class ProviderCredential(_message.Message):
     api_key_fingerprint: str
     create_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ProviderCredential.Kind, str]] = ..., base_url: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., api_key: _Optional[str] = ..., api_key_hint: _Optional[str] = ..., api_key_fingerprint: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    api_version: str
+    deployments: _containers.ScalarMap[str, str]
+    allow_private_network: bool
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ProviderCredential.Kind, str]] = ..., base_url: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., api_key: _Optional[str] = ..., api_key_hint: _Optional[str] = ..., api_key_fingerprint: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., api_version: _Optional[str] = ..., deployments: _Optional[_Mapping[str, str]] = ..., allow_private_network: _Optional[bool] = ...) -> None: ...

@@ -1,7 +1,10 @@
 from oggy.v1 import actor_pb2 as _actor_pb2
 from oggy.v1 import key_pb2 as _key_pb2
 from oggy.v1 import policy_pb2 as _policy_pb2
+from oggy.v1 import price_pb2 as _price_pb2
 from oggy.v1 import provider_pb2 as _provider_pb2
+from oggy.v1 import route_pb2 as _route_pb2
+from oggy.v1 import signing_key_pb2 as _signing_key_pb2
 from oggy.v1 import workspace_pb2 as _workspace_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -12,12 +15,22 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class KeyMaterial(_message.Message):
-    __slots__ = ("key", "secret_sha256")
+    __slots__ = ("key", "secret_sha256", "previous_secret_sha256")
     KEY_FIELD_NUMBER: _ClassVar[int]
     SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SECRET_SHA256_FIELD_NUMBER: _ClassVar[int]
     key: _key_pb2.GatewayKey
     secret_sha256: bytes
-    def __init__(self, key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ..., secret_sha256: _Optional[bytes] = ...) -> None: ...
+    previous_secret_sha256: bytes
+    def __init__(self, key: _Optional[_Union[_key_pb2.GatewayKey, _Mapping]] = ..., secret_sha256: _Optional[bytes] = ..., previous_secret_sha256: _Optional[bytes] = ...) -> None: ...
+
+class SigningKeyMaterial(_message.Message):
+    __slots__ = ("signing_key", "hmac_secret")
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    HMAC_SECRET_FIELD_NUMBER: _ClassVar[int]
+    signing_key: _signing_key_pb2.SigningKey
+    hmac_secret: bytes
+    def __init__(self, signing_key: _Optional[_Union[_signing_key_pb2.SigningKey, _Mapping]] = ..., hmac_secret: _Optional[bytes] = ...) -> None: ...
 
 class ProviderMaterial(_message.Message):
     __slots__ = ("provider", "api_key")
@@ -28,23 +41,29 @@ class ProviderMaterial(_message.Message):
     def __init__(self, provider: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies")
+    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies", "signing_keys", "routes", "prices")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     WORKSPACES_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     ACTORS_FIELD_NUMBER: _ClassVar[int]
     PROVIDERS_FIELD_NUMBER: _ClassVar[int]
     POLICIES_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEYS_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    PRICES_FIELD_NUMBER: _ClassVar[int]
     revision: int
     workspaces: _containers.RepeatedCompositeFieldContainer[_workspace_pb2.Workspace]
     keys: _containers.RepeatedCompositeFieldContainer[KeyMaterial]
     actors: _containers.RepeatedCompositeFieldContainer[_actor_pb2.Actor]
     providers: _containers.RepeatedCompositeFieldContainer[ProviderMaterial]
     policies: _containers.RepeatedCompositeFieldContainer[_policy_pb2.Policy]
-    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ...) -> None: ...
+    signing_keys: _containers.RepeatedCompositeFieldContainer[SigningKeyMaterial]
+    routes: _containers.RepeatedCompositeFieldContainer[_route_pb2.Route]
+    prices: _containers.RepeatedCompositeFieldContainer[_price_pb2.ModelPrice]
+    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., signing_keys: _Optional[_Iterable[_Union[SigningKeyMaterial, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[_route_pb2.Route, _Mapping]]] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.ModelPrice, _Mapping]]] = ...) -> None: ...
 
 class ResourceChange(_message.Message):
-    __slots__ = ("name", "workspace", "key", "actor", "provider", "policy", "deleted")
+    __slots__ = ("name", "workspace", "key", "actor", "provider", "policy", "deleted", "signing_key", "route", "price")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +71,9 @@ class ResourceChange(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
     name: str
     workspace: _workspace_pb2.Workspace
     key: KeyMaterial
@@ -59,7 +81,10 @@ class ResourceChange(_message.Message):
     provider: ProviderMaterial
     policy: _policy_pb2.Policy
     deleted: bool
-    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., key: _Optional[_Union[KeyMaterial, _Mapping]] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., provider: _Optional[_Union[ProviderMaterial, _Mapping]] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., deleted: _Optional[bool] = ...) -> None: ...
+    signing_key: SigningKeyMaterial
+    route: _route_pb2.Route
+    price: _price_pb2.ModelPrice
+    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., key: _Optional[_Union[KeyMaterial, _Mapping]] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., provider: _Optional[_Union[ProviderMaterial, _Mapping]] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., deleted: _Optional[bool] = ..., signing_key: _Optional[_Union[SigningKeyMaterial, _Mapping]] = ..., route: _Optional[_Union[_route_pb2.Route, _Mapping]] = ..., price: _Optional[_Union[_price_pb2.ModelPrice, _Mapping]] = ...) -> None: ...
 
 class SnapshotDelta(_message.Message):
     __slots__ = ("base_revision", "revision", "changes")

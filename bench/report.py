@@ -1,0 +1,298 @@
+"""Machine description and the RESULTS.md rendering. Pure formatting, no measuring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from wrk_load import Result
+
+RPS_TARGET = 0.60  # data plane rps >= 60% of the floor's
+ADDED_P50_TARGET_MS = 1.0  # data plane p50 - floor p50 at c1 <= 1 ms
+MOCK_HEADROOM = 5.0  # the mock alone must serve >= 5x the floor
+DISTURBED = 0.25  # CPU 0 time not charged to the SUT during a c64 run
+LOAD_CAPPED = 0.95  # CPU 1 busy during a c64 run: the load side may be the limit
+
+
+KINDS = ("rps_json", "rps_sse", "lat_json", "lat_sse")
+
+
+@dataclass
+class SutRun:
+    """Everything measured for one system under test: every round of every kind of run."""
+
+    name: str
+    runs: dict[str, list[Result]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    peak_rss_kib: int = 0
+
+    def rps(self, kind: str) -> float:
+        return statistics.median(r.rps for r in self.runs[kind])
+
+    def p50_us(self, kind: str) -> float:
+        return statistics.median(r.p50_us for r in self.runs[kind])
+
+    def p99_us(self, kind: str) -> float:
+        return statistics.median(r.p99_us for r in self.runs[kind])
+
+    def spread(self, kind: str) -> str:
+        """min..max of the headline figure over the rounds."""
+        if kind.startswith("rps"):
+            values = [r.rps for r in self.runs[kind]]
+            return f"{min(values):,.0f}..{max(values):,.0f}"
+        values = [r.p50_us / 1000 for r in self.runs[kind]]
+        return f"{min(values):.2f}..{max(values):.2f} ms"
+
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for runs in self.runs.values() for r in runs)
+
+
+@dataclass
+class Bench:
+    command: str
+    seconds: float
+    rounds: int
+    mock_json: Result
+    mock_sse: Result
+    floor: SutRun
+    dataplane: SutRun | None = None
+    dataplane_skipped: str | None = None
+    usage_lines: list[str] = field(default_factory=list)
+    profile_md: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _version(cmd: list[str], pattern: str) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=10)
+    except OSError:
+        return "?"
+    match = re.search(pattern, out.stdout + out.stderr)
+    return match.group(1) if match else "?"
+
+
+def machine() -> dict[str, str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    meminfo = Path("/proc/meminfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    mhz = re.search(r"^cpu MHz\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    mem = re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.MULTILINE)
+    return {
+        "CPU": (model.group(1).strip() if model else "?")
+        + (f" @ {float(mhz.group(1)):.0f} MHz" if mhz else ""),
+        "Cores": f"{os.cpu_count()} logical (affinity {sorted(os.sched_getaffinity(0))})",
+        "RAM": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "?",
+        "Kernel": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "aiohttp": metadata.version("aiohttp"),
+        "uvloop": metadata.version("uvloop"),
+        "grpcio": metadata.version("grpcio"),
+        "nginx": _version(["/usr/sbin/nginx", "-v"], r"nginx/(\S+)"),
+        "wrk": _version(["/usr/bin/wrk", "-v"], r"wrk (\S+)"),
+        "etcd": _version(["/usr/bin/etcd", "--version"], r"etcd Version: (\S+)"),
+        "Date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _ms(us: float) -> str:
+    return f"{us / 1000:.2f} ms"
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+def table(bench: Bench) -> str:
+    rows = [
+        "| SUT | rps c64 non-stream | rps c64 stream | p50 c1 | p99 c1 | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in (bench.floor, bench.dataplane):
+        if run is None:
+            continue
+        rows.append(
+            f"| {run.name} | {run.rps('rps_json'):,.0f} | {run.rps('rps_sse'):,.0f} | "
+            f"{_ms(run.p50_us('lat_json'))} | {_ms(run.p99_us('lat_json'))} | "
+            f"{_mib(run.peak_rss_kib)} |"
+        )
+    if bench.dataplane is None:
+        rows.append("| data plane | skipped | skipped | - | - | - |")
+    return "\n".join(rows) + "\n"
+
+
+def verdicts(bench: Bench) -> list[str]:
+    dp, floor = bench.dataplane, bench.floor
+    if dp is None:
+        return [f"Data plane not measured: {bench.dataplane_skipped}"]
+    out = []
+    for label, kind in (("non-stream", "rps_json"), ("stream", "rps_sse")):
+        ours, base = dp.rps(kind), floor.rps(kind)
+        ratio = ours / base if base else 0.0
+        ok = "PASS" if ratio >= RPS_TARGET else "FAIL"
+        out.append(
+            f"rps c64 {label}: data plane / floor = {ours:,.0f} / {base:,.0f} = "
+            f"**{ratio:.0%}** (target >= {RPS_TARGET:.0%}) - {ok}"
+        )
+    for label, kind in (("non-stream", "lat_json"), ("stream", "lat_sse")):
+        ours, base = dp.p50_us(kind), floor.p50_us(kind)
+        added = (ours - base) / 1000
+        target = kind == "lat_json"
+        ok = ("PASS" if added <= ADDED_P50_TARGET_MS else "FAIL") if target else "info only"
+        out.append(
+            f"added p50 latency c1 {label}: {_ms(ours)} - {_ms(base)} = **{added:.2f} ms**"
+            + (f" (target <= {ADDED_P50_TARGET_MS:.0f} ms)" if target else "")
+            + f" - {ok}"
+        )
+    if dp.errors or floor.errors:
+        out.append(f"**errors during load**: floor {floor.errors}, data plane {dp.errors}")
+    return out
+
+
+def interference(bench: Bench) -> list[str]:
+    """Warnings for c64 runs that did not have CPU 0 to themselves."""
+    out = []
+    for run in (bench.floor, bench.dataplane):
+        if run is None:
+            continue
+        for kind in ("rps_json", "rps_sse"):
+            for i, r in enumerate(run.runs[kind], 1):
+                if r.cpu and (r.cpu.cpu0_other > DISTURBED or r.cpu.cpu1_busy > LOAD_CAPPED):
+                    out.append(
+                        f"**disturbed**: {run.name} {kind} round {i}: cpu0 other "
+                        f"{r.cpu.cpu0_other:.0%}, cpu1 busy {r.cpu.cpu1_busy:.0%}"
+                    )
+    return out
+
+
+def mock_check(bench: Bench) -> list[str]:
+    out = []
+    for label, mock, kind in (
+        ("non-stream", bench.mock_json, "rps_json"),
+        ("stream", bench.mock_sse, "rps_sse"),
+    ):
+        floor = bench.floor.rps(kind)
+        ratio = mock.rps / floor if floor else 0.0
+        line = f"mock alone {label}: {mock.rps:,.0f} rps = {ratio:.1f}x the floor"
+        if ratio < MOCK_HEADROOM:
+            line = f"**WARNING** {line} (< {MOCK_HEADROOM:.0f}x: the mock may cap the results)"
+        out.append(line)
+    return out
+
+
+def _details(bench: Bench) -> str:
+    rows = [
+        "| SUT | run | round | conns | requests | rps | p50 | p90 | p99 | max | errors "
+        "| SUT cpu | cpu0 other | cpu1 busy |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def add(name: str, label: str, i: int, r: Result) -> None:
+        c = r.cpu
+        cpu = f"{c.sut:.0%} | {c.cpu0_other:.0%} | {c.cpu1_busy:.0%}" if c else "- | - | -"
+        rows.append(
+            f"| {name} | {label} | {i} | {r.connections} | {r.requests:,} | {r.rps:,.0f} | "
+            f"{_ms(r.p50_us)} | {_ms(r.p90_us)} | {_ms(r.p99_us)} | {_ms(r.max_us)} | "
+            f"{r.errors} | {cpu} |"
+        )
+
+    add("mock (nginx)", "non-stream", 1, bench.mock_json)
+    add("mock (nginx)", "stream", 1, bench.mock_sse)
+    labels = {"rps_json": "non-stream", "rps_sse": "stream"}
+    labels |= {"lat_json": "non-stream", "lat_sse": "stream"}
+    for run in (bench.floor, bench.dataplane):
+        if run is None:
+            continue
+        for kind in KINDS:
+            for i, r in enumerate(run.runs[kind], 1):
+                add(run.name, labels[kind], i, r)
+    spread = [
+        "",
+        "SUT cpu = the SUT process's CPU time / wall time (1 CPU = 100%); cpu0 other = the "
+        "rest of CPU 0's busy time (loopback softirqs, other processes); cpu1 busy = the "
+        "load side (wrk, nginx, control plane, etcd). A c64 run is clean when SUT cpu is "
+        "near 100% and cpu0 other is small; cpu1 near 100% would mean the load side caps it.",
+        "",
+        "Spread over rounds (min..max; the tables above use the median):",
+        "",
+    ]
+    for run in (bench.floor, bench.dataplane):
+        if run is not None:
+            spread.append(
+                f"- {run.name}: rps non-stream {run.spread('rps_json')}, stream "
+                f"{run.spread('rps_sse')}; p50 c1 non-stream {run.spread('lat_json')}, "
+                f"stream {run.spread('lat_sse')}"
+            )
+    return "\n".join(rows + spread) + "\n"
+
+
+def render(bench: Bench, info: dict[str, str]) -> str:
+    secs = f"{bench.seconds:g} s"
+    parts = [
+        "# Oggy data plane benchmark",
+        "",
+        f"Generated by `{bench.command}` (do not edit by hand; re-run it).",
+        "",
+        "## Machine",
+        "",
+        *[f"- {k}: {v}" for k, v in info.items()],
+        "",
+        "## Method",
+        "",
+        "Everything on loopback. Two logical CPUs are used: the system under test (SUT) is "
+        "pinned to CPU 0 with `taskset -c 0`; the mock provider (nginx), the load generator "
+        "(wrk) and — for the data plane run — etcd and the control plane are pinned to CPU 1. "
+        "The control plane ingests usage events (metering is ON) while the data plane is "
+        "loaded, so it competes with nginx and wrk for CPU 1, not with the SUT.",
+        "",
+        "- Mock provider: nginx (1 worker, access_log off) answering canned `return 200` "
+        "bodies: `/v1/chat/completions` a non-streaming `chat.completion` with `usage` "
+        "(~0.6 KiB); `/s/v1/chat/completions` a `text/event-stream` of a role chunk, "
+        "20 content chunks, a finish chunk, a usage chunk and `data: [DONE]` (~6.3 KiB). "
+        "Streaming is selected by the provider base URL (`<mock>/v1` vs `<mock>/s/v1`), "
+        "since nginx cannot branch on the body.",
+        "- FLOOR (`bench/passthrough.py`): an aiohttp server with one shared "
+        "`aiohttp.ClientSession` that forwards the POST body to the same path on the mock and "
+        "streams the response back chunk by chunk; uvloop; no parsing, auth or metering.",
+        "- Data plane: `oggy dataplane` fed by a real `oggy controlplane` on a real etcd; one "
+        "workspace, two openai-compatible provider credentials (`bench-model` -> `<mock>/v1`, "
+        "`bench-model-stream` -> `<mock>/s/v1`) and one gateway key, created via the gRPC "
+        "admin API.",
+        "- Load: wrk with a Lua script POSTing a small chat request with "
+        "`Authorization: Bearer <gateway key>`. Per SUT: 1 s warm-up, then requests/s at "
+        f"64 connections for {secs} (non-stream, then stream) and latency at 1 connection "
+        f"(`-c1 -t1 --latency`) for {secs} each. Both SUTs run side by side (the idle one "
+        f"costs nothing) and are measured in {bench.rounds} interleaved round(s) (ABBA order) "
+        "so that drift in the shared VM hits both alike; figures are medians over the rounds. "
+        "Latency percentiles come from wrk's histogram (µs resolution). Peak RSS is VmHWM "
+        "from `/proc/<pid>/status` after all runs.",
+        "- Targets: data plane rps >= 60% of the floor's; added p50 latency "
+        "(data plane p50 minus floor p50 at c1, non-stream) <= 1 ms.",
+        "",
+        "## Results",
+        "",
+        table(bench),
+        *[f"- {line}" for line in verdicts(bench)],
+        *[f"- {line}" for line in mock_check(bench)],
+        *[f"- {line}" for line in interference(bench)],
+        "",
+        "### All runs",
+        "",
+        "(p50/p90/p99 at 64 connections include queueing; errors = socket errors, timeouts "
+        "and HTTP >= 400, all of which must be 0.)",
+        "",
+        _details(bench),
+    ]
+    if bench.usage_lines:
+        parts += ["### Usage metering check", "", *[f"- {x}" for x in bench.usage_lines], ""]
+    if bench.notes:
+        parts += ["### Notes", "", *[f"- {x}" for x in bench.notes], ""]
+    if bench.profile_md:
+        parts += ["## Profile of the data plane under load", "", bench.profile_md]
+    return "\n".join(parts).rstrip() + "\n"

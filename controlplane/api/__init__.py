@@ -1,0 +1,1 @@
+"""gRPC servicers, the proto⇄storage mapping (convert) and the error→status mapper (status)."""

@@ -1,0 +1,64 @@
+"""`oggy controlplane` and `oggy dataplane`: run one server process in the foreground.
+
+The servers are imported only when their command runs, so admin commands stay quick and
+do not pull in the server stacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from controlplane.cli import endpoints
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+from dataplane import settings as dataplane_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cp = sub.add_parser("controlplane", help="run a control plane (admin + config + usage gRPC)")
+    # Defaults live in controlplane.settings (imported only when this command runs, since
+    # it pulls in the etcd client): a flag left as None is not passed on.
+    cp.add_argument("--etcd", help="etcd endpoint http://HOST:PORT (default 127.0.0.1:2379)")
+    cp.add_argument("--grpc", metavar="HOST:PORT", help="listen address (default 127.0.0.1:50051)")
+    cp.add_argument(
+        "--state-dir",
+        type=Path,
+        default=endpoints.DEFAULT_STATE_DIR,
+        help="kek, admin_token, node_token, usage.db (default %(default)s)",
+    )
+    cp.add_argument("--etcd-prefix", help="key prefix in etcd (default /oggy/)")
+    cp.add_argument("--usage-store", help="sqlite:///PATH (default STATE_DIR/usage.db)")
+    cp.set_defaults(handler=run_controlplane)
+
+    dp = sub.add_parser("dataplane", help="run a data plane (OpenAI-compatible HTTP)")
+    dataplane_settings.add_arguments(dp)
+    dp.set_defaults(handler=run_dataplane)
+
+
+def run_controlplane(ctx: Context) -> int:
+    from controlplane import server, settings
+
+    args = ctx.args
+    flags = {
+        name: getattr(args, name)
+        for name in ("etcd", "grpc", "etcd_prefix", "usage_store")
+        if getattr(args, name) is not None
+    }
+    try:
+        resolved = settings.Settings.from_flags(state_dir=args.state_dir, **flags)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    server.run(resolved)
+    return 0
+
+
+def run_dataplane(ctx: Context) -> int:
+    from dataplane import server
+
+    try:
+        resolved = dataplane_settings.from_args(ctx.args)
+    except dataplane_settings.SettingsError as e:
+        raise CliError(str(e)) from None
+    server.run(resolved)
+    return 0

@@ -1,0 +1,141 @@
+"""`oggy provider add|list|delete`: upstream provider credentials of a workspace.
+
+The API key is never taken as a flag (it would land in shell history and `ps`): it comes
+from a named environment variable, or stdin — prompted without echo on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+import sys
+import uuid
+from collections.abc import Mapping
+from typing import TextIO
+
+from controlplane.cli import names, output
+from controlplane.cli.admin_client import list_all
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+from oggy.v1 import admin_service_pb2, provider_pb2
+
+Kind = provider_pb2.ProviderCredential.Kind
+KINDS = {
+    "openai": Kind.KIND_OPENAI,
+    "openai-compatible": Kind.KIND_OPENAI_COMPATIBLE,
+}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1"}
+
+
+def kind_label(kind: int) -> str:
+    return Kind.Name(kind).removeprefix("KIND_").lower().replace("_", "-")
+
+
+COLUMNS: list[output.Column] = [
+    ("id", lambda p: names.short_id(p.name)),
+    ("kind", lambda p: kind_label(p.kind)),
+    ("base url", lambda p: p.base_url),
+    ("models", lambda p: list(p.models)),
+    ("api key", lambda p: f"...{p.api_key_hint}" if p.api_key_hint else ""),
+    ("created", lambda p: output.fmt_time(p.create_time)),
+]
+
+
+def register(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    scoped: argparse.ArgumentParser,
+) -> None:
+    parser = sub.add_parser("provider", help="add, list and delete provider credentials")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    add_p = actions.add_parser(
+        "add",
+        parents=[common, scoped],
+        help="add a provider credential (API key from --api-key-env or stdin)",
+    )
+    add_p.add_argument("provider", metavar="NAME", help="provider id, e.g. openai")
+    add_p.add_argument("--kind", choices=sorted(KINDS), required=True)
+    add_p.add_argument("--base-url", help="default for kind openai: https://api.openai.com/v1")
+    add_p.add_argument(
+        "--models", nargs="+", required=True, metavar="GLOB", help="model globs, e.g. 'gpt-4o*'"
+    )
+    add_p.add_argument("--api-key-env", metavar="VAR", help="read the API key from $VAR")
+    add_p.add_argument("--display-name", default="")
+    add_p.set_defaults(handler=add)
+
+    list_p = actions.add_parser("list", parents=[common, scoped], help="list provider credentials")
+    list_p.set_defaults(handler=list_providers)
+
+    delete_p = actions.add_parser(
+        "delete", parents=[common, scoped], help="delete a provider credential"
+    )
+    delete_p.add_argument("provider", metavar="NAME")
+    delete_p.set_defaults(handler=delete)
+
+
+def read_api_key(env_var: str | None, env: Mapping[str, str], stdin: TextIO | None = None) -> str:
+    """The API key from `$env_var`, else stdin (no echo on a terminal). Never printed."""
+    if env_var:
+        if not _ENV_NAME.fullmatch(env_var):
+            # Not echoed: this is where a pasted key would land by mistake.
+            raise CliError("--api-key-env takes a variable NAME (e.g. OPENAI_API_KEY), not a key")
+        value = env.get(env_var, "").strip()
+        if not value:
+            raise CliError(f"${env_var} is not set or empty")
+        return value
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        value = getpass.getpass("Provider API key (input hidden): ").strip()
+    else:
+        value = stdin.read().strip()
+    if not value:
+        raise CliError("no API key: pipe it on stdin or pass --api-key-env VAR")
+    if any(c.isspace() for c in value):
+        raise CliError("the API key must be one line without spaces")
+    return value
+
+
+def add(ctx: Context) -> int:
+    args = ctx.args
+    base_url = args.base_url or DEFAULT_BASE_URLS.get(args.kind)
+    if not base_url:
+        raise CliError(f"--base-url is required for kind {args.kind}")
+    name = names.child_name(ctx.workspace, "providers", args.provider)
+    credential = provider_pb2.ProviderCredential(
+        display_name=args.display_name,
+        kind=KINDS[args.kind],
+        base_url=base_url,
+        models=args.models,
+        api_key=read_api_key(args.api_key_env, ctx.env),
+    )
+    request = admin_service_pb2.CreateProviderCredentialRequest(
+        parent=ctx.workspace,
+        provider_id=names.short_id(name),
+        provider_credential=credential,
+        request_id=str(uuid.uuid4()),
+    )
+    response = ctx.client.stub.CreateProviderCredential(request)
+    output.emit_one(ctx.format, response.provider_credential, COLUMNS)
+    return 0
+
+
+def list_providers(ctx: Context) -> int:
+    request = admin_service_pb2.ListProviderCredentialsRequest(parent=ctx.workspace)
+    items = list_all(ctx.client.stub.ListProviderCredentials, request, "provider_credentials")
+    output.emit(ctx.format, items, COLUMNS)
+    return 0
+
+
+def delete(ctx: Context) -> int:
+    name = names.child_name(ctx.workspace, "providers", ctx.args.provider)
+    ctx.client.stub.DeleteProviderCredential(
+        admin_service_pb2.DeleteProviderCredentialRequest(name=name)
+    )
+    if ctx.format == "json":
+        output.write_json({"name": name, "deleted": True})
+    else:
+        print(f"deleted {name}")
+    return 0

@@ -1,0 +1,134 @@
+"""`oggy usage list|summary`: what went through the gateway, per event or aggregated."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from controlplane.cli import names, output, parsing
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+from oggy.v1 import admin_service_pb2, usage_pb2
+
+MAX_PAGE = 1000
+
+EVENT_COLUMNS: list[output.Column] = [
+    ("time", lambda e: output.fmt_time(e.start_time)),
+    ("model", lambda e: e.model),
+    ("key", lambda e: names.short_id(e.key) if e.key else ""),
+    ("actor", lambda e: names.short_id(e.actor) if e.actor else ""),
+    ("status", lambda e: e.http_status),
+    ("error", lambda e: e.error_type),
+    ("stream", lambda e: "yes" if e.stream else ""),
+    ("prompt", lambda e: e.prompt_tokens),
+    ("completion", lambda e: e.completion_tokens),
+    ("total", lambda e: e.total_tokens),
+    ("latency ms", lambda e: round(e.latency_ms, 1)),
+]
+
+_TOTALS: list[output.Column] = [
+    ("requests", lambda r: r.requests),
+    ("errors", lambda r: r.errors),
+    ("prompt", lambda r: r.prompt_tokens),
+    ("completion", lambda r: r.completion_tokens),
+    ("total", lambda r: r.total_tokens),
+    ("cached", lambda r: r.cached_tokens),
+    ("reasoning", lambda r: r.reasoning_tokens),
+]
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--key", help="key id, full name, or key prefix")
+    parser.add_argument("--actor", help="actor id or full name")
+    parser.add_argument("--model")
+    parser.add_argument("--provider", help="provider id or full name")
+    parser.add_argument("--since", help="start: a duration ago (1h, 7d), 'today' or ISO time")
+    parser.add_argument("--until", help="end (exclusive), same forms as --since")
+    parser.add_argument("--errors-only", action="store_true", help="only failed requests")
+
+
+def register(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    scoped: argparse.ArgumentParser,
+) -> None:
+    parser = sub.add_parser("usage", help="list and summarize usage events")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    list_p = actions.add_parser("list", parents=[common, scoped], help="usage events, newest first")
+    _add_filters(list_p)
+    list_p.add_argument("--limit", type=int, default=50, help="at most N events (default 50)")
+    list_p.set_defaults(handler=list_events)
+
+    summary_p = actions.add_parser(
+        "summary", parents=[common, scoped], help="totals grouped by dimensions"
+    )
+    _add_filters(summary_p)
+    summary_p.add_argument(
+        "--by",
+        action="append",
+        metavar="DIM",
+        help=f"group by {'|'.join(parsing.GROUP_BY)}; repeat (or comma-separate) for more",
+    )
+    summary_p.set_defaults(handler=summarize)
+
+
+def build_filter(
+    args: argparse.Namespace, workspace: str, now: datetime | None = None
+) -> admin_service_pb2.UsageFilter:
+    now = now or datetime.now(UTC)
+    result = admin_service_pb2.UsageFilter(workspace=workspace, errors_only=args.errors_only)
+    if args.key:
+        result.key = names.key_name(workspace, args.key)
+    if args.actor:
+        result.actor = names.child_name(workspace, "actors", args.actor)
+    if args.provider:
+        result.provider = names.child_name(workspace, "providers", args.provider)
+    if args.model:
+        result.model = args.model
+    if args.since:
+        result.start_time.FromDatetime(parsing.parse_time(args.since, now))
+    if args.until:
+        result.end_time.FromDatetime(parsing.parse_time(args.until, now))
+    return result
+
+
+def list_events(ctx: Context) -> int:
+    limit = ctx.args.limit
+    if limit <= 0:
+        raise CliError("--limit must be positive")
+    request = admin_service_pb2.ListUsageEventsRequest(
+        filter=build_filter(ctx.args, ctx.workspace), page_size=min(limit, MAX_PAGE)
+    )
+    events: list[usage_pb2.UsageEvent] = []
+    while len(events) < limit:
+        response = ctx.client.stub.ListUsageEvents(request)
+        events.extend(response.usage_events)
+        if not response.next_page_token:
+            break
+        request.page_token = response.next_page_token
+        request.page_size = min(limit - len(events), MAX_PAGE)
+    output.emit(ctx.format, events[:limit], EVENT_COLUMNS)
+    return 0
+
+
+def summary_columns(group_by: list[int]) -> list[output.Column]:
+    def dimension(i: int) -> output.Column:
+        def value(row: usage_pb2.UsageSummaryRow) -> str:
+            text = row.group[i] if i < len(row.group) else ""
+            # Keys, actors and providers are resource names: the id is enough in a table.
+            return names.short_id(text) if text.startswith("workspaces/") else text
+
+        return (parsing.group_by_label(group_by[i]), value)
+
+    return [dimension(i) for i in range(len(group_by))] + _TOTALS
+
+
+def summarize(ctx: Context) -> int:
+    group_by = parsing.parse_group_by(ctx.args.by)
+    request = admin_service_pb2.SummarizeUsageRequest(
+        filter=build_filter(ctx.args, ctx.workspace), group_by=group_by
+    )
+    response = ctx.client.stub.SummarizeUsage(request)
+    output.emit(ctx.format, list(response.rows), summary_columns(group_by))
+    return 0

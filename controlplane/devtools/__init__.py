@@ -1,0 +1,1 @@
+"""Developer tools: the mock OpenAI-compatible provider (`oggy up --demo`, tests, bench)."""

@@ -1,0 +1,234 @@
+"""A mock OpenAI-compatible provider on loopback, for `oggy up --demo`, tests and bench.
+
+`POST /v1/chat/completions` (JSON and SSE) and `GET /v1/models`, scripted per request by
+`x-mock-*` headers or `mock:...` magic strings in the last user message (see mock_script).
+Every request received is recorded; `GET /_mock/requests` returns them (newest last) and
+`DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded.
+
+    python -m controlplane.devtools.mock_provider --port 0
+    runner, port = await start_mock_provider()   # in-process, for tests
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from controlplane.devtools import mock_script
+from controlplane.devtools.mock_script import BadRequest, Script
+
+# Bounded so a long benchmark cannot grow the mock without limit.
+MAX_RECORDED = 10_000
+# A stalled stream gives up after this long even if nobody hangs up.
+MAX_STALL_S = 600.0
+
+
+@dataclass(slots=True)
+class MockState:
+    models: tuple[str, ...]
+    requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=MAX_RECORDED))
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # Set on shutdown so stalled and delayed handlers end instead of holding the runner.
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+STATE = web.AppKey("mock_state", MockState)
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, content_type="application/json", headers=headers
+    )
+
+
+async def _record(request: web.Request) -> tuple[bytes, Any]:
+    raw = await request.read()
+    try:
+        body: Any = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        body = raw.decode("utf-8", "replace")
+    request.app[STATE].requests.append(
+        {
+            "method": request.method,
+            "path": request.path,
+            "query": request.query_string,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "body": body,
+            "time": time.time(),
+        }
+    )
+    return raw, body
+
+
+async def _pause(state: MockState, seconds: float, request: web.Request | None = None) -> None:
+    """Sleep up to `seconds`, ending early on shutdown or when the client hangs up."""
+    deadline = time.monotonic() + seconds
+    while not state.closing.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if request is not None and (request.transport is None or request.transport.is_closing()):
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(state.closing.wait(), timeout=min(left, 0.1))
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    _, body = await _record(request)
+    try:
+        mock_script.validate_request(body)
+    except BadRequest as e:
+        return _json(mock_script.error_body(400, str(e)), status=400)
+    script = mock_script.parse_script(request.headers, body)
+    if script.delay_ms:
+        await _pause(state, script.delay_ms / 1000, request)
+    n = next(state.counter)
+    headers = {"x-request-id": f"req_mock_{n}"}
+    if script.status != 200:
+        if script.status == 429:
+            headers["retry-after"] = "1"
+        message = f"mock status {script.status}"
+        return _json(mock_script.error_body(script.status, message), script.status, headers)
+    completion_id = f"chatcmpl-mock{n:08d}"
+    created = int(time.time())
+    if not body.get("stream"):
+        if script.error_in_stream:
+            return _json(mock_script.error_body(500, "mock error_in_stream"), 500, headers)
+        reply = mock_script.completion_body(body, script, completion_id, created)
+        return _json(reply, 200, headers)
+    return await _stream(request, state, body, script, completion_id, created, headers)
+
+
+async def _stream(
+    request: web.Request,
+    state: MockState,
+    body: dict[str, Any],
+    script: Script,
+    completion_id: str,
+    created: int,
+    headers: dict[str, str],
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        headers={"content-type": "text/event-stream", "cache-control": "no-cache", **headers}
+    )
+    await response.prepare(request)
+    chunks = mock_script.stream_chunks(body, script, completion_id, created)
+    events = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks]
+    # A mid-stream error comes after a couple of words, like a provider failing halfway.
+    error_at = min(2, script.words) if script.error_in_stream else None
+    for i, event in enumerate(events):
+        if script.stall_after is not None and i >= script.stall_after:
+            await _pause(state, MAX_STALL_S, request)
+            return response
+        if i == error_at:
+            error = mock_script.error_body(500, "mock error_in_stream")
+            await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+            return response
+        await response.write(event)
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
+
+
+async def list_models(request: web.Request) -> web.Response:
+    await _record(request)
+    return _json(mock_script.models_body(request.app[STATE].models))
+
+
+async def not_found(request: web.Request) -> web.Response:
+    await _record(request)
+    return _json(mock_script.error_body(404, f"no route {request.method} {request.path}"), 404)
+
+
+async def get_requests(request: web.Request) -> web.Response:
+    return _json(list(request.app[STATE].requests))
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    request.app[STATE].requests.clear()
+    return _json({"cleared": True})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    app[STATE].closing.set()
+
+
+def create_app(models: tuple[str, ...] = mock_script.DEFAULT_MODELS) -> web.Application:
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[STATE] = MockState(models=models)
+    app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_get("/v1/models", list_models)
+    app.router.add_get("/_mock/requests", get_requests)
+    app.router.add_delete("/_mock/requests", clear_requests)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.on_shutdown.append(_on_shutdown)
+    return app
+
+
+async def start_mock_provider(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    models: tuple[str, ...] = mock_script.DEFAULT_MODELS,
+) -> tuple[web.AppRunner, int]:
+    """Serve the mock in this event loop; `await runner.cleanup()` stops it."""
+    # No access log: the mock is also the bench upstream and must stay cheap.
+    runner = web.AppRunner(create_app(models), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server  # aiohttp exposes the bound port only through the server's sockets
+    assert server is not None
+    bound_port = server.sockets[0].getsockname()[1]
+    return runner, bound_port
+
+
+async def _serve(host: str, port: int) -> None:
+    runner, bound = await start_mock_provider(host, port)
+    line = f"mock provider listening on http://{host}:{bound}"
+    # Both streams: stdout for scripts that read it, stderr like the planes' own line.
+    print(line, flush=True)
+    print(line, file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Mock OpenAI-compatible provider")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    try:
+        import uvloop  # optional: faster under bench load
+
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    runner(_serve(args.host, args.port))
+
+
+if __name__ == "__main__":
+    main()

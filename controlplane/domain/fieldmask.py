@@ -1,0 +1,41 @@
+"""Update masks (AIP-134): which fields an update may touch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from controlplane.domain.errors import InvalidArgument
+
+# Fields a client may change on a Policy; output-only fields are not in here.
+POLICY_UPDATABLE = (
+    "target",
+    "allowed_models",
+    "denied_models",
+    "allowed_cidrs",
+    "trusted_proxy_cidrs",
+    "max_output_tokens",
+    "require_actor_token",
+    "shadow",
+)
+
+
+def resolve_mask(
+    paths: Sequence[str], updatable: Iterable[str], populated: Iterable[str]
+) -> tuple[str, ...]:
+    """The fields to copy from the request.
+
+    An empty mask means "the fields the request populated" and `*` means every
+    updatable field (full replacement), as AIP-134 prescribes.
+    """
+    allowed = tuple(updatable)
+    if not paths:
+        chosen = set(populated)
+        return tuple(f for f in allowed if f in chosen)
+    if "*" in paths:
+        if len(paths) != 1:
+            raise InvalidArgument("update_mask '*' cannot be combined with other paths")
+        return allowed
+    unknown = sorted(set(paths) - set(allowed))
+    if unknown:
+        raise InvalidArgument(f"update_mask has fields that cannot be updated: {unknown}")
+    return tuple(f for f in allowed if f in set(paths))

@@ -1,0 +1,99 @@
+"""Field checks for resources on the way in. Pure; raises InvalidArgument."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from controlplane.domain.errors import InvalidArgument
+
+MAX_DISPLAY_NAME = 200
+MAX_API_KEY = 4096
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# A model glob: printable, no whitespace; `*`, `?` and `[...]` act as in fnmatch.
+_MODEL_GLOB = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def display_name(value: str) -> str:
+    if len(value) > MAX_DISPLAY_NAME:
+        raise InvalidArgument(f"display_name longer than {MAX_DISPLAY_NAME} characters")
+    if any(ord(c) < 0x20 for c in value):
+        raise InvalidArgument("display_name must not contain control characters")
+    return value
+
+
+def request_id(value: str) -> str:
+    if value and not _REQUEST_ID.fullmatch(value):
+        raise InvalidArgument("request_id must be 1-128 characters [A-Za-z0-9._-]")
+    return value
+
+
+def etag(value: str) -> int:
+    """The revision an etag stands for; 0 when no etag was given."""
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) <= 0:
+        raise InvalidArgument(f"malformed etag {value!r}")
+    return int(value)
+
+
+def base_url(value: str) -> str:
+    if not value:
+        raise InvalidArgument("base_url is required")
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a non-numeric or out-of-range port
+    except ValueError:
+        raise InvalidArgument("base_url is not a valid URL") from None
+    del port
+    if parts.scheme not in ("http", "https"):
+        raise InvalidArgument("base_url must use http or https")
+    if not parts.hostname:
+        raise InvalidArgument("base_url needs a host")
+    # Credentials belong in api_key, where they are encrypted, never in the URL.
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise InvalidArgument("base_url must not contain user info")
+    if parts.fragment:
+        raise InvalidArgument("base_url must not have a fragment")
+    if any(c.isspace() or ord(c) < 0x20 for c in value):
+        raise InvalidArgument("base_url must not contain whitespace")
+    return value
+
+
+def model_globs(values: Iterable[str], field: str, required: bool = False) -> list[str]:
+    out = list(values)
+    if required and not out:
+        raise InvalidArgument(f"{field} must name at least one model")
+    for v in out:
+        if not _MODEL_GLOB.fullmatch(v):
+            raise InvalidArgument(f"{field} has an invalid model pattern {v!r}")
+    return out
+
+
+def api_key(value: str) -> str:
+    # Never echo the value: it is a secret even when it is malformed.
+    if not value:
+        raise InvalidArgument("api_key is required")
+    if len(value) > MAX_API_KEY:
+        raise InvalidArgument("api_key is too long")
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise InvalidArgument("api_key must not contain whitespace or control characters")
+    return value
+
+
+def cidrs(values: Iterable[str], field: str) -> list[str]:
+    out = list(values)
+    for v in out:
+        try:
+            ipaddress.ip_network(v, strict=False)
+        except ValueError:
+            raise InvalidArgument(f"{field} has an invalid CIDR {v!r}") from None
+    return out
+
+
+def non_negative(value: int, field: str) -> int:
+    if value < 0:
+        raise InvalidArgument(f"{field} must not be negative")
+    return value

@@ -1,0 +1,58 @@
+"""Stored bytes → snapshot resources. Pure: the secret lookup happens in the caller."""
+
+from __future__ import annotations
+
+from google.protobuf.message import DecodeError, Message
+
+from controlplane.publisher.snapshot import Kind, parse_name
+from oggy.v1 import actor_pb2, policy_pb2, provider_pb2, snapshot_pb2, workspace_pb2
+
+# What each resource kind is stored as under `<prefix>workspaces/...`.
+_STORED_TYPE: dict[Kind, type[Message]] = {
+    Kind.WORKSPACE: workspace_pb2.Workspace,
+    Kind.KEY: snapshot_pb2.KeyMaterial,
+    Kind.ACTOR: actor_pb2.Actor,
+    Kind.PROVIDER: provider_pb2.ProviderCredential,
+    Kind.POLICY: policy_pb2.Policy,
+}
+
+
+class UndecodableResource(ValueError):
+    """Stored bytes are not the proto their resource name says."""
+
+
+def strip_prefix(key: str, prefix: str) -> str:
+    """Resource name of a store key (stores may or may not hand back their prefix)."""
+    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
+
+
+def decode_resource(name: str, value: bytes, mod_revision: int) -> Message | None:
+    """The stored resource, with etag set; None for keys the snapshot does not carry.
+
+    Providers come back as a ProviderCredential; wrap them with `provider_material`.
+    """
+    parsed = parse_name(name)
+    if parsed is None:
+        return None
+    try:
+        resource = _STORED_TYPE[parsed.kind].FromString(value)
+    except DecodeError as exc:
+        raise UndecodableResource(f"{name}: {exc}") from None
+    etag = str(mod_revision)
+    # etag mirrors what the admin API reports; the name is forced to the key so a
+    # value copied between keys cannot impersonate another resource.
+    if isinstance(resource, snapshot_pb2.KeyMaterial):
+        resource.key.name = name
+        resource.key.etag = etag
+    else:
+        resource.name = name  # type: ignore[attr-defined]
+        resource.etag = etag  # type: ignore[attr-defined]
+    if isinstance(resource, provider_pb2.ProviderCredential):
+        resource.api_key = ""  # never trust a plaintext that slipped into the record
+    return resource
+
+
+def provider_material(
+    provider: provider_pb2.ProviderCredential, api_key: str
+) -> snapshot_pb2.ProviderMaterial:
+    return snapshot_pb2.ProviderMaterial(provider=provider, api_key=api_key)

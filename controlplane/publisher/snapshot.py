@@ -1,0 +1,214 @@
+"""Pure snapshot logic: resource names → ResourceChange, delta application, consistency.
+
+No I/O here: the publisher feeds decoded store items in and gets protos out, so
+everything that decides *what* a data plane sees is testable without etcd or an
+event loop. Snapshots are treated as immutable values: every function returns a
+new message and never mutates its inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from oggy.v1 import snapshot_pb2
+
+_ID = r"[a-z][a-z0-9-]{0,62}"
+_NAME_RE = re.compile(
+    rf"^workspaces/(?P<ws>{_ID})(?:/(?P<kind>keys|actors|providers|policies)/(?P<id>{_ID}))?$"
+)
+
+
+class Kind(Enum):
+    WORKSPACE = "workspace"
+    KEY = "keys"
+    ACTOR = "actors"
+    PROVIDER = "providers"
+    POLICY = "policies"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedName:
+    kind: Kind
+    workspace: str  # `workspaces/{w}`
+
+
+class DeltaError(ValueError):
+    """A delta cannot be applied to a snapshot (wrong base revision, bad change)."""
+
+
+def parse_name(name: str) -> ParsedName | None:
+    """Classify a resource name; None for names the snapshot does not carry."""
+    m = _NAME_RE.match(name)
+    if m is None:
+        return None
+    workspace = f"workspaces/{m['ws']}"
+    kind = Kind(m["kind"]) if m["kind"] else Kind.WORKSPACE
+    return ParsedName(kind=kind, workspace=workspace)
+
+
+def change_kind(change: snapshot_pb2.ResourceChange) -> Kind | None:
+    """Which resource kind a change upserts; None for a delete."""
+    which = change.WhichOneof("change")
+    return {
+        "workspace": Kind.WORKSPACE,
+        "key": Kind.KEY,
+        "actor": Kind.ACTOR,
+        "provider": Kind.PROVIDER,
+        "policy": Kind.POLICY,
+    }.get(which or "")
+
+
+def _name_of(resource: object) -> str:
+    # KeyMaterial / ProviderMaterial wrap the public resource; the rest carry `name`.
+    if isinstance(resource, snapshot_pb2.KeyMaterial):
+        return resource.key.name
+    if isinstance(resource, snapshot_pb2.ProviderMaterial):
+        return resource.provider.name
+    return resource.name  # type: ignore[attr-defined,no-any-return]
+
+
+# Snapshot field that holds each kind, and the ResourceChange oneof field for it.
+_FIELDS: dict[Kind, tuple[str, str]] = {
+    Kind.WORKSPACE: ("workspaces", "workspace"),
+    Kind.KEY: ("keys", "key"),
+    Kind.ACTOR: ("actors", "actor"),
+    Kind.PROVIDER: ("providers", "provider"),
+    Kind.POLICY: ("policies", "policy"),
+}
+
+
+def _index(snapshot: snapshot_pb2.Snapshot) -> dict[Kind, dict[str, object]]:
+    return {
+        kind: {_name_of(r): r for r in getattr(snapshot, field)}
+        for kind, (field, _) in _FIELDS.items()
+    }
+
+
+def _build(revision: int, index: dict[Kind, dict[str, object]]) -> snapshot_pb2.Snapshot:
+    snap = snapshot_pb2.Snapshot(revision=revision)
+    for kind, (field, _) in _FIELDS.items():
+        # Sorted by name so equal states serialize identically (stable golden tests,
+        # cheap equality checks on the data plane).
+        getattr(snap, field).extend(index[kind][n] for n in sorted(index[kind]))
+    return snap
+
+
+def apply_delta(
+    snapshot: snapshot_pb2.Snapshot, delta: snapshot_pb2.SnapshotDelta
+) -> snapshot_pb2.Snapshot:
+    """The snapshot after `delta`; raises DeltaError when it does not fit."""
+    if delta.base_revision != snapshot.revision:
+        raise DeltaError(
+            f"delta base revision {delta.base_revision} != snapshot revision {snapshot.revision}"
+        )
+    if delta.revision < delta.base_revision:
+        raise DeltaError(f"delta goes backwards: {delta.base_revision} -> {delta.revision}")
+    index = _index(snapshot)
+    for change in delta.changes:
+        parsed = parse_name(change.name)
+        if parsed is None:
+            raise DeltaError(f"unknown resource name {change.name!r}")
+        which = change.WhichOneof("change")
+        if which is None:
+            raise DeltaError(f"change for {change.name!r} has no payload")
+        if which == "deleted":
+            # Deleting what is absent is a no-op: deltas may be replayed after a resync.
+            index[parsed.kind].pop(change.name, None)
+            continue
+        if change_kind(change) is not parsed.kind:
+            raise DeltaError(f"{change.name!r} cannot carry a {which}")
+        resource = getattr(change, which)
+        if _name_of(resource) != change.name:
+            raise DeltaError(f"change {change.name!r} carries {_name_of(resource)!r}")
+        index[parsed.kind][change.name] = resource
+    return _build(delta.revision, index)
+
+
+def check_consistency(snapshot: snapshot_pb2.Snapshot) -> list[str]:
+    """Problems that make a snapshot unfit to publish; empty when consistent.
+
+    Every key, actor, provider and policy must belong to a workspace present in
+    the same snapshot, and names must be unique.
+    """
+    problems: list[str] = []
+    workspaces: set[str] = set()
+    for ws in snapshot.workspaces:
+        if ws.name in workspaces:
+            problems.append(f"duplicate workspace {ws.name}")
+        workspaces.add(ws.name)
+        parsed = parse_name(ws.name)
+        if parsed is None or parsed.kind is not Kind.WORKSPACE:
+            problems.append(f"bad workspace name {ws.name!r}")
+    for kind, (field, _) in _FIELDS.items():
+        if kind is Kind.WORKSPACE:
+            continue
+        seen: set[str] = set()
+        for resource in getattr(snapshot, field):
+            name = _name_of(resource)
+            if name in seen:
+                problems.append(f"duplicate {kind.value} {name}")
+            seen.add(name)
+            parsed = parse_name(name)
+            if parsed is None or parsed.kind is not kind:
+                problems.append(f"bad {kind.value} name {name!r}")
+            elif parsed.workspace not in workspaces:
+                problems.append(f"{name} belongs to missing {parsed.workspace}")
+    return problems
+
+
+def prune_orphans(snapshot: snapshot_pb2.Snapshot) -> snapshot_pb2.Snapshot:
+    """A copy without resources whose workspace is missing or whose name is malformed.
+
+    Used to publish *something* coherent while the store is transiently
+    inconsistent (e.g. between the deletes of a non-atomic cascade).
+    """
+    index = _index(snapshot)
+    workspaces = {
+        n for n in index[Kind.WORKSPACE] if (p := parse_name(n)) and p.kind is Kind.WORKSPACE
+    }
+    index[Kind.WORKSPACE] = {n: index[Kind.WORKSPACE][n] for n in workspaces}
+    for kind in _FIELDS:
+        if kind is Kind.WORKSPACE:
+            continue
+        index[kind] = {
+            n: r
+            for n, r in index[kind].items()
+            if (p := parse_name(n)) and p.kind is kind and p.workspace in workspaces
+        }
+    return _build(snapshot.revision, index)
+
+
+def make_change(name: str, resource: object | None) -> snapshot_pb2.ResourceChange:
+    """ResourceChange for an upsert of `resource`, or a delete when it is None."""
+    if resource is None:
+        return snapshot_pb2.ResourceChange(name=name, deleted=True)
+    parsed = parse_name(name)
+    if parsed is None:
+        raise DeltaError(f"unknown resource name {name!r}")
+    _, oneof = _FIELDS[parsed.kind]
+    change = snapshot_pb2.ResourceChange(name=name)
+    getattr(change, oneof).CopyFrom(resource)
+    return change
+
+
+def build_snapshot(revision: int, resources: Iterable[object]) -> snapshot_pb2.Snapshot:
+    """A snapshot holding `resources` (Workspace, KeyMaterial, Actor, ...)."""
+    index: dict[Kind, dict[str, object]] = {kind: {} for kind in _FIELDS}
+    for resource in resources:
+        name = _name_of(resource)
+        parsed = parse_name(name)
+        if parsed is None:
+            raise DeltaError(f"unknown resource name {name!r}")
+        index[parsed.kind][name] = resource
+    return _build(revision, index)
+
+
+def make_delta(
+    base_revision: int, revision: int, changes: Sequence[snapshot_pb2.ResourceChange]
+) -> snapshot_pb2.SnapshotDelta:
+    return snapshot_pb2.SnapshotDelta(
+        base_revision=base_revision, revision=revision, changes=list(changes)
+    )

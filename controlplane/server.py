@@ -1,0 +1,174 @@
+"""The control-plane process: admin, config and usage gRPC services on one port.
+
+`create_server` wires everything and returns once serving (tests use port 0);
+`run` adds logging, the listening line on stderr and SIGTERM/SIGINT handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from controlplane.api.admin_servicer import AdminServicer
+from controlplane.api.auth import TokenAuthInterceptor
+from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
+from controlplane.secrets import EnvelopeCipher, load_or_create_kek
+from controlplane.settings import Settings
+from controlplane.statefiles import ensure_private_dir, load_token
+from controlplane.store.base import StoreUnavailable
+from controlplane.store.etcd import EtcdStore
+from controlplane.usage import UsageIngestServicer, open_usage_store
+from oggy.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    config_service_pb2,
+    config_service_pb2_grpc,
+    usage_service_pb2,
+    usage_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    config_service_pb2.DESCRIPTOR.services_by_name["ConfigDiscoveryService"].full_name,
+    usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+)
+
+
+@dataclass
+class ControlPlaneServer:
+    """The running gRPC server plus everything it owns, stopped in reverse order."""
+
+    grpc_server: grpc.aio.Server
+    store: EtcdStore
+    publisher: ConfigPublisher
+    usage_store: object
+    health: health.aio.HealthServicer
+    admin_token: str = field(repr=False)
+    node_token: str = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    async def stop(self, grace: float | None = None) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        # NOT_SERVING first, so load balancers drain us before connections close.
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace)
+        await self.publisher.stop()
+        await self.usage_store.close()  # type: ignore[attr-defined]
+        await self.store.close()
+
+    async def wait_for_termination(self) -> None:
+        await self.grpc_server.wait_for_termination()
+
+
+async def _wait_for_etcd(store: EtcdStore, wait_s: float) -> None:
+    """Bounded retry: `oggy up` may start etcd a moment before us."""
+    deadline = time.monotonic() + wait_s
+    delay = 0.1
+    while True:
+        try:
+            await store.ping()
+            return
+        except StoreUnavailable:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.info("waiting for etcd at %s", store.endpoint)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
+    """Start serving on `settings.grpc_address`; returns the server and the bound port."""
+    ensure_private_dir(settings.state_dir)
+    admin_token = load_token(settings.state_dir / "admin_token", settings.admin_token)
+    node_token = load_token(settings.state_dir / "node_token", settings.node_token)
+    kek_env = {"OGGY_KEK": settings.kek} if settings.kek else {}
+    cipher = EnvelopeCipher(load_or_create_kek(settings.state_dir, kek_env))
+
+    async with contextlib.AsyncExitStack() as cleanup:
+        store = EtcdStore(settings.etcd, timeout=settings.etcd_timeout_s)
+        cleanup.push_async_callback(store.close)
+        await _wait_for_etcd(store, settings.etcd_startup_wait_s)
+
+        usage_store = open_usage_store(settings.usage_store_url)
+        cleanup.push_async_callback(usage_store.close)
+
+        publisher = ConfigPublisher(store, cipher, settings.etcd_prefix)
+        await publisher.start()
+        cleanup.push_async_callback(publisher.stop)
+
+        server = grpc.aio.server(interceptors=[TokenAuthInterceptor(admin_token, node_token)])
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(store, cipher, prefix=settings.etcd_prefix, usage_store=usage_store),
+            server,
+        )
+        config_service_pb2_grpc.add_ConfigDiscoveryServiceServicer_to_server(
+            ConfigDiscoveryServicer(publisher), server
+        )
+        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(
+            UsageIngestServicer(usage_store), server
+        )
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        try:
+            port = server.add_insecure_port(settings.grpc_address)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {settings.grpc_address}: {exc}") from None
+        await server.start()
+        cleanup.push_async_callback(server.stop, None)
+        for name in ("", *SERVICE_NAMES):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        cleanup.pop_all()  # started: from now on ControlPlaneServer.stop owns the cleanup
+
+    cp = ControlPlaneServer(
+        server, store, publisher, usage_store, health_servicer, admin_token, node_token
+    )
+    return cp, port
+
+
+def _configure_logging() -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+
+
+async def serve(settings: Settings) -> None:
+    try:
+        cp, port = await create_server(settings)
+    except StoreUnavailable as exc:
+        log.error("cannot reach etcd at %s: %s", settings.etcd, exc)
+        raise SystemExit(1) from None
+    print(f"controlplane listening on {settings.grpc_host}:{port}", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await cp.stop(settings.shutdown_grace_s)
+
+
+def run(settings: Settings) -> None:
+    _configure_logging()
+    asyncio.run(serve(settings))

@@ -1,0 +1,118 @@
+"""Control-plane settings: flags and environment → one frozen, validated Settings."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controlplane.store.endpoint import parse_endpoint
+
+DEFAULT_ETCD = "http://127.0.0.1:2379"
+DEFAULT_GRPC = "127.0.0.1:50051"
+DEFAULT_PREFIX = "/oggy/"
+
+
+class SettingsError(ValueError):
+    """A flag or environment value is invalid; the message says which."""
+
+
+def parse_host_port(value: str, flag: str = "--grpc") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"{flag} must be HOST:PORT, got {value!r}")
+    return host.strip("[]") if host.startswith("[") else host, int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    state_dir: Path
+    etcd: str = DEFAULT_ETCD
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    etcd_prefix: str = DEFAULT_PREFIX
+    # `sqlite:///path.db`; empty means `<state_dir>/usage.db`.
+    usage_store: str = ""
+    # Env overrides (OGGY_ADMIN_TOKEN, OGGY_NODE_TOKEN, OGGY_KEK); None → state files.
+    admin_token: str | None = field(default=None, repr=False)
+    node_token: str | None = field(default=None, repr=False)
+    kek: str | None = field(default=None, repr=False)
+    # Bound on each etcd call, and on waiting for etcd at startup.
+    etcd_timeout_s: float = 5.0
+    etcd_startup_wait_s: float = 15.0
+    shutdown_grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        try:
+            parse_endpoint(self.etcd)
+        except ValueError as exc:
+            raise SettingsError(f"--etcd: {exc}") from None
+        if not self.etcd_prefix.startswith("/") or not self.etcd_prefix.endswith("/"):
+            raise SettingsError(
+                f"--etcd-prefix must start and end with '/', got {self.etcd_prefix!r}"
+            )
+        if not 0 <= self.grpc_port <= 65535:
+            raise SettingsError("grpc port out of range")
+        if self.usage_store and not self.usage_store.startswith(("sqlite:", "postgres")):
+            raise SettingsError(f"--usage-store must be sqlite:///PATH, got {self.usage_store!r}")
+
+    @property
+    def grpc_address(self) -> str:
+        host = f"[{self.grpc_host}]" if ":" in self.grpc_host else self.grpc_host
+        return f"{host}:{self.grpc_port}"
+
+    @property
+    def usage_store_url(self) -> str:
+        return self.usage_store or f"sqlite:///{self.state_dir / 'usage.db'}"
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        state_dir: str | Path,
+        etcd: str = DEFAULT_ETCD,
+        grpc: str = DEFAULT_GRPC,
+        etcd_prefix: str = DEFAULT_PREFIX,
+        usage_store: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        host, port = parse_host_port(grpc)
+        prefix = etcd_prefix if etcd_prefix.endswith("/") else etcd_prefix + "/"
+        return cls(
+            state_dir=Path(state_dir).expanduser().resolve(),
+            etcd=etcd,
+            grpc_host=host,
+            grpc_port=port,
+            etcd_prefix=prefix,
+            usage_store=usage_store or "",
+            admin_token=env.get("OGGY_ADMIN_TOKEN") or None,
+            node_token=env.get("OGGY_NODE_TOKEN") or None,
+            kek=env.get("OGGY_KEK") or None,
+        )
+
+    @classmethod
+    def from_namespace(
+        cls, ns: argparse.Namespace, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        return cls.from_flags(
+            state_dir=ns.state_dir,
+            etcd=ns.etcd,
+            grpc=ns.grpc,
+            etcd_prefix=ns.etcd_prefix,
+            usage_store=ns.usage_store,
+            environ=environ,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `oggy controlplane` flags; pair with `Settings.from_namespace`."""
+    parser.add_argument("--etcd", default=DEFAULT_ETCD, help="etcd endpoint, http://HOST:PORT")
+    parser.add_argument("--grpc", default=DEFAULT_GRPC, help="gRPC listen address HOST:PORT")
+    parser.add_argument("--state-dir", required=True, help="dir for kek, admin_token, node_token")
+    parser.add_argument("--etcd-prefix", default=DEFAULT_PREFIX, help="key prefix in etcd")
+    parser.add_argument(
+        "--usage-store", default=None, help="sqlite:///PATH (default STATE_DIR/usage.db)"
+    )

@@ -1,0 +1,32 @@
+"""The UsageStore role: durable, idempotent storage of usage events and queries on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from oggy.v1 import admin_service_pb2, usage_pb2
+
+
+class UsageStore(Protocol):
+    async def insert(self, events: Sequence[usage_pb2.UsageEvent]) -> tuple[int, int]:
+        """Store `events` atomically and durably; returns (inserted, duplicates).
+
+        Idempotent on event_id: an event already stored (or repeated in the batch)
+        counts as a duplicate. Returns only once the write is committed.
+        """
+        ...
+
+    async def list_events(
+        self, filter: admin_service_pb2.UsageFilter, page_size: int, page_token: str
+    ) -> tuple[list[usage_pb2.UsageEvent], str]:
+        """Matching events newest first, and the next page token ("" on the last page)."""
+        ...
+
+    async def summarize(
+        self, filter: admin_service_pb2.UsageFilter, group_by: Sequence[int]
+    ) -> list[usage_pb2.UsageSummaryRow]:
+        """Totals of matching events grouped by UsageGroupBy values, in the order given."""
+        ...
+
+    async def close(self) -> None: ...

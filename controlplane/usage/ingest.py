@@ -1,0 +1,84 @@
+"""UsageService over grpc.aio: acknowledge each batch only after the store committed it.
+
+Batches are handled one at a time per stream, so acknowledgements come back in
+order. A batch the store cannot take, or a malformed one, is answered with
+`stored = false` and the stream stays open for the next.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from controlplane.usage.base import UsageStore
+from oggy.v1 import usage_service_pb2, usage_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_ID_LEN = 128
+MAX_BATCH_EVENTS = 10_000
+STORE_FAILED_DETAIL = "usage store unavailable; resend the batch later"
+
+
+def validate_batch(request: usage_service_pb2.ReportUsageRequest) -> str | None:
+    """Why the batch is unacceptable, or None. Pure."""
+    if len(request.events) > MAX_BATCH_EVENTS:
+        return f"batch has {len(request.events)} events; the limit is {MAX_BATCH_EVENTS}"
+    for i, event in enumerate(request.events):
+        if not event.event_id:
+            return f"events[{i}].event_id is empty"
+        if len(event.event_id) > MAX_EVENT_ID_LEN:
+            return f"events[{i}].event_id is longer than {MAX_EVENT_ID_LEN} characters"
+    return None
+
+
+class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
+    def __init__(self, store: UsageStore) -> None:
+        self._store = store
+
+    async def ReportUsage(
+        self,
+        request_iterator: AsyncIterator[usage_service_pb2.ReportUsageRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[usage_service_pb2.ReportUsageResponse]:
+        async for request in request_iterator:
+            yield await self._handle(request)
+
+    async def _handle(
+        self, request: usage_service_pb2.ReportUsageRequest
+    ) -> usage_service_pb2.ReportUsageResponse:
+        problem = validate_batch(request)
+        if problem is not None:
+            log.warning(
+                "rejected usage batch %s from %s: %s",
+                request.batch_id,
+                request.dataplane_id,
+                problem,
+            )
+            return usage_service_pb2.ReportUsageResponse(
+                batch_id=request.batch_id, stored=False, error_detail=problem
+            )
+        try:
+            inserted, duplicates = await self._store.insert(request.events)
+        except Exception:
+            log.exception(
+                "usage store failed on batch %s (%d events) from %s",
+                request.batch_id,
+                len(request.events),
+                request.dataplane_id,
+            )
+            return usage_service_pb2.ReportUsageResponse(
+                batch_id=request.batch_id, stored=False, error_detail=STORE_FAILED_DETAIL
+            )
+        log.debug(
+            "stored usage batch %s from %s: %d new, %d duplicates",
+            request.batch_id,
+            request.dataplane_id,
+            inserted,
+            duplicates,
+        )
+        return usage_service_pb2.ReportUsageResponse(
+            batch_id=request.batch_id, stored=True, inserted=inserted, duplicates=duplicates
+        )

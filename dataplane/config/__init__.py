@@ -1,0 +1,1 @@
+"""Config: the stream client, deltas, and the compiled snapshot."""

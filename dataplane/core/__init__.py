@@ -1,0 +1,1 @@
+"""Pure, synchronous data-plane logic: no I/O, clock and randomness injected."""

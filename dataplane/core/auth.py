@@ -1,0 +1,57 @@
+"""Authenticate a gateway key against the compiled key index: O(1), constant-time compare."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol, TypeVar
+
+from dataplane.core import errors
+from dataplane.core.keys import bearer_token, parse_key, secret_matches
+
+
+class KeyRecord(Protocol):
+    @property
+    def environment(self) -> str: ...
+    @property
+    def secret_sha256(self) -> bytes: ...
+    @property
+    def revoked(self) -> bool: ...
+    @property
+    def expire_s(self) -> float | None: ...
+
+
+K = TypeVar("K", bound=KeyRecord)
+
+# Compared against when the key id is unknown, so an unknown id costs the same hash + compare.
+_NO_HASH = bytes(32)
+
+
+def authenticate(authorization: str | None, keys: Mapping[str, K], now_s: float) -> K:
+    """The key record for an `Authorization` header value; raises an InvalidApiKey error.
+
+    The secret is checked before the key's state, so only the holder of a real
+    key learns that it was revoked or expired.
+    """
+    token = bearer_token(authorization)
+    if token is None:
+        raise errors.InvalidApiKey("Missing gateway API key (Authorization: Bearer oggy_...).")
+    parsed = parse_key(token)
+    if parsed is None:
+        raise errors.InvalidApiKey()
+    record = keys.get(parsed.key_id)
+    matched = secret_matches(parsed.secret, _NO_HASH if record is None else record.secret_sha256)
+    if record is None:
+        raise errors.InvalidApiKey()
+    if not matched or (record.environment and record.environment != parsed.environment):
+        # The caller named a real key id: worth attributing the failed attempt to it.
+        raise _with_key(errors.InvalidApiKey(), record)
+    if record.revoked:
+        raise _with_key(errors.KeyRevoked(), record)
+    if record.expire_s is not None and now_s >= record.expire_s:
+        raise _with_key(errors.KeyExpired(), record)
+    return record
+
+
+def _with_key(err: errors.InvalidApiKey, record: object) -> errors.InvalidApiKey:
+    err.key_record = record
+    return err

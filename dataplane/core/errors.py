@@ -1,0 +1,136 @@
+"""The data plane's one exception tree.
+
+Everything that ends a request early raises a `GatewayError`; the HTTP error
+middleware is the only place that turns one into a response (OpenAI shape
+`{"error": {"message", "type", "param", "code"}}`), and the request handler
+records `code` as the usage event's `error_type`. Messages are shown to
+callers, so they never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    type: str = "server_error"
+    default_message: str = "The gateway failed to handle the request."
+
+    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, dict[str, str | None]]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    code = "invalid_request_error"
+    type = "invalid_request_error"
+    default_message = "The request is malformed."
+
+
+class InvalidJson(InvalidRequest):
+    default_message = "The request body is not valid JSON."
+
+
+class InvalidApiKey(GatewayError):
+    status = 401
+    code = "invalid_api_key"
+    type = "invalid_request_error"
+    default_message = "Missing or invalid gateway API key."
+    # The key record the caller named, when its id exists (for the usage event only).
+    key_record: object | None = None
+
+
+class KeyRevoked(InvalidApiKey):
+    code = "key_revoked"
+    default_message = "This gateway API key has been revoked."
+
+
+class KeyExpired(InvalidApiKey):
+    code = "key_expired"
+    default_message = "This gateway API key has expired."
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    code = "permission_denied"
+    type = "permission_error"
+    default_message = "The request is not allowed by policy."
+
+
+class ModelNotAllowed(PermissionDenied):
+    code = "model_not_allowed"
+    default_message = "The model is not allowed by policy."
+
+
+class ClientIpNotAllowed(PermissionDenied):
+    code = "ip_not_allowed"
+    default_message = "The client address is not allowed by policy."
+
+
+class ActorDisabled(PermissionDenied):
+    code = "actor_disabled"
+    default_message = "The actor this key is bound to is disabled."
+
+
+class MaxTokensExceeded(InvalidRequest):
+    code = "max_tokens_exceeded"
+    default_message = "Requested output tokens exceed the policy's bound."
+
+
+class NotFound(GatewayError):
+    status = 404
+    code = "not_found"
+    type = "invalid_request_error"
+    default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+    default_message = "The model does not exist or no provider serves it."
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    code = "method_not_allowed"
+    type = "invalid_request_error"
+    default_message = "Method not allowed."
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    code = "request_too_large"
+    type = "invalid_request_error"
+    default_message = "The request body is too large."
+
+
+class NotReady(GatewayError):
+    status = 503
+    code = "not_ready"
+    type = "server_error"
+    default_message = "The gateway has no configuration yet."
+
+
+class UpstreamUnavailable(GatewayError):
+    status = 502
+    code = "upstream_unavailable"
+    type = "server_error"
+    default_message = "The upstream provider could not be reached."
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    code = "upstream_timeout"
+    type = "server_error"
+    default_message = "The upstream provider did not respond in time."

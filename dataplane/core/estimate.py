@@ -1,0 +1,74 @@
+"""Token estimates for when the provider's usage never arrived (a client hung up, a stall).
+
+DESIGN invariant 7: provider counts when given, tiktoken only as a fallback.
+The tokenizer is injected (`count(text) -> int`), so this stays pure. The
+prompt follows OpenAI's published recipe (content tokens + 4 per message + 3);
+the completion is the text of the stream's deltas. When only the first part of
+a long stream was kept, the count is scaled by the share of bytes seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from dataplane.core.sse import SseParser
+from dataplane.core.usage_extract import Usage
+
+Count = Callable[[str], int]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # multi-part content: count the text parts
+        return " ".join(
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+def prompt_tokens(messages: Any, count: Count) -> int:
+    if not isinstance(messages, list):
+        return 0
+    total = 3
+    for m in messages:
+        if isinstance(m, dict):
+            total += 4 + count(_text_of(m.get("content")))
+            if isinstance(m.get("name"), str):
+                total += 1
+    return total
+
+
+def completion_text(stream_bytes: bytes) -> str:
+    """The concatenated delta contents (and tool-call arguments) of SSE chunks."""
+    parts: list[str] = []
+    for ev in SseParser().feed(stream_bytes + b"\n\n"):
+        if not ev.data or ev.data == b"[DONE]":
+            continue
+        try:
+            obj = orjson.loads(ev.data)
+        except orjson.JSONDecodeError:
+            continue
+        choices = obj.get("choices") if isinstance(obj, dict) else None
+        for choice in choices if isinstance(choices, list) else ():
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            if isinstance(delta.get("content"), str):
+                parts.append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    parts.append(fn["arguments"])
+    return "".join(parts)
+
+
+def estimate_usage(messages: Any, kept: bytes, total_bytes: int, count: Count) -> Usage:
+    prompt = prompt_tokens(messages, count)
+    completion = count(completion_text(kept)) if kept else 0
+    if kept and total_bytes > len(kept):
+        completion = round(completion * total_bytes / len(kept))
+    return Usage(prompt, completion, prompt + completion)

@@ -1,0 +1,106 @@
+"""create_app: wire the config holder, the usage sink and the upstream client to routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from dataplane.config.holder import ConfigHolder
+from dataplane.core.uuid7 import uuid7
+from dataplane.http.chat import ChatHandler
+from dataplane.http.errors import error_middleware
+from dataplane.http.metering import Deps, metered
+from dataplane.http.metrics import Metrics
+from dataplane.http.ops import healthz, metrics_handler, readyz
+from dataplane.http.upstream import Upstream
+from dataplane.http.v1_models import list_models
+from dataplane.usage_sink import UsageSink
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+
+CHAT_COMPLETIONS = "/v1/chat/completions"
+MODELS = "/v1/models"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    dataplane_id: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    upstream_connect_timeout_s: float = 5.0
+    # Until the upstream response headers arrive (non-streams: the whole body).
+    upstream_first_byte_timeout_s: float = 60.0
+    # Longest silence between two chunks of a streamed response.
+    upstream_between_chunks_timeout_s: float = 60.0
+    upstream_pool_limit: int = 1000
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> HttpOptions:
+        """Pick the fields this layer uses from any settings-like object (by attribute name)."""
+        defaults = cls()
+        return cls(
+            dataplane_id=getattr(settings, "dataplane_id", "") or getattr(settings, "node_id", ""),
+            **{
+                name: getattr(settings, name, getattr(defaults, name))
+                for name in (
+                    "max_body_bytes",
+                    "upstream_connect_timeout_s",
+                    "upstream_first_byte_timeout_s",
+                    "upstream_between_chunks_timeout_s",
+                    "upstream_pool_limit",
+                )
+            },
+        )
+
+
+HOLDER = web.AppKey("oggy_holder", ConfigHolder)
+USAGE_SINK = web.AppKey("oggy_usage_sink", UsageSink)
+UPSTREAM = web.AppKey("oggy_upstream", Upstream)
+METRICS = web.AppKey("oggy_metrics", Metrics)
+OPTIONS = web.AppKey("oggy_http_options", HttpOptions)
+
+
+def create_app(
+    holder: ConfigHolder,
+    usage_sink: UsageSink,
+    options: HttpOptions | None = None,
+    *,
+    new_id: Callable[[], str] = uuid7,
+) -> web.Application:
+    """The data plane's aiohttp application; the upstream client lives as long as the app."""
+    options = options or HttpOptions()
+    # The whole body limit: a bigger body gets 413 before a byte goes upstream.
+    app = web.Application(middlewares=[error_middleware], client_max_size=options.max_body_bytes)
+    upstream = Upstream(
+        connect_timeout_s=options.upstream_connect_timeout_s,
+        first_byte_timeout_s=options.upstream_first_byte_timeout_s,
+        pool_limit=options.upstream_pool_limit,
+    )
+    metrics = Metrics(queue_depth=getattr(usage_sink, "queue_depth", None))
+    app[HOLDER] = holder
+    app[USAGE_SINK] = usage_sink
+    app[UPSTREAM] = upstream
+    app[METRICS] = metrics
+    app[OPTIONS] = options
+
+    async def upstream_lifetime(_: web.Application) -> AsyncIterator[None]:
+        await upstream.start()
+        yield
+        await upstream.close()
+
+    app.cleanup_ctx.append(upstream_lifetime)
+
+    deps = Deps(holder, usage_sink, upstream, metrics, options.dataplane_id, new_id)
+    chat = ChatHandler(
+        deps,
+        max_body_bytes=options.max_body_bytes,
+        idle_timeout_s=options.upstream_between_chunks_timeout_s,
+    )
+    app.router.add_post(CHAT_COMPLETIONS, metered(CHAT_COMPLETIONS, deps, chat))
+    app.router.add_get(MODELS, metered(MODELS, deps, list_models(deps)))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz(holder))
+    app.router.add_get("/metrics", metrics_handler(metrics))
+    return app

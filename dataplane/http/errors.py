@@ -1,0 +1,53 @@
+"""The one mapper from errors to HTTP responses (OpenAI error shape)."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from aiohttp import web
+
+from dataplane.core import errors
+
+log = logging.getLogger(__name__)
+
+# aiohttp's own HTTP errors (unknown route, wrong method, oversize body) → ours.
+_HTTP_STATUS_ERRORS: dict[int, type[errors.GatewayError]] = {
+    404: errors.NotFound,
+    405: errors.MethodNotAllowed,
+    413: errors.RequestTooLarge,
+}
+
+
+def error_response(err: errors.GatewayError, request_id: str | None = None) -> web.Response:
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return web.Response(
+        status=err.status,
+        body=orjson.dumps(err.body()),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def sse_error_event(err: errors.GatewayError) -> bytes:
+    """The final event of a stream that cannot go on (the status line is already sent)."""
+    return b"data: " + orjson.dumps(err.body()) + b"\n\n"
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.GatewayError as e:
+        return error_response(e)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        cls = _HTTP_STATUS_ERRORS.get(e.status)
+        err = cls() if cls is not None else errors.InvalidRequest(e.reason)
+        if e.status not in _HTTP_STATUS_ERRORS:
+            err.status = e.status
+        return error_response(err)
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(errors.GatewayError())

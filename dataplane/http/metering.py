@@ -1,0 +1,110 @@
+"""One usage event and one metrics sample per API request, whatever happens in it.
+
+`metered` wraps an endpoint: it opens the RequestRecord, maps a GatewayError
+to its response (through the one mapper), and in `finally` emits exactly one
+UsageEvent — for successes, auth failures, policy blocks, upstream errors and
+clients that went away alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from dataplane.config.compiled import CompiledConfig, CompiledKey
+from dataplane.config.holder import ConfigHolder
+from dataplane.core import errors
+from dataplane.core.auth import authenticate
+from dataplane.core.policy import Decision, Deny, client_ip
+from dataplane.http.errors import error_response
+from dataplane.http.metrics import Metrics
+from dataplane.http.record import RequestRecord
+from dataplane.http.upstream import Upstream
+from dataplane.usage_sink import UsageSink
+
+log = logging.getLogger(__name__)
+
+Inner = Callable[[web.Request, RequestRecord], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    holder: ConfigHolder
+    sink: UsageSink
+    upstream: Upstream
+    metrics: Metrics
+    dataplane_id: str
+    new_id: Callable[[], str]
+
+
+def metered(
+    endpoint: str, deps: Deps, inner: Inner
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    sink = deps.sink
+    metrics = deps.metrics
+    new_id = deps.new_id
+    dataplane_id = deps.dataplane_id
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        rec = RequestRecord(
+            new_id(), endpoint, time.time_ns(), time.perf_counter(), request.remote or ""
+        )
+        try:
+            resp = await inner(request, rec)
+            if not rec.http_status:
+                rec.http_status = resp.status
+            return resp
+        except errors.GatewayError as e:
+            rec.fail(e.status, e.code)
+            if isinstance(e, errors.InvalidApiKey) and e.key_record is not None:
+                rec.set_key(e.key_record)
+            return error_response(e, rec.request_id)
+        except asyncio.CancelledError:
+            if not rec.error_type:
+                rec.fail(499, "client_disconnected")
+            raise
+        except Exception:
+            log.exception("unhandled error in %s (request %s)", endpoint, rec.request_id)
+            rec.fail(500, "internal_error")
+            return error_response(errors.GatewayError(), rec.request_id)
+        finally:
+            end = time.perf_counter()
+            metrics.observe(endpoint, rec.http_status, end - rec.start_mono)
+            try:
+                sink.emit(rec.to_event(end, dataplane_id))
+            except Exception:  # the contract says emit never raises; a bug must not 500 a request
+                log.exception("usage sink raised for request %s", rec.request_id)
+
+    return handler
+
+
+def current_config(holder: ConfigHolder) -> CompiledConfig:
+    cfg = holder.current
+    if cfg is None:
+        raise errors.NotReady()
+    return cfg
+
+
+def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> CompiledKey:
+    """Authenticate the key, attribute the request to it, and apply the caller checks."""
+    key = authenticate(request.headers.get("Authorization"), cfg.keys_by_id, rec.start_ns / 1e9)
+    rec.set_key(key)
+    if key.actor_disabled:
+        raise errors.ActorDisabled()
+    policy = key.policy
+    if policy.trusted_proxies:
+        rec.client_ip = client_ip(
+            rec.client_ip, request.headers.get("X-Forwarded-For"), policy.trusted_proxies
+        )
+    enforce(policy.check_ip(rec.client_ip))
+    return key
+
+
+def enforce(decision: Decision) -> None:
+    if isinstance(decision, Deny):
+        raise decision.error()

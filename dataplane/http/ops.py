@@ -1,0 +1,45 @@
+"""Operational endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from dataplane.config.holder import ConfigHolder
+from dataplane.core import errors
+from dataplane.http.errors import error_response
+from dataplane.http.metrics import Metrics
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_OK = orjson.dumps({"status": "ok"})
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.Response(body=_OK, content_type="application/json")
+
+
+def readyz(holder: ConfigHolder) -> Handler:
+    async def handler(_: web.Request) -> web.Response:
+        cfg = holder.current
+        if cfg is None:
+            return error_response(errors.NotReady())
+        return web.Response(
+            body=orjson.dumps({"status": "ready", "revision": cfg.revision}),
+            content_type="application/json",
+        )
+
+    return handler
+
+
+def metrics_handler(metrics: Metrics) -> Handler:
+    async def handler(_: web.Request) -> web.Response:
+        return web.Response(
+            text=metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Content-Type-Options": "nosniff"},
+        )
+
+    return handler

@@ -1,0 +1,120 @@
+"""Data plane process: wires config stream, usage reporter and HTTP app, and runs them.
+
+Start order: usage reporter (so requests have a sink), config client (loads the
+snapshot file first, then streams), HTTP site. Stop order is the reverse for the
+HTTP side: stop accepting and drain in-flight requests (they still emit usage),
+close the config stream, then flush usage to the spool and give it a moment to
+reach the control plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from dataplane.config.client import ConfigStreamClient
+from dataplane.config.compiled import CompiledConfig, compile_snapshot
+from dataplane.config.holder import ConfigHolder
+from dataplane.http.app import HttpOptions, create_app
+from dataplane.settings import Settings
+from dataplane.usage.reporter import UsageReporter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Dataplane:
+    settings: Settings
+    runner: web.AppRunner
+    port: int
+    holder: ConfigHolder
+    reporter: UsageReporter
+    config_client: ConfigStreamClient[CompiledConfig]
+
+    @property
+    def url(self) -> str:
+        host = self.settings.http_host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    async def stop(self) -> None:
+        """Graceful stop; every step runs even if an earlier one fails."""
+        try:
+            # Closes the listener, waits up to shutdown_timeout for in-flight requests.
+            await self.runner.cleanup()
+        finally:
+            try:
+                await self.config_client.stop()
+            finally:
+                await self.reporter.stop()
+
+
+async def create_dataplane(settings: Settings) -> Dataplane:
+    """Start everything and listen; `port` is the real one when settings ask for 0."""
+    holder = ConfigHolder()
+    reporter = UsageReporter(settings)
+    config_client = ConfigStreamClient(settings, holder, compile_snapshot)
+    await reporter.start()
+    try:
+        await config_client.start()
+        app = create_app(holder, reporter, HttpOptions.from_settings(settings))
+        runner = web.AppRunner(
+            app, shutdown_timeout=settings.shutdown_grace_s, access_log=None, handle_signals=False
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, settings.http_host, settings.http_port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+    except BaseException:
+        await config_client.stop()
+        await reporter.stop(grace_s=0)
+        raise
+    port = runner.addresses[0][1]
+    return Dataplane(settings, runner, port, holder, reporter, config_client)
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (or `stop` is set), then stop gracefully."""
+    stop = stop or asyncio.Event()
+    dataplane = await create_dataplane(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"dataplane listening on {dataplane.url}", file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+        log.info("stopping: draining requests and spooling usage")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await dataplane.stop()
+    log.info("stopped")
+
+
+def run(settings: Settings) -> int:
+    """Process entry point (blocking); returns the exit code."""
+    _configure_logging()
+    try:
+        import uvloop  # optional speed-up; not built for Windows
+    except ImportError:
+        asyncio.run(serve(settings))
+    else:
+        uvloop.run(serve(settings))
+    return 0
+
+
+def _configure_logging() -> None:
+    # Leave logging alone if the caller (the `oggy` CLI, a test) configured it.
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )

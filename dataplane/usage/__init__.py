@@ -1,0 +1,1 @@
+"""Usage reporting: batches to the control plane, spooled on disk until acked."""

@@ -1,0 +1,369 @@
+"""UsageReporter: the data plane's UsageSink, delivering usage at least once.
+
+emit() only appends to an in-memory buffer. A flusher cuts the buffer into
+batches (≤ max_batch_events, or whatever arrived within flush_interval) and
+appends them to the disk spool — one fsync per flush — before anything is sent.
+A single sender then streams spooled batches, oldest first, on a long-lived
+ReportUsage call and deletes them from the spool only on `stored = true`. A
+failed stream or `stored = false` closes the call; after a jittered backoff the
+sender reopens it and resends every unacknowledged batch in order. Batches left
+in the spool by an earlier process are queued ahead of live traffic at start, so
+replay and live events share one ordered path. Resending is safe: the control
+plane's store is idempotent on event_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from dataplane.backoff import Backoff
+from dataplane.grpc_client import auth_metadata, open_channel
+from dataplane.settings import Settings
+from dataplane.usage.spool import BatchRef, Spool, SpoolError, SpoolFull
+from oggy.v1 import usage_pb2, usage_service_pb2, usage_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An unacknowledged batch: on disk (ref), in memory (request), or both."""
+
+    batch_id: str
+    events: int
+    ref: BatchRef | None
+    request: usage_service_pb2.ReportUsageRequest | None
+
+
+class _StreamFailed(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class UsageReporter:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channel: grpc.aio.Channel | None = None,
+        spool: Spool | None = None,
+        backoff: Backoff | None = None,
+        max_batch_events: int = 500,
+        flush_interval_s: float = 0.2,
+        max_inflight_batches: int = 32,
+        # Live batches beyond this many unacked ones are kept as disk refs only,
+        # so a long outage costs disk, not memory.
+        max_batches_in_memory: int = 64,
+        new_batch_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._settings = settings
+        self._own_channel = channel is None
+        self._channel = channel
+        self._spool = spool or Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+        self._backoff = backoff or Backoff(0.1, 5.0)
+        self._max_batch = max_batch_events
+        self._flush_interval = flush_interval_s
+        self._max_inflight = max_inflight_batches
+        self._max_in_memory = max_batches_in_memory
+        self._new_batch_id = new_batch_id
+
+        self._buffer: list[usage_pb2.UsageEvent] = []
+        # Events taken from the buffer by a flush that is still writing them to disk.
+        self._flushing = 0
+        self._has_events = asyncio.Event()
+        self._buffer_full = asyncio.Event()
+        self._pending: OrderedDict[str, _Pending] = OrderedDict()
+        self._pending_events = 0
+        self._in_memory = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        # Per open stream: batch ids still to write on it, in order.
+        self._send_queue: deque[str] | None = None
+        self._sender_wake = asyncio.Event()
+        # Flushes must not interleave, or batches could reach the spool out of order.
+        self._flush_lock = asyncio.Lock()
+        # One thread for all spool I/O keeps appends and acks in order and off the loop.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-spool")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._spool_failing = False
+        self._logged: tuple[str, str] = ("starting", "")
+        self.connected = False
+
+    # -- UsageSink -------------------------------------------------------------
+
+    def emit(self, event: usage_pb2.UsageEvent) -> None:
+        """Buffer one event; never blocks, never raises."""
+        try:
+            self._buffer.append(event)
+            self._idle.clear()
+            self._has_events.set()
+            if len(self._buffer) >= self._max_batch:
+                self._buffer_full.set()
+        except Exception:  # pragma: no cover - a sink must not break a request
+            log.exception("usage emit failed")
+
+    # -- metrics ---------------------------------------------------------------
+
+    def queue_depth(self) -> int:
+        """Events not yet acknowledged by the control plane (buffered + spooled)."""
+        return len(self._buffer) + self._flushing + self._pending_events
+
+    def spool_bytes(self) -> int:
+        return self._spool.size_bytes()
+
+    def spool_usage_ratio(self) -> float:
+        return self._spool.usage_ratio()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        refs = await self._in_io(self._spool.recover)
+        for ref in refs:
+            self._add_pending(_Pending(ref.batch_id, ref.events, ref, None))
+        if self._channel is None:
+            self._channel = open_channel(self._settings.control_plane)
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="usage-flush"),
+            asyncio.create_task(self._send_loop(), name="usage-send"),
+        ]
+
+    async def flush(self) -> None:
+        """Spool everything emitted so far now, without waiting for the flush interval."""
+        await self._flush()
+
+    async def wait_idle(self) -> None:
+        """Return once every emitted event has been acknowledged."""
+        await self._idle.wait()
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Spool everything buffered, give the sender `grace_s` to deliver, then stop.
+
+        What is not acknowledged by then stays in the spool for the next start.
+        """
+        grace = self._settings.shutdown_grace_s if grace_s is None else grace_s
+        self._stopping = True
+        self._has_events.set()
+        self._buffer_full.set()
+        flusher, sender = self._tasks or (None, None)
+        if flusher is not None:
+            await asyncio.gather(flusher, return_exceptions=True)
+        await self._flush()  # events emitted while the flusher was finishing
+        if sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), grace)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+        self._tasks = []
+        if self._pending:
+            lost = sum(p.events for p in self._pending.values() if p.ref is None)
+            log.info(
+                "usage reporter stopped with %d batches unacknowledged; spooled ones are "
+                "replayed on next start",
+                len(self._pending),
+            )
+            if lost:
+                log.error("%d usage events were never spooled (spool full) and are lost", lost)
+        if self._own_channel and self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+        await self._in_io(self._spool.close)
+        self._io.shutdown(wait=True)
+
+    # -- flushing --------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while not self._stopping:
+            await self._has_events.wait()
+            if not self._stopping and len(self._buffer) < self._max_batch:
+                # Wait for a full batch, but not longer than the flush interval.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._buffer_full.wait(), self._flush_interval)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        async with self._flush_lock:
+            await self._flush_locked()
+
+    async def _flush_locked(self) -> None:
+        events, self._buffer = self._buffer, []
+        self._has_events.clear()
+        self._buffer_full.clear()
+        if not events:
+            self._update_idle()
+            return
+        batches = [
+            usage_service_pb2.ReportUsageRequest(
+                batch_id=self._new_batch_id(),
+                events=chunk,
+                dataplane_id=self._settings.node_id,
+            )
+            for chunk in _chunks(events, self._max_batch)
+        ]
+        refs: Sequence[BatchRef | None]
+        self._flushing += len(events)
+        try:
+            refs = await self._in_io(self._spool.append, batches)
+            if self._spool_failing:
+                self._spool_failing = False
+                log.info("usage spool accepting batches again")
+        except (SpoolFull, SpoolError, OSError) as e:
+            # Never drop usage: keep it in memory and still send it; only a crash
+            # before it is acknowledged can lose it now.
+            if not self._spool_failing:
+                self._spool_failing = True
+                log.error("cannot spool usage, holding it in memory: %s", e)
+            refs = [None] * len(batches)
+        finally:
+            self._flushing -= len(events)
+        for batch, ref in zip(batches, refs, strict=True):
+            keep = ref is None or self._in_memory < self._max_in_memory
+            self._add_pending(
+                _Pending(batch.batch_id, len(batch.events), ref, batch if keep else None)
+            )
+
+    def _add_pending(self, p: _Pending) -> None:
+        self._pending[p.batch_id] = p
+        self._pending_events += p.events
+        if p.request is not None:
+            self._in_memory += 1
+        if self._send_queue is not None:
+            self._send_queue.append(p.batch_id)
+        self._idle.clear()
+        self._sender_wake.set()
+
+    def _remove_pending(self, batch_id: str) -> _Pending | None:
+        p = self._pending.pop(batch_id, None)
+        if p is not None:
+            self._pending_events -= p.events
+            if p.request is not None:
+                self._in_memory -= 1
+            self._update_idle()
+        return p
+
+    def _update_idle(self) -> None:
+        if not self._pending and not self._buffer and not self._flushing:
+            self._idle.set()
+
+    # -- sending ---------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        while True:
+            while not self._pending:
+                self._sender_wake.clear()
+                await self._sender_wake.wait()
+            try:
+                await self._stream_once()
+            except grpc.aio.AioRpcError as e:
+                self._disconnected(e.code().name, e.details() or "")
+            except _StreamFailed as e:
+                self._disconnected(e.code, e.detail)
+            except Exception:
+                # A bug must not end delivery for the life of the process.
+                log.exception("usage stream failed unexpectedly")
+                self._disconnected("INTERNAL", "see the traceback above")
+            await asyncio.sleep(self._backoff.next_delay())
+
+    async def _stream_once(self) -> None:
+        assert self._channel is not None
+        stub = usage_service_pb2_grpc.UsageServiceStub(self._channel)
+        call = stub.ReportUsage(metadata=auth_metadata(self._settings.node_token))
+        # Every unacknowledged batch, oldest first; new ones are appended by _add_pending.
+        self._send_queue = deque(self._pending)
+        sent: set[str] = set()
+        tasks = [
+            asyncio.create_task(self._write_loop(call, self._send_queue, sent)),
+            asyncio.create_task(self._read_loop(call, sent)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise the failure that ended the stream
+        finally:
+            self._send_queue = None
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            call.cancel()
+
+    async def _write_loop(self, call: Any, queue: deque[str], sent: set[str]) -> None:
+        while True:
+            while not queue or len(sent) >= self._max_inflight:
+                self._sender_wake.clear()
+                await self._sender_wake.wait()
+            batch_id = queue.popleft()
+            p = self._pending.get(batch_id)
+            if p is None:
+                continue
+            request = p.request
+            if request is None:
+                assert p.ref is not None
+                try:
+                    request = await self._in_io(self._spool.read, p.ref)
+                except SpoolError as e:
+                    log.error("dropping unreadable spooled usage batch: %s", e)
+                    self._remove_pending(batch_id)
+                    continue
+            sent.add(batch_id)
+            await call.write(request)
+
+    async def _read_loop(self, call: Any, sent: set[str]) -> None:
+        while True:
+            response = await call.read()
+            if response is grpc.aio.EOF:
+                raise _StreamFailed("EOF", "stream closed by the control plane")
+            if response.batch_id not in sent:
+                continue  # not from this stream; stale or unknown
+            if not response.stored:
+                raise _StreamFailed("NOT_STORED", response.error_detail or "batch not stored")
+            sent.discard(response.batch_id)
+            self._connected()
+            p = self._pending.get(response.batch_id)
+            if p is not None and p.ref is not None:
+                # Off the disk first, so "idle" also means the spool is clean.
+                await self._in_io(self._spool.ack, response.batch_id)
+            self._remove_pending(response.batch_id)
+            self._sender_wake.set()
+
+    # -- helpers ---------------------------------------------------------------
+
+    async def _in_io(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    def _connected(self) -> None:
+        self.connected = True
+        self._backoff.reset()
+        if self._logged != ("connected", ""):
+            self._logged = ("connected", "")
+            log.info("usage stream connected to %s", self._settings.control_plane)
+
+    def _disconnected(self, code: str, detail: str) -> None:
+        self.connected = False
+        if self._logged != ("disconnected", code):
+            self._logged = ("disconnected", code)
+            log.warning(
+                "usage stream to %s down (%s: %s); %d events queued, retrying",
+                self._settings.control_plane,
+                code,
+                detail,
+                self.queue_depth(),
+            )
+
+
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
