@@ -157,6 +157,7 @@ class Admin:
                         base_url=base_url,
                         models=[model],
                         api_key=f"sk-bench-{provider_id}",
+                        allow_private_network=True,  # bench upstreams are on loopback
                     ),
                 ),
                 metadata=self._md,

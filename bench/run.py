@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,9 +173,12 @@ class Runner:
     def _measured(
         self, target: Target, stream: bool, connections: int, seconds: float
     ) -> wrk_load.Result:
+        return self.undisturbed(lambda: self._load_target(target, stream, connections, seconds))
+
+    def undisturbed(self, run: Callable[[], wrk_load.Result]) -> wrk_load.Result:
         """A measured run; redone (up to RETRIES times) when other work disturbed CPU 0."""
         for attempt in range(RETRIES + 1):
-            result = self._load_target(target, stream, connections, seconds)
+            result = run()
             cpu = result.cpu
             if cpu is None or cpu.cpu0_other <= report.DISTURBED or attempt == RETRIES:
                 return result
@@ -333,19 +337,16 @@ class Runner:
 
 
 def mock_only(runner: Runner, mock: mock_nginx.Mock) -> tuple[wrk_load.Result, wrk_load.Result]:
+    """The mock alone (nothing on CPU 0, so any CPU 0 use is other work)."""
     log(f"mock alone: nginx on CPU {LOAD_CPU}")
-    key = "mock"
-    json_r = runner.load(
-        wrk_load.Request(f"{mock.json_base_url}/chat/completions", JSON_BODY, key),
-        64,
-        runner.seconds,
-    )
-    sse_r = runner.load(
-        wrk_load.Request(f"{mock.sse_base_url}/chat/completions", SSE_BODY, key),
-        64,
-        runner.seconds,
-    )
-    return json_r, sse_r
+    results = []
+    for url, body in (
+        (f"{mock.json_base_url}/chat/completions", JSON_BODY),
+        (f"{mock.sse_base_url}/chat/completions", SSE_BODY),
+    ):
+        request = wrk_load.Request(url, body, "mock")
+        results.append(runner.undisturbed(lambda r=request: runner.load(r, 64, runner.seconds)))
+    return results[0], results[1]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

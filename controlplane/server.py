@@ -18,11 +18,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from controlplane.api.admin_servicer import AdminServicer
+from controlplane.api.admin_servicer import AdminServicer, seed_default_prices
 from controlplane.api.auth import TokenAuthInterceptor
+from controlplane.api.kek_rotation import KekRotationApi, KekRotator
+from controlplane.kek_check import KekMismatch, verify_kek
+from controlplane.keyring import KeyringError, keyring_source
 from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
-from controlplane.secrets import EnvelopeCipher, load_or_create_kek
-from controlplane.settings import Settings
+from controlplane.secrets import EnvelopeCipher
+from controlplane.settings import Settings, SettingsError
 from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
@@ -95,12 +98,21 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
     admin_token = load_token(settings.state_dir / "admin_token", settings.admin_token)
     node_token = load_token(settings.state_dir / "node_token", settings.node_token)
     kek_env = {"OGGY_KEK": settings.kek} if settings.kek else {}
-    cipher = EnvelopeCipher(load_or_create_kek(settings.state_dir, kek_env))
+    keyring = keyring_source(settings.state_dir, kek_file=settings.kek_file, environ=kek_env)
+    cipher = EnvelopeCipher(keyring.load())
+    credentials = _server_credentials(settings)
 
     async with contextlib.AsyncExitStack() as cleanup:
         store = EtcdStore(settings.etcd, timeout=settings.etcd_timeout_s)
         cleanup.push_async_callback(store.close)
         await _wait_for_etcd(store, settings.etcd_startup_wait_s)
+        # First start: the shipped list prices (once; an emptied catalog stays empty).
+        await seed_default_prices(store, settings.etcd_prefix, time.time)
+        # Before anything decrypts: a wrong KEK stops the process here, by KEK id.
+        await verify_kek(store, cipher, settings.etcd_prefix)
+        rotator = KekRotator(
+            store, cipher, keyring, prefix=settings.etcd_prefix, settle_s=settings.etcd_timeout_s
+        )
 
         usage_store = open_usage_store(settings.usage_store_url)
         cleanup.push_async_callback(usage_store.close)
@@ -111,7 +123,13 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
 
         server = grpc.aio.server(interceptors=[TokenAuthInterceptor(admin_token, node_token)])
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(store, cipher, prefix=settings.etcd_prefix, usage_store=usage_store),
+            AdminServicer(
+                store,
+                cipher,
+                prefix=settings.etcd_prefix,
+                usage_store=usage_store,
+                kek_rotation=KekRotationApi(rotator),
+            ),
             server,
         )
         config_service_pb2_grpc.add_ConfigDiscoveryServiceServicer_to_server(
@@ -126,7 +144,10 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         try:
-            port = server.add_insecure_port(settings.grpc_address)
+            if credentials is None:
+                port = server.add_insecure_port(settings.grpc_address)
+            else:
+                port = server.add_secure_port(settings.grpc_address, credentials)
         except RuntimeError as exc:
             raise OSError(f"cannot listen on {settings.grpc_address}: {exc}") from None
         await server.start()
@@ -139,6 +160,19 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         server, store, publisher, usage_store, health_servicer, admin_token, node_token
     )
     return cp, port
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS for every service on the port, or None (plaintext, e.g. `oggy up` on loopback)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    try:
+        chain = settings.tls_cert.read_bytes()
+        key = settings.tls_key.read_bytes()
+    except OSError as exc:
+        # The path, never the content.
+        raise SettingsError(f"cannot read TLS file {exc.filename}: {exc.strerror}") from None
+    return grpc.ssl_server_credentials([(key, chain)])
 
 
 def _configure_logging() -> None:
@@ -156,6 +190,10 @@ async def serve(settings: Settings) -> None:
         cp, port = await create_server(settings)
     except StoreUnavailable as exc:
         log.error("cannot reach etcd at %s: %s", settings.etcd, exc)
+        raise SystemExit(1) from None
+    except (KekMismatch, KeyringError, SettingsError) as exc:
+        # Messages name KEK ids and paths, never key material.
+        log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
     print(f"controlplane listening on {settings.grpc_host}:{port}", file=sys.stderr, flush=True)
     stop = asyncio.Event()

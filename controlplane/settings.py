@@ -39,6 +39,11 @@ class Settings:
     admin_token: str | None = field(default=None, repr=False)
     node_token: str | None = field(default=None, repr=False)
     kek: str | None = field(default=None, repr=False)
+    # A KEK keyring file instead of `<state_dir>/kek` (and instead of OGGY_KEK).
+    kek_file: Path | None = None
+    # Serve gRPC over TLS with this certificate chain and private key (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     # Bound on each etcd call, and on waiting for etcd at startup.
     etcd_timeout_s: float = 5.0
     etcd_startup_wait_s: float = 15.0
@@ -57,6 +62,15 @@ class Settings:
             raise SettingsError("grpc port out of range")
         if self.usage_store and not self.usage_store.startswith(("sqlite:", "postgres")):
             raise SettingsError(f"--usage-store must be sqlite:///PATH, got {self.usage_store!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise SettingsError("--tls-cert and --tls-key go together")
+        for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
+            if path is not None and not path.is_file():
+                raise SettingsError(f"{flag}: no such file {path}")
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     @property
     def grpc_address(self) -> str:
@@ -76,6 +90,9 @@ class Settings:
         grpc: str = DEFAULT_GRPC,
         etcd_prefix: str = DEFAULT_PREFIX,
         usage_store: str | None = None,
+        kek_file: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -91,6 +108,9 @@ class Settings:
             admin_token=env.get("OGGY_ADMIN_TOKEN") or None,
             node_token=env.get("OGGY_NODE_TOKEN") or None,
             kek=env.get("OGGY_KEK") or None,
+            kek_file=_path(kek_file),
+            tls_cert=_path(tls_cert),
+            tls_key=_path(tls_key),
         )
 
     @classmethod
@@ -103,8 +123,15 @@ class Settings:
             grpc=ns.grpc,
             etcd_prefix=ns.etcd_prefix,
             usage_store=ns.usage_store,
+            kek_file=getattr(ns, "kek_file", None),
+            tls_cert=getattr(ns, "tls_cert", None),
+            tls_key=getattr(ns, "tls_key", None),
             environ=environ,
         )
+
+
+def _path(value: str | Path | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,3 +143,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--usage-store", default=None, help="sqlite:///PATH (default STATE_DIR/usage.db)"
     )
+    add_security_arguments(parser)
+
+
+def add_security_arguments(parser: argparse.ArgumentParser) -> None:
+    """--kek-file, --tls-cert, --tls-key (also used by `oggy controlplane`)."""
+    parser.add_argument(
+        "--kek-file", help="KEK keyring file (default $OGGY_KEK, else STATE_DIR/kek)"
+    )
+    parser.add_argument("--tls-cert", help="serve gRPC over TLS: certificate chain (PEM)")
+    parser.add_argument("--tls-key", help="serve gRPC over TLS: private key (PEM)")

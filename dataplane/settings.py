@@ -19,6 +19,7 @@ DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_SPOOL_MAX_BYTES = 1024**3
 NODE_TOKEN_ENV = "OGGY_NODE_TOKEN"
+TLS_CA_ENV = "OGGY_TLS_CA"
 
 
 class SettingsError(ValueError):
@@ -46,6 +47,10 @@ class Settings:
     # How long a graceful stop waits for in-flight requests and usage acks.
     shutdown_grace_s: float = 10.0
     hostname: str = field(default_factory=socket.gethostname)
+    # CA bundle (PEM) to verify the control plane's TLS certificate; None: plaintext gRPC.
+    tls_ca: Path | None = None
+    # Name expected in the control plane's certificate, when not the --control-plane host.
+    tls_server_name: str = ""
 
     def __post_init__(self) -> None:
         if not self.node_id:
@@ -84,6 +89,10 @@ def validate(s: Settings) -> None:
             raise SettingsError(f"{name} must be positive")
     if s.shutdown_grace_s < 0:
         raise SettingsError("shutdown grace must not be negative")
+    if s.tls_ca is not None and not s.tls_ca.is_file():
+        raise SettingsError(f"--tls-ca: no such file {s.tls_ca}")
+    if s.tls_server_name and s.tls_ca is None:
+        raise SettingsError("--tls-server-name needs --tls-ca")
 
 
 def parse_host_port(value: str, *, flag: str) -> tuple[str, int]:
@@ -138,6 +147,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="keep the last good config here and start from it if the control plane is down",
     )
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        help=f"CA bundle (PEM) to reach the control plane over TLS (else ${TLS_CA_ENV})",
+    )
+    parser.add_argument(
+        "--tls-server-name", default="", help="name in the control plane's certificate"
+    )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--upstream-connect-timeout", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument(
@@ -172,7 +189,15 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         upstream_connect_timeout_s=args.upstream_connect_timeout,
         upstream_first_byte_timeout_s=args.upstream_first_byte_timeout,
         upstream_between_chunks_timeout_s=args.upstream_between_chunks_timeout,
+        tls_ca=_tls_ca(getattr(args, "tls_ca", None), env),
+        tls_server_name=getattr(args, "tls_server_name", "") or "",
     )
+
+
+def _tls_ca(flag: Path | None, env: Mapping[str, str]) -> Path | None:
+    if flag is not None:
+        return flag
+    return Path(env[TLS_CA_ENV]) if env.get(TLS_CA_ENV) else None
 
 
 def _read_node_token(

@@ -10,13 +10,25 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from typing import TypeVar
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.domain.errors import InvalidArgument
 from controlplane.store.base import Item
-from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2, workspace_pb2
+from oggy.v1 import (
+    actor_pb2,
+    audit_pb2,
+    key_pb2,
+    policy_pb2,
+    price_pb2,
+    provider_pb2,
+    route_pb2,
+    signing_key_pb2,
+    snapshot_pb2,
+    workspace_pb2,
+)
 
 HINT_MIN_KEY_LENGTH = 8  # shorter keys get no hint: four characters would be half the key
 
@@ -95,6 +107,25 @@ def gateway_key_out(item: Item) -> key_pb2.GatewayKey:
     return key
 
 
+def rotated(
+    material: snapshot_pb2.KeyMaterial, new_sha256: bytes, now: float, grace_s: float
+) -> bytes:
+    """The key with a new secret hash; the old one stays valid for `grace_s` seconds.
+
+    Only one previous secret is kept: rotating again ends the grace of the one before.
+    """
+    previous = material.secret_sha256
+    material.secret_sha256 = new_sha256
+    if grace_s > 0:
+        material.previous_secret_sha256 = previous
+    else:
+        material.ClearField("previous_secret_sha256")
+    material.key.rotate_time.CopyFrom(timestamp(now))
+    material.key.previous_secret_expire_time.CopyFrom(timestamp(now + max(grace_s, 0.0)))
+    material.key.etag = ""
+    return material.SerializeToString()
+
+
 def revoked(material: snapshot_pb2.KeyMaterial, now: float) -> bytes:
     material.key.state = key_pb2.GatewayKey.STATE_REVOKED
     material.key.revoke_time.CopyFrom(timestamp(now))
@@ -147,8 +178,30 @@ def new_provider(
         api_key_hint=api_key_hint(api_key),
         api_key_fingerprint=api_key_fingerprint(api_key),
         create_time=timestamp(now),
+        api_version=request.api_version,
+        deployments=dict(request.deployments),
+        allow_private_network=request.allow_private_network,
     )
     return provider.SerializeToString()
+
+
+def provider(item: Item) -> provider_pb2.ProviderCredential:
+    return _parse(provider_pb2.ProviderCredential, item)
+
+
+def apply_provider_update(
+    stored: provider_pb2.ProviderCredential,
+    patch: provider_pb2.ProviderCredential,
+    fields: Iterable[str],
+) -> provider_pb2.ProviderCredential:
+    """`stored` with the masked fields replaced; a new api_key only updates hint/fingerprint."""
+    fields = tuple(fields)
+    updated = apply_mask(stored, patch, [f for f in fields if f != "api_key"])
+    if "api_key" in fields:
+        updated.api_key_hint = api_key_hint(patch.api_key)
+        updated.api_key_fingerprint = api_key_fingerprint(patch.api_key)
+    updated.api_key = ""
+    return updated
 
 
 def provider_out(item: Item) -> provider_pb2.ProviderCredential:
@@ -181,7 +234,7 @@ def policy_out(item: Item) -> policy_pb2.Policy:
     return p
 
 
-def populated_fields(message: policy_pb2.Policy) -> list[str]:
+def populated_fields(message: Message) -> list[str]:
     return [fd.name for fd, _ in message.ListFields()]
 
 
@@ -189,19 +242,115 @@ def apply_policy_update(
     stored: policy_pb2.Policy, patch: policy_pb2.Policy, fields: Iterable[str], now: float
 ) -> policy_pb2.Policy:
     """`stored` with each named field replaced by the patch's value (lists replaced whole)."""
-    updated = policy_pb2.Policy()
+    updated = apply_mask(stored, patch, fields)
+    updated.update_time.CopyFrom(timestamp(now))
+    return updated
+
+
+M = TypeVar("M", bound=Message)
+
+
+def apply_mask(stored: M, patch: M, fields: Iterable[str]) -> M:
+    """A copy of `stored` with each named field replaced whole by the patch's value."""
+    updated = type(stored)()
     updated.CopyFrom(stored)
     for field in fields:
-        descriptor = policy_pb2.Policy.DESCRIPTOR.fields_by_name[field]
-        if descriptor.is_repeated:
+        descriptor = updated.DESCRIPTOR.fields_by_name[field]
+        if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+            container = getattr(updated, field)
+            container.clear()
+            container.update(getattr(patch, field))
+        elif descriptor.is_repeated:
             container = getattr(updated, field)
             del container[:]
             container.extend(getattr(patch, field))
+        elif descriptor.message_type is not None:
+            if patch.HasField(field):
+                getattr(updated, field).CopyFrom(getattr(patch, field))
+            else:
+                updated.ClearField(field)
         else:
             setattr(updated, field, getattr(patch, field))
-    updated.update_time.CopyFrom(timestamp(now))
-    updated.etag = ""
+    if "etag" in updated.DESCRIPTOR.fields_by_name:
+        updated.etag = ""  # type: ignore[attr-defined]
     return updated
+
+
+# --- actors (updates) ------------------------------------------------------------------
+
+
+def actor(item: Item) -> actor_pb2.Actor:
+    return _parse(actor_pb2.Actor, item)
+
+
+# --- signing keys -----------------------------------------------------------------------
+
+
+def new_signing_key(
+    request: signing_key_pb2.SigningKey,
+    name: str,
+    public_key_pem: str,
+    fingerprint: str,
+    now: float,
+) -> bytes:
+    """Stored without the HMAC secret (that goes to the secrets tree, encrypted)."""
+    key = signing_key_pb2.SigningKey(
+        name=name,
+        algorithm=request.algorithm,
+        public_key_pem=public_key_pem,
+        fingerprint=fingerprint,
+        create_time=timestamp(now),
+    )
+    return key.SerializeToString()
+
+
+def signing_key_out(item: Item) -> signing_key_pb2.SigningKey:
+    key = _parse(signing_key_pb2.SigningKey, item)
+    key.hmac_secret = ""  # belt and braces: responses never carry the secret
+    key.etag = str(item.mod_revision)
+    return key
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+def new_route(request: route_pb2.Route, name: str, now: float) -> bytes:
+    route = route_pb2.Route(
+        name=name, model=request.model, targets=list(request.targets), create_time=timestamp(now)
+    )
+    return route.SerializeToString()
+
+
+def route_out(item: Item) -> route_pb2.Route:
+    route = _parse(route_pb2.Route, item)
+    route.etag = str(item.mod_revision)
+    return route
+
+
+# --- prices -----------------------------------------------------------------------------
+
+
+def new_price(request: price_pb2.ModelPrice, name: str, now: float) -> bytes:
+    price = price_pb2.ModelPrice()
+    price.CopyFrom(request)
+    price.name = name
+    price.etag = ""
+    if not price.HasField("effective_time"):
+        price.effective_time.CopyFrom(timestamp(int(now)))
+    return price.SerializeToString()
+
+
+def price_out(item: Item) -> price_pb2.ModelPrice:
+    price = _parse(price_pb2.ModelPrice, item)
+    price.etag = str(item.mod_revision)
+    return price
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def audit_event(item: Item) -> audit_pb2.AuditEvent:
+    return _parse(audit_pb2.AuditEvent, item)
 
 
 # --- idempotency records --------------------------------------------------------------

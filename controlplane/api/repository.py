@@ -54,6 +54,9 @@ class Created:
 
 # Builds the new value (and any extra guards) from the current item; None: no change.
 Mutation = Callable[[Item], tuple[bytes, Sequence[Guard]] | None]
+# The audit record of a change, written in the same transaction: (before, after) → op.
+# `after` carries mod_revision 0 (its revision is only known once committed).
+AuditHook = Callable[[Item | None, Item | None], Op]
 
 
 class Repository:
@@ -86,11 +89,14 @@ class Repository:
         explicit_id: bool,
         guards: Sequence[Guard] = (),
         extra_ops: Sequence[Op] = (),
+        audit: AuditHook | None = None,
     ) -> Created:
         key = self.layout.resource(name)
         request_key = self.layout.request(request_id) if request_id else ""
         all_guards = [*guards, Guard(Absent(key), _already_exists(name))]
         ops: list[Op] = [Put(key, value), *extra_ops]
+        if audit is not None:
+            ops.append(audit(None, Item(key, value, 0)))
         if request_key:
             all_guards.append(Guard(Absent(request_key), Aborted("retry")))
             ops.append(Put(request_key, convert.request_record(method, name)))
@@ -119,8 +125,19 @@ class Repository:
             raise NotFound(f"{first_name}, created by this request_id, has since been deleted")
         return item
 
-    async def update(self, name: str, etag: str, mutate: Mutation) -> Item:
-        """Compare-and-set `mutate(current)`; a given etag must match the stored one."""
+    async def update(
+        self,
+        name: str,
+        etag: str,
+        mutate: Mutation,
+        *,
+        extra_ops: Sequence[Op] = (),
+        audit: AuditHook | None = None,
+    ) -> Item:
+        """Compare-and-set `mutate(current)`; a given etag must match the stored one.
+
+        `extra_ops` (e.g. a re-encrypted secret) land in the same transaction.
+        """
         expected = validation.etag(etag)
         key = self.layout.resource(name)
         for _ in range(MAX_ATTEMPTS):
@@ -132,8 +149,11 @@ class Repository:
             value, guards = change
             await self._check(guards)
             conditions = [AtRevision(key, item.mod_revision), *(g.condition for g in guards)]
+            ops: list[Op] = [Put(key, value), *extra_ops]
+            if audit is not None:
+                ops.append(audit(item, Item(key, value, 0)))
             try:
-                revision = await self._store.commit(conditions, [Put(key, value)])
+                revision = await self._store.commit(conditions, ops)
             except RevisionConflict:
                 continue
             return Item(key, value, revision)
@@ -146,7 +166,13 @@ class Repository:
         *,
         guards: Sequence[Guard] = (),
         extra_ops: Sequence[Op] = (),
-    ) -> None:
+        ops_for: Callable[[Item], Sequence[Op]] | None = None,
+        audit: AuditHook | None = None,
+    ) -> Item:
+        """Delete (CAS on the etag when given); returns what was deleted.
+
+        `ops_for(item)` adds ops that depend on the deleted value (an index entry).
+        """
         expected = validation.etag(etag)
         key = self.layout.resource(name)
         for _ in range(MAX_ATTEMPTS):
@@ -154,11 +180,16 @@ class Repository:
             _check_etag(name, expected, item)
             await self._check(guards)
             conditions = [AtRevision(key, item.mod_revision), *(g.condition for g in guards)]
+            ops: list[Op] = [Delete(key), *extra_ops]
+            if ops_for is not None:
+                ops.extend(ops_for(item))
+            if audit is not None:
+                ops.append(audit(item, None))
             try:
-                await self._store.commit(conditions, [Delete(key), *extra_ops])
+                await self._store.commit(conditions, ops)
             except RevisionConflict:
                 continue
-            return
+            return item
         raise Aborted(f"{name}: too many concurrent changes; retry")
 
     async def _check(self, guards: Sequence[Guard]) -> None:

@@ -7,11 +7,13 @@ it without the commands passing it around.
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import grpc
 
+from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2_grpc
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -42,9 +44,23 @@ class _BearerAuth(grpc.UnaryUnaryClientInterceptor):
 class AdminClient:
     """`client.stub.ListWorkspaces(request)` and friends, authenticated; close when done."""
 
-    def __init__(self, address: str, token: str, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        tls_ca: Path | None = None,
+    ) -> None:
         self.address = address
-        self._channel = grpc.insecure_channel(address)
+        if tls_ca is None:
+            self._channel = grpc.insecure_channel(address)
+        else:
+            try:
+                ca = tls_ca.read_bytes()
+            except OSError as e:
+                raise CliError(f"cannot read --tls-ca {tls_ca}: {e.strerror}") from None
+            credentials = grpc.ssl_channel_credentials(root_certificates=ca)
+            self._channel = grpc.secure_channel(address, credentials)
         channel = grpc.intercept_channel(self._channel, _BearerAuth(token, timeout))
         self.stub = admin_service_pb2_grpc.AdminServiceStub(channel)
 

@@ -27,7 +27,8 @@ class Context:
             self.state_dir,
             self.env,
         )
-        return AdminClient(conn.address, conn.token)
+        tls_ca = getattr(self.args, "tls_ca", None) or self.env.get("OGGY_TLS_CA")
+        return AdminClient(conn.address, conn.token, tls_ca=Path(tls_ca) if tls_ca else None)
 
     @cached_property
     def workspace(self) -> str:

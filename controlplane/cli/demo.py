@@ -79,6 +79,8 @@ def ensure_provider(client: AdminClient, base_url: str) -> None:
                 kind=kind,
                 base_url=base_url,
                 models=MODELS,
+                # The mock listens on loopback, which a credential must opt into.
+                allow_private_network=True,
                 # The mock accepts any key; a random one still exercises the secret path.
                 api_key=f"sk-mock-{secrets.token_urlsafe(24)}",
             ),

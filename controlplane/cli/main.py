@@ -2,7 +2,8 @@
 
     oggy up --demo                         etcd + control plane + data plane (+ mock provider)
     oggy controlplane | dataplane ...      one process, as in production
-    oggy workspace|key|provider|usage ...  the admin API
+    oggy workspace|key|provider|usage ...  the admin API (also actor, signing-key,
+                                           policy, route, prices, cost, audit, prompt-logs)
 
 Errors are one line on stderr (`error: NOT_FOUND: ...`) and a non-zero exit code.
 """
@@ -19,7 +20,22 @@ from typing import Any
 import grpc
 
 from controlplane.cli import endpoints, output, up
-from controlplane.cli.commands import key, planes, provider, usage, workspace
+from controlplane.cli.commands import (
+    actor,
+    audit,
+    cost,
+    key,
+    planes,
+    policy,
+    prices,
+    prompt_logs,
+    provider,
+    routes,
+    secrets,
+    signing_key,
+    usage,
+    workspace,
+)
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 
@@ -48,6 +64,12 @@ def _common_parser() -> argparse.ArgumentParser:
         "--admin-token",
         metavar="TOKEN",
         help=f"admin token (prefer ${endpoints.TOKEN_ENV}: flags show up in `ps`)",
+    )
+    group.add_argument(
+        "--tls-ca",
+        type=Path,
+        metavar="FILE",
+        help="CA bundle (PEM) to reach a TLS control plane (else $OGGY_TLS_CA)",
     )
     group.add_argument(
         "--state-dir",
@@ -79,7 +101,21 @@ def build_parser() -> argparse.ArgumentParser:
     common, scoped = _common_parser(), _scoped_parser()
     up.register(sub)
     planes.register(sub)
-    for module in (workspace, key, provider, usage):
+    for module in (
+        workspace,
+        key,
+        provider,
+        usage,
+        secrets,
+        actor,
+        signing_key,
+        policy,
+        routes,
+        prices,
+        cost,
+        audit,
+        prompt_logs,
+    ):
         module.register(sub, common, scoped)
     return parser
 

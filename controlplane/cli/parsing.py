@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.duration_pb2 import Duration
+
 from controlplane.cli.errors import CliError
 from oggy.v1 import usage_pb2
 
@@ -17,6 +19,13 @@ GROUP_BY = {
     "model": usage_pb2.USAGE_GROUP_BY_MODEL,
     "day": usage_pb2.USAGE_GROUP_BY_DAY,
     "provider": usage_pb2.USAGE_GROUP_BY_PROVIDER,
+    "team": usage_pb2.USAGE_GROUP_BY_TEAM,
+    "app": usage_pb2.USAGE_GROUP_BY_APP,
+    "workflow": usage_pb2.USAGE_GROUP_BY_WORKFLOW,
+    "environment": usage_pb2.USAGE_GROUP_BY_ENVIRONMENT,
+    "error": usage_pb2.USAGE_GROUP_BY_ERROR_TYPE,
+    "endpoint": usage_pb2.USAGE_GROUP_BY_ENDPOINT,
+    "policy-reason": usage_pb2.USAGE_GROUP_BY_POLICY_REASON,
 }
 
 
@@ -33,6 +42,39 @@ def parse_duration(text: str) -> timedelta:
     if not value or pos != len(value):
         raise CliError(f"invalid duration {text!r}: use e.g. 30m, 1h30m, 7d")
     return timedelta(seconds=seconds)
+
+
+def format_duration(seconds: int) -> str:
+    """86400 → `1d`, 5400 → `90m`: the largest unit that divides evenly."""
+    if seconds == 0:
+        return "0s"
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def duration_proto(text: str) -> Duration:
+    """`24h` → a protobuf Duration."""
+    result = Duration()
+    result.FromTimedelta(parse_duration(text))
+    return result
+
+
+def parse_date(text: str) -> datetime:
+    """An absolute ISO date or datetime (`2025-07-01`, `2025-07-01T09:00:00Z`); UTC if naive."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(
+            f"invalid date {text!r}: use ISO 8601 (2025-07-01 or 2025-07-01T09:00:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def split_list(values: list[str] | None) -> list[str]:
+    """`["a,b", "c"]` → `["a", "b", "c"]`: repeated and comma-separated values alike."""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
 def parse_time(text: str, now: datetime) -> datetime:

@@ -1,7 +1,11 @@
-"""A mock OpenAI-compatible provider on loopback, for `oggy up --demo`, tests and bench.
+"""A mock LLM provider on loopback, for `oggy up --demo`, tests and bench.
 
-`POST /v1/chat/completions` (JSON and SSE) and `GET /v1/models`, scripted per request by
-`x-mock-*` headers or `mock:...` magic strings in the last user message (see mock_script).
+OpenAI: `POST /v1/chat/completions`, `/v1/completions`, `/v1/responses` (JSON and SSE),
+`/v1/embeddings`, `GET /v1/models`; Azure OpenAI:
+`POST /openai/deployments/{deployment}/{chat/completions,completions,embeddings}`;
+Anthropic: `POST /v1/messages` (JSON and SSE). Scripted per request by `x-mock-*`
+headers or `mock:...` magic strings in the last user message / prompt / input (see
+mock_script).
 Every request received is recorded; `GET /_mock/requests` returns them (newest last) and
 `DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded.
 
@@ -14,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +47,9 @@ class MockState:
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # Set on shutdown so stalled and delayed handlers end instead of holding the runner.
     closing: asyncio.Event = field(default_factory=asyncio.Event)
+    # Script overrides for the next requests (POST /_mock/next), oldest first: lets a
+    # test make one of two mock instances fail while the same body reaches both.
+    forced: deque[dict[str, int]] = field(default_factory=deque)
 
 
 STATE = web.AppKey("mock_state", MockState)
@@ -84,14 +93,35 @@ async def _pause(state: MockState, seconds: float, request: web.Request | None =
             await asyncio.wait_for(state.closing.wait(), timeout=min(left, 0.1))
 
 
-async def chat_completions(request: web.Request) -> web.StreamResponse:
+@dataclass(slots=True)
+class _Call:
+    body: dict[str, Any]
+    script: Script
+    n: int
+    headers: dict[str, str]
+
+
+ErrorBody = Callable[[int, str], dict[str, Any]]
+
+
+async def _prelude(
+    request: web.Request,
+    validate: Callable[[Any], None],
+    error_body: ErrorBody = mock_script.error_body,
+) -> _Call | web.Response:
+    """Record, validate, script, delay, and the scripted error status (as a response)."""
     state = request.app[STATE]
     _, body = await _record(request)
+    deployment = request.match_info.get("deployment")
+    if deployment and isinstance(body, dict) and not body.get("model"):
+        body["model"] = deployment  # Azure: the deployment names the model
     try:
-        mock_script.validate_request(body)
+        validate(body)
     except BadRequest as e:
-        return _json(mock_script.error_body(400, str(e)), status=400)
+        return _json(error_body(400, str(e)), status=400)
     script = mock_script.parse_script(request.headers, body)
+    if state.forced:
+        script = dataclasses.replace(script, **state.forced.popleft())
     if script.delay_ms:
         await _pause(state, script.delay_ms / 1000, request)
     n = next(state.counter)
@@ -100,7 +130,16 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         if script.status == 429:
             headers["retry-after"] = "1"
         message = f"mock status {script.status}"
-        return _json(mock_script.error_body(script.status, message), script.status, headers)
+        return _json(error_body(script.status, message), script.status, headers)
+    return _Call(body, script, n, headers)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    call = await _prelude(request, mock_script.validate_request)
+    if isinstance(call, web.Response):
+        return call
+    body, script, n, headers = call.body, call.script, call.n, call.headers
     completion_id = f"chatcmpl-mock{n:08d}"
     created = int(time.time())
     if not body.get("stream"):
@@ -120,12 +159,29 @@ async def _stream(
     created: int,
     headers: dict[str, str],
 ) -> web.StreamResponse:
+    chunks = mock_script.stream_chunks(body, script, completion_id, created)
+    events = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks]
+    error = b"data: " + orjson.dumps(mock_script.error_body(500, "mock error_in_stream")) + b"\n\n"
+    return await _write_events(request, state, script, headers, events, error, b"data: [DONE]\n\n")
+
+
+def _named(name: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+async def _write_events(
+    request: web.Request,
+    state: MockState,
+    script: Script,
+    headers: dict[str, str],
+    events: list[bytes],
+    error_event: bytes,
+    done: bytes,
+) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"content-type": "text/event-stream", "cache-control": "no-cache", **headers}
     )
     await response.prepare(request)
-    chunks = mock_script.stream_chunks(body, script, completion_id, created)
-    events = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks]
     # A mid-stream error comes after a couple of words, like a provider failing halfway.
     error_at = min(2, script.words) if script.error_in_stream else None
     for i, event in enumerate(events):
@@ -133,13 +189,74 @@ async def _stream(
             await _pause(state, MAX_STALL_S, request)
             return response
         if i == error_at:
-            error = mock_script.error_body(500, "mock error_in_stream")
-            await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+            await response.write(error_event)
             return response
         await response.write(event)
-    await response.write(b"data: [DONE]\n\n")
+    if done:
+        await response.write(done)
     await response.write_eof()
     return response
+
+
+async def completions(request: web.Request) -> web.StreamResponse:
+    call = await _prelude(request, lambda b: mock_script.validate_input(b, "prompt"))
+    if isinstance(call, web.Response):
+        return call
+    body, script = call.body, call.script
+    completion_id, created = f"cmpl-mock{call.n:08d}", int(time.time())
+    if not body.get("stream"):
+        reply = mock_script.completions_body(body, script, completion_id, created)
+        return _json(reply, 200, call.headers)
+    chunks = mock_script.completions_chunks(body, script, completion_id, created)
+    events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
+    error = b"data: " + orjson.dumps(mock_script.error_body(500, "mock error_in_stream")) + b"\n\n"
+    state = request.app[STATE]
+    return await _write_events(
+        request, state, script, call.headers, events, error, b"data: [DONE]\n\n"
+    )
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    call = await _prelude(request, lambda b: mock_script.validate_input(b, "input"))
+    if isinstance(call, web.Response):
+        return call
+    return _json(mock_script.embeddings_body(call.body, call.script), 200, call.headers)
+
+
+async def responses(request: web.Request) -> web.StreamResponse:
+    call = await _prelude(request, lambda b: mock_script.validate_input(b, "input"))
+    if isinstance(call, web.Response):
+        return call
+    body, script = call.body, call.script
+    response_id, created = f"resp_mock{call.n:08d}", int(time.time())
+    if not body.get("stream"):
+        reply = mock_script.responses_body(body, script, response_id, created)
+        return _json(reply, 200, call.headers)
+    events = [
+        _named(e["type"], e)
+        for e in mock_script.responses_events(body, script, response_id, created)
+    ]
+    error = _named("error", {"type": "error", "code": "server_error", "message": "mock error"})
+    return await _write_events(
+        request, request.app[STATE], script, call.headers, events, error, b""
+    )
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    call = await _prelude(request, mock_script.validate_request, mock_script.anthropic_error_body)
+    if isinstance(call, web.Response):
+        return call
+    body, script = call.body, call.script
+    message_id = f"msg_mock{call.n:08d}"
+    if not body.get("stream"):
+        return _json(mock_script.messages_body(body, script, message_id), 200, call.headers)
+    events = [
+        _named(name, data) for name, data in mock_script.messages_events(body, script, message_id)
+    ]
+    error = _named("error", mock_script.anthropic_error_body(529, "mock error_in_stream"))
+    return await _write_events(
+        request, request.app[STATE], script, call.headers, events, error, b""
+    )
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -154,6 +271,15 @@ async def not_found(request: web.Request) -> web.Response:
 
 async def get_requests(request: web.Request) -> web.Response:
     return _json(list(request.app[STATE].requests))
+
+
+async def force_next(request: web.Request) -> web.Response:
+    """`{"status": 429, "delay_ms": 0, "times": 1}`: script the next `times` requests."""
+    spec = await request.json()
+    override = {k: int(spec[k]) for k in ("status", "delay_ms") if k in spec}
+    for _ in range(int(spec.get("times", 1))):
+        request.app[STATE].forced.append(override)
+    return _json({"queued": len(request.app[STATE].forced)})
 
 
 async def clear_requests(request: web.Request) -> web.Response:
@@ -173,9 +299,18 @@ def create_app(models: tuple[str, ...] = mock_script.DEFAULT_MODELS) -> web.Appl
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE] = MockState(models=models)
     app.router.add_post("/v1/chat/completions", chat_completions)
+    app.router.add_post("/v1/completions", completions)
+    app.router.add_post("/v1/embeddings", embeddings)
+    app.router.add_post("/v1/responses", responses)
+    app.router.add_post("/v1/messages", messages)
+    azure = "/openai/deployments/{deployment}"
+    app.router.add_post(azure + "/chat/completions", chat_completions)
+    app.router.add_post(azure + "/completions", completions)
+    app.router.add_post(azure + "/embeddings", embeddings)
     app.router.add_get("/v1/models", list_models)
     app.router.add_get("/_mock/requests", get_requests)
     app.router.add_delete("/_mock/requests", clear_requests)
+    app.router.add_post("/_mock/next", force_next)
     app.router.add_get("/healthz", healthz)
     app.router.add_route("*", "/{tail:.*}", not_found)
     app.on_shutdown.append(_on_shutdown)

@@ -16,6 +16,18 @@ POLICY_UPDATABLE = (
     "max_output_tokens",
     "require_actor_token",
     "shadow",
+    "allowed_providers",
+    "max_tokens_mode",
+    "prompt_logging",
+    "prompt_retention",
+    "redaction_rules",
+    "actor_claim_overrides",
+    "allow_labels",
+    "replay_protection",
+    "budget_micro_usd",
+    "budget_period",
+    "requests_per_minute",
+    "tokens_per_minute",
 )
 
 
@@ -39,3 +51,16 @@ def resolve_mask(
     if unknown:
         raise InvalidArgument(f"update_mask has fields that cannot be updated: {unknown}")
     return tuple(f for f in allowed if f in set(paths))
+
+
+ACTOR_UPDATABLE = ("display_name", "teams", "disabled")
+
+PROVIDER_UPDATABLE = (
+    "display_name",
+    "base_url",
+    "models",
+    "api_key",
+    "api_version",
+    "deployments",
+    "allow_private_network",
+)

@@ -37,3 +37,24 @@ class Layout:
 
     def key_index(self, key_id: str) -> str:
         return f"{self.prefix}index/keys/{key_id}"
+
+    @property
+    def secrets(self) -> str:
+        return f"{self.prefix}secrets/"
+
+    @property
+    def catalog_prices(self) -> str:
+        """Catalog-wide prices (`prices/{id}`); workspace overrides sit under workspaces/."""
+        return f"{self.prefix}prices/"
+
+    @property
+    def audit_events(self) -> str:
+        return f"{self.prefix}audit/"
+
+    def audit(self, event_id: str) -> str:
+        return f"{self.prefix}audit/{event_id}"
+
+    @property
+    def prices_seeded(self) -> str:
+        """Set once the default catalog was written, so deleting every price sticks."""
+        return f"{self.prefix}index/prices-seeded"

@@ -9,7 +9,10 @@ from enum import StrEnum
 from controlplane.domain.errors import InvalidArgument
 
 ID_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# Signing key ids are JWT `kid`s chosen by whoever mints tokens: wider alphabet.
+KID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 WORKSPACES = "workspaces"
+PRICES = "prices"
 
 
 class Collection(StrEnum):
@@ -19,11 +22,24 @@ class Collection(StrEnum):
     ACTORS = "actors"
     PROVIDERS = "providers"
     POLICIES = "policies"
+    SIGNING_KEYS = "signingKeys"
+    ROUTES = "routes"
+    PRICES = "prices"
+
+    @property
+    def id_pattern(self) -> re.Pattern[str]:
+        return KID_PATTERN if self is Collection.SIGNING_KEYS else ID_PATTERN
+
+    @property
+    def id_rule(self) -> str:
+        return "[A-Za-z0-9._-]{1,64}" if self is Collection.SIGNING_KEYS else "[a-z][a-z0-9-]{0,62}"
 
 
-def validate_id(resource_id: str, field: str = "id") -> str:
-    if not ID_PATTERN.fullmatch(resource_id):
-        raise InvalidArgument(f"{field} must match [a-z][a-z0-9-]{{0,62}}, got {resource_id!r}")
+def validate_id(resource_id: str, field: str = "id", collection: Collection | None = None) -> str:
+    pattern, rule = (collection.id_pattern, collection.id_rule) if collection else (ID_PATTERN, "")
+    if not pattern.fullmatch(resource_id) or resource_id in (".", ".."):
+        rule = rule or "[a-z][a-z0-9-]{0,62}"
+        raise InvalidArgument(f"{field} must match {rule}, got {resource_id!r}")
     return resource_id
 
 
@@ -74,7 +90,8 @@ def parse_child_name(name: str, collection: Collection, field: str = "name") -> 
         or parts[0] != WORKSPACES
         or parts[2] != collection.value
         or not ID_PATTERN.fullmatch(parts[1])
-        or not ID_PATTERN.fullmatch(parts[3])
+        or not collection.id_pattern.fullmatch(parts[3])
+        or parts[3] in (".", "..")
     ):
         raise InvalidArgument(
             f"{field} must be workspaces/{{workspace}}/{collection.value}/{{id}}, got {name!r}"

@@ -5,15 +5,27 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError, Message
 
 from controlplane.publisher.snapshot import Kind, parse_name
-from oggy.v1 import actor_pb2, policy_pb2, provider_pb2, snapshot_pb2, workspace_pb2
+from oggy.v1 import (
+    actor_pb2,
+    policy_pb2,
+    price_pb2,
+    provider_pb2,
+    route_pb2,
+    signing_key_pb2,
+    snapshot_pb2,
+    workspace_pb2,
+)
 
-# What each resource kind is stored as under `<prefix>workspaces/...`.
+# What each resource kind is stored as under `<prefix>workspaces/...` (and `prices/`).
 _STORED_TYPE: dict[Kind, type[Message]] = {
     Kind.WORKSPACE: workspace_pb2.Workspace,
     Kind.KEY: snapshot_pb2.KeyMaterial,
     Kind.ACTOR: actor_pb2.Actor,
     Kind.PROVIDER: provider_pb2.ProviderCredential,
     Kind.POLICY: policy_pb2.Policy,
+    Kind.SIGNING_KEY: signing_key_pb2.SigningKey,
+    Kind.ROUTE: route_pb2.Route,
+    Kind.PRICE: price_pb2.ModelPrice,
 }
 
 
@@ -29,7 +41,8 @@ def strip_prefix(key: str, prefix: str) -> str:
 def decode_resource(name: str, value: bytes, mod_revision: int) -> Message | None:
     """The stored resource, with etag set; None for keys the snapshot does not carry.
 
-    Providers come back as a ProviderCredential; wrap them with `provider_material`.
+    Providers come back as a ProviderCredential and signing keys as a SigningKey;
+    wrap them with `provider_material` / `signing_key_material`.
     """
     parsed = parse_name(name)
     if parsed is None:
@@ -49,6 +62,8 @@ def decode_resource(name: str, value: bytes, mod_revision: int) -> Message | Non
         resource.etag = etag  # type: ignore[attr-defined]
     if isinstance(resource, provider_pb2.ProviderCredential):
         resource.api_key = ""  # never trust a plaintext that slipped into the record
+    if isinstance(resource, signing_key_pb2.SigningKey):
+        resource.hmac_secret = ""  # the secret travels only in SigningKeyMaterial
     return resource
 
 
@@ -56,3 +71,9 @@ def provider_material(
     provider: provider_pb2.ProviderCredential, api_key: str
 ) -> snapshot_pb2.ProviderMaterial:
     return snapshot_pb2.ProviderMaterial(provider=provider, api_key=api_key)
+
+
+def signing_key_material(
+    key: signing_key_pb2.SigningKey, hmac_secret: bytes
+) -> snapshot_pb2.SigningKeyMaterial:
+    return snapshot_pb2.SigningKeyMaterial(signing_key=key, hmac_secret=hmac_secret)

@@ -1,8 +1,9 @@
 """ConfigPublisher: store watch → versioned snapshot → fan-out to data plane streams.
 
 Thin I/O runner around the pure logic in `snapshot.py` and `decode.py`:
-  full read (list_prefix at revision R) → Snapshot(R)
-  watch from R+1, one ChangeBatch → one SnapshotDelta → apply → publish
+  full read (`workspaces/` at revision R, then `prices/`) → Snapshot(R)
+  watch the whole prefix from R+1, one ChangeBatch → one SnapshotDelta → apply → publish
+  (keys outside the resource shapes — secrets/, requests/, index/, audit/ — are skipped)
   watch compacted / lost → re-read everything → full Snapshot to every subscriber
 """
 
@@ -21,6 +22,7 @@ from controlplane.publisher.decode import (
     UndecodableResource,
     decode_resource,
     provider_material,
+    signing_key_material,
     strip_prefix,
 )
 from controlplane.publisher.fanout import Subscription
@@ -35,7 +37,7 @@ from controlplane.publisher.snapshot import (
     prune_orphans,
 )
 from controlplane.store.base import ChangeBatch, Store, WatchCompacted
-from oggy.v1 import provider_pb2, snapshot_pb2
+from oggy.v1 import provider_pb2, signing_key_pb2, snapshot_pb2
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class ConfigPublisher:
         self._cipher = cipher
         self._prefix = prefix
         self._ws_prefix = f"{prefix}workspaces/"
+        self._prices_prefix = f"{prefix}prices/"
         self._secrets_prefix = f"{prefix}secrets/"
         self._max_pending = max_pending
         self._retry_initial = retry_initial
@@ -132,7 +135,9 @@ class ConfigPublisher:
                     reload = False
                 assert self._truth is not None
                 start = self._truth.revision + 1
-                watch = self._store.watch_prefix(self._ws_prefix, start)
+                # One watch on the whole prefix: a single stream keeps revisions in order
+                # across workspaces/ and prices/.
+                watch = self._store.watch_prefix(self._prefix, start)
                 try:
                     async for batch in watch:
                         await self._apply_batch(batch)
@@ -173,9 +178,14 @@ class ConfigPublisher:
         return base * (0.5 + self._rng() / 2)  # jitter: data planes' peers restart together
 
     async def _reload(self) -> None:
+        # Two reads (the Store reads one prefix at a time). The snapshot is labelled
+        # with the first read's revision R; the watch then replays every change after
+        # R, which re-applies price changes the second read already saw: upserts and
+        # deletes by name are idempotent, so the snapshot converges exactly.
         items, revision = await self._store.list_prefix(self._ws_prefix)
+        price_items, _ = await self._store.list_prefix(self._prices_prefix)
         resources = []
-        for item in items:
+        for item in (*items, *price_items):
             resource = await self._resource(item.key, item.value, item.mod_revision)
             if resource is not None:
                 resources.append(resource)
@@ -186,11 +196,15 @@ class ConfigPublisher:
         if problems:
             self._log_inconsistent(truth.revision, problems)
         log.info(
-            "config snapshot at revision %d: %d workspaces, %d keys, %d providers",
+            "config snapshot at revision %d: %d workspaces, %d keys, %d providers, "
+            "%d routes, %d signing keys, %d prices",
             truth.revision,
             len(truth.workspaces),
             len(truth.keys),
             len(truth.providers),
+            len(truth.routes),
+            len(truth.signing_keys),
+            len(truth.prices),
         )
         self._publish_full(prune_orphans(truth) if problems else truth)
 
@@ -239,20 +253,31 @@ class ConfigPublisher:
             log.warning("skipping undecodable config value: %s", exc)
             return None
         if isinstance(resource, provider_pb2.ProviderCredential):
-            return provider_material(resource, await self._api_key(name))
+            api_key = await self._secret(name, "provider")
+            return provider_material(resource, api_key.decode() if api_key else "")
+        if isinstance(resource, signing_key_pb2.SigningKey):
+            if resource.algorithm != signing_key_pb2.SigningKey.ALGORITHM_HS256:
+                return signing_key_material(resource, b"")
+            secret = await self._secret(name, "signing key")
+            if not secret:
+                # Fail closed: an HS256 key without its secret must not reach a data plane.
+                log.warning("leaving signing key %s out: its secret is unavailable", name)
+                return None
+            return signing_key_material(resource, secret)
         return resource
 
-    async def _api_key(self, name: str) -> str:
+    async def _secret(self, name: str, what: str) -> bytes | None:
+        """The decrypted secret of `name`, or None (logged) when missing or undecryptable."""
         item = await self._store.get(self._secrets_prefix + name)
         if item is None:
-            log.warning("provider %s has no stored secret; publishing it without one", name)
-            return ""
+            log.warning("%s %s has no stored secret", what, name)
+            return None
         try:
-            return self._cipher.decrypt(item.value).decode()
+            return self._cipher.decrypt(item.value)
         except Exception as exc:
             # Only the exception type: a message could echo key material.
-            log.error("cannot decrypt the secret of provider %s (%s)", name, type(exc).__name__)
-            return ""
+            log.error("cannot decrypt the secret of %s %s (%s)", what, name, type(exc).__name__)
+            return None
 
     @staticmethod
     def _log_inconsistent(revision: int, problems: list[str]) -> None:

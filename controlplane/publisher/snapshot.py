@@ -16,9 +16,13 @@ from enum import Enum
 from oggy.v1 import snapshot_pb2
 
 _ID = r"[a-z][a-z0-9-]{0,62}"
+_KID = r"[A-Za-z0-9._-]{1,64}"  # signing key ids are JWT `kid`s
 _NAME_RE = re.compile(
-    rf"^workspaces/(?P<ws>{_ID})(?:/(?P<kind>keys|actors|providers|policies)/(?P<id>{_ID}))?$"
+    rf"^workspaces/(?P<ws>{_ID})"
+    rf"(?:/(?:(?P<kind>keys|actors|providers|policies|routes|prices)/(?P<id>{_ID})"
+    rf"|signingKeys/(?P<kid>{_KID})))?$"
 )
+_CATALOG_PRICE_RE = re.compile(rf"^prices/{_ID}$")
 
 
 class Kind(Enum):
@@ -27,12 +31,15 @@ class Kind(Enum):
     ACTOR = "actors"
     PROVIDER = "providers"
     POLICY = "policies"
+    SIGNING_KEY = "signingKeys"
+    ROUTE = "routes"
+    PRICE = "prices"
 
 
 @dataclass(frozen=True, slots=True)
 class ParsedName:
     kind: Kind
-    workspace: str  # `workspaces/{w}`
+    workspace: str  # `workspaces/{w}`; "" for catalog-wide prices (`prices/{p}`)
 
 
 class DeltaError(ValueError):
@@ -41,10 +48,14 @@ class DeltaError(ValueError):
 
 def parse_name(name: str) -> ParsedName | None:
     """Classify a resource name; None for names the snapshot does not carry."""
+    if _CATALOG_PRICE_RE.match(name):
+        return ParsedName(kind=Kind.PRICE, workspace="")
     m = _NAME_RE.match(name)
-    if m is None:
+    if m is None or m["kid"] in (".", ".."):
         return None
     workspace = f"workspaces/{m['ws']}"
+    if m["kid"]:
+        return ParsedName(kind=Kind.SIGNING_KEY, workspace=workspace)
     kind = Kind(m["kind"]) if m["kind"] else Kind.WORKSPACE
     return ParsedName(kind=kind, workspace=workspace)
 
@@ -58,6 +69,9 @@ def change_kind(change: snapshot_pb2.ResourceChange) -> Kind | None:
         "actor": Kind.ACTOR,
         "provider": Kind.PROVIDER,
         "policy": Kind.POLICY,
+        "signing_key": Kind.SIGNING_KEY,
+        "route": Kind.ROUTE,
+        "price": Kind.PRICE,
     }.get(which or "")
 
 
@@ -67,6 +81,8 @@ def _name_of(resource: object) -> str:
         return resource.key.name
     if isinstance(resource, snapshot_pb2.ProviderMaterial):
         return resource.provider.name
+    if isinstance(resource, snapshot_pb2.SigningKeyMaterial):
+        return resource.signing_key.name
     return resource.name  # type: ignore[attr-defined,no-any-return]
 
 
@@ -77,6 +93,9 @@ _FIELDS: dict[Kind, tuple[str, str]] = {
     Kind.ACTOR: ("actors", "actor"),
     Kind.PROVIDER: ("providers", "provider"),
     Kind.POLICY: ("policies", "policy"),
+    Kind.SIGNING_KEY: ("signing_keys", "signing_key"),
+    Kind.ROUTE: ("routes", "route"),
+    Kind.PRICE: ("prices", "price"),
 }
 
 
@@ -130,8 +149,9 @@ def apply_delta(
 def check_consistency(snapshot: snapshot_pb2.Snapshot) -> list[str]:
     """Problems that make a snapshot unfit to publish; empty when consistent.
 
-    Every key, actor, provider and policy must belong to a workspace present in
-    the same snapshot, and names must be unique.
+    Every resource but a catalog price (`prices/{p}`) must belong to a workspace
+    present in the same snapshot, every route target's provider must be present,
+    and names must be unique.
     """
     problems: list[str] = []
     workspaces: set[str] = set()
@@ -154,13 +174,19 @@ def check_consistency(snapshot: snapshot_pb2.Snapshot) -> list[str]:
             parsed = parse_name(name)
             if parsed is None or parsed.kind is not kind:
                 problems.append(f"bad {kind.value} name {name!r}")
-            elif parsed.workspace not in workspaces:
+            elif parsed.workspace and parsed.workspace not in workspaces:
                 problems.append(f"{name} belongs to missing {parsed.workspace}")
+    providers = {m.provider.name for m in snapshot.providers}
+    for route in snapshot.routes:
+        missing = [t.provider for t in route.targets if t.provider not in providers]
+        if missing:
+            problems.append(f"{route.name} routes to missing {missing[0]}")
     return problems
 
 
 def prune_orphans(snapshot: snapshot_pb2.Snapshot) -> snapshot_pb2.Snapshot:
-    """A copy without resources whose workspace is missing or whose name is malformed.
+    """A copy without resources whose workspace is missing or whose name is malformed,
+    and without routes to a missing provider.
 
     Used to publish *something* coherent while the store is transiently
     inconsistent (e.g. between the deletes of a non-atomic cascade).
@@ -176,8 +202,17 @@ def prune_orphans(snapshot: snapshot_pb2.Snapshot) -> snapshot_pb2.Snapshot:
         index[kind] = {
             n: r
             for n, r in index[kind].items()
-            if (p := parse_name(n)) and p.kind is kind and p.workspace in workspaces
+            if (p := parse_name(n))
+            and p.kind is kind
+            and (p.workspace in workspaces or (kind is Kind.PRICE and not p.workspace))
         }
+    # A route is only servable with all of its providers.
+    providers = set(index[Kind.PROVIDER])
+    index[Kind.ROUTE] = {
+        n: r
+        for n, r in index[Kind.ROUTE].items()
+        if all(t.provider in providers for t in r.targets)  # type: ignore[attr-defined]
+    }
     return _build(snapshot.revision, index)
 
 

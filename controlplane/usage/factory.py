@@ -9,15 +9,19 @@ from controlplane.usage.sqlite import SqliteUsageStore
 
 
 def open_usage_store(url: str) -> UsageStore:
-    """`sqlite:///abs/path.db` (or a plain file path) → SqliteUsageStore.
+    """`sqlite:///abs/path.db` (or a plain file path) → SqliteUsageStore;
+    `postgresql://user@host:port/db` (any libpq URL) → PostgresUsageStore.
 
-    Synchronous on purpose: it runs once at startup and fails fast on a bad URL,
-    path or schema. `postgresql://` is reserved for the PostgreSQL store.
+    Synchronous on purpose: it runs once at startup, connects, migrates the
+    schema and fails fast on a bad URL, path, server or schema.
     """
     if not url:
         raise ValueError("usage store URL is empty")
     if url.startswith(("postgresql://", "postgres://")):
-        raise NotImplementedError("the PostgreSQL usage store is not implemented yet")
+        # Imported here so SQLite-only deployments never load psycopg.
+        from controlplane.usage.postgres import PostgresUsageStore
+
+        return PostgresUsageStore(url)
     if url.startswith("sqlite:"):
         parts = urlsplit(url)
         if parts.netloc or not parts.path:

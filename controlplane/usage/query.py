@@ -1,7 +1,7 @@
-"""Pure translation of usage queries: events ⇄ rows, filters → SQL, page tokens, group-by.
+"""Pure translation of usage queries: filters → SQL, page tokens, group-by, aggregates.
 
 Shared by every SQL usage store; the SQL here sticks to what SQLite and
-PostgreSQL both accept, with `?` placeholders (a PostgreSQL store rewrites them).
+PostgreSQL both accept, with `?` placeholders (see Dialect.sql).
 """
 
 from __future__ import annotations
@@ -10,83 +10,50 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
+from google.protobuf.message import Message
 
 from controlplane.usage.errors import InvalidArgument
+from controlplane.usage.rows import timestamp_to_us
 from oggy.v1 import admin_service_pb2, usage_pb2
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
-# Table columns in order; each is the UsageEvent field of the same name, except
-# start_us (start_time as integer unix microseconds).
-COLUMNS: tuple[str, ...] = (
-    "event_id",
-    "workspace",
-    "key",
-    "actor",
-    "provider",
-    "model",
-    "endpoint",
-    "stream",
-    "http_status",
-    "error_type",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "cached_tokens",
-    "reasoning_tokens",
-    "token_source",
-    "start_us",
-    "latency_ms",
-    "time_to_first_token_ms",
-    "dataplane_id",
-    "client_ip",
-    "request_id",
-    "upstream_request_id",
-)
-_OPTIONAL = ("cached_tokens", "reasoning_tokens")
+# Logical column name → SQL expression (for joins and tables with other names).
+ColumnMap = Callable[[str], str]
+
+
+def _plain(name: str) -> str:
+    return name
+
 
 _GROUP_COLUMNS: dict[int, str] = {
     usage_pb2.USAGE_GROUP_BY_ACTOR: "actor",
     usage_pb2.USAGE_GROUP_BY_KEY: "key",
     usage_pb2.USAGE_GROUP_BY_MODEL: "model",
     usage_pb2.USAGE_GROUP_BY_PROVIDER: "provider",
+    usage_pb2.USAGE_GROUP_BY_TEAM: "team",
+    usage_pb2.USAGE_GROUP_BY_APP: "app",
+    usage_pb2.USAGE_GROUP_BY_WORKFLOW: "workflow",
+    usage_pb2.USAGE_GROUP_BY_ENVIRONMENT: "environment",
+    usage_pb2.USAGE_GROUP_BY_ERROR_TYPE: "error_type",
+    usage_pb2.USAGE_GROUP_BY_ENDPOINT: "endpoint",
+    usage_pb2.USAGE_GROUP_BY_POLICY_REASON: "policy_reason",
 }
-
-
-def timestamp_to_us(ts: Timestamp) -> int:
-    return ts.seconds * 1_000_000 + ts.nanos // 1000
-
-
-def us_to_timestamp(us: int) -> Timestamp:
-    seconds, micros = divmod(us, 1_000_000)  # floor division keeps nanos >= 0
-    return Timestamp(seconds=seconds, nanos=micros * 1000)
-
-
-def event_to_row(event: usage_pb2.UsageEvent) -> tuple[Any, ...]:
-    values: dict[str, Any] = {f: getattr(event, f) for f in COLUMNS if f != "start_us"}
-    values["stream"] = int(event.stream)
-    for f in _OPTIONAL:
-        values[f] = getattr(event, f) if event.HasField(f) else None
-    values["start_us"] = timestamp_to_us(event.start_time)
-    return tuple(values[c] for c in COLUMNS)
-
-
-def row_to_event(row: Sequence[Any]) -> usage_pb2.UsageEvent:
-    values = dict(zip(COLUMNS, row, strict=True))
-    start_us = values.pop("start_us")
-    values["stream"] = bool(values["stream"])
-    for f in _OPTIONAL:
-        if values[f] is None:
-            del values[f]
-    event = usage_pb2.UsageEvent(**values)
-    event.start_time.CopyFrom(us_to_timestamp(start_us))
-    return event
+_EQUALITY_FILTERS = (
+    "key",
+    "actor",
+    "model",
+    "provider",
+    "team",
+    "app",
+    "workflow",
+    "policy_reason",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,24 +62,26 @@ class Where:
     params: tuple[Any, ...]
 
 
-def where_clause(flt: admin_service_pb2.UsageFilter) -> Where:
+def where_clause(flt: admin_service_pb2.UsageFilter, column: ColumnMap = _plain) -> Where:
     if not flt.workspace:
         raise InvalidArgument("filter.workspace is required")
-    clauses = ["workspace = ?"]
+    clauses = [f"{column('workspace')} = ?"]
     params: list[Any] = [flt.workspace]
-    for field in ("key", "actor", "model", "provider"):
+    for field in _EQUALITY_FILTERS:
         value = getattr(flt, field)
         if value:
-            clauses.append(f"{field} = ?")
+            clauses.append(f"{column(field)} = ?")
             params.append(value)
     if flt.HasField("start_time"):
-        clauses.append("start_us >= ?")
+        clauses.append(f"{column('start_us')} >= ?")
         params.append(timestamp_to_us(flt.start_time))
     if flt.HasField("end_time"):
-        clauses.append("start_us < ?")
+        clauses.append(f"{column('start_us')} < ?")
         params.append(timestamp_to_us(flt.end_time))
     if flt.errors_only:
-        clauses.append("error_type <> ''")
+        clauses.append(f"{column('error_type')} <> ''")
+    if flt.blocked_only:
+        clauses.append(f"{column('policy_reason')} <> ''")
     return Where(" AND ".join(clauses), tuple(params))
 
 
@@ -122,19 +91,24 @@ def page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
-def _filter_scope(flt: admin_service_pb2.UsageFilter) -> str:
-    # Binds a token to its filter: reusing it with another filter is an error, not
-    # a silently wrong page.
-    return hashlib.sha256(flt.SerializeToString(deterministic=True)).hexdigest()[:16]
+def _scope(kind: str, request: Message) -> str:
+    # Binds a token to its query: reusing it with another filter (or another list
+    # RPC) is an error, not a silently wrong page.
+    digest = hashlib.sha256(kind.encode() + b"\0" + request.SerializeToString(deterministic=True))
+    return digest.hexdigest()[:16]
 
 
-def encode_page_token(flt: admin_service_pb2.UsageFilter, start_us: int, event_id: str) -> str:
-    raw = json.dumps([_filter_scope(flt), start_us, event_id], separators=(",", ":"))
+def encode_page_token(
+    flt: admin_service_pb2.UsageFilter, start_us: int, event_id: str, kind: str = "events"
+) -> str:
+    raw = json.dumps([_scope(kind, flt), start_us, event_id], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_page_token(flt: admin_service_pb2.UsageFilter, token: str) -> tuple[int, str] | None:
-    """(start_us, event_id) of the last event of the previous page; None for the first page."""
+def decode_page_token(
+    flt: admin_service_pb2.UsageFilter, token: str, kind: str = "events"
+) -> tuple[int, str] | None:
+    """(start_us, event_id) of the last row of the previous page; None for the first page."""
     if not token:
         return None
     try:
@@ -144,19 +118,18 @@ def decode_page_token(flt: admin_service_pb2.UsageFilter, token: str) -> tuple[i
         raise InvalidArgument("page_token is malformed") from None
     if not (isinstance(start_us, int) and isinstance(event_id, str) and isinstance(scope, str)):
         raise InvalidArgument("page_token is malformed")
-    if scope != _filter_scope(flt):
+    if scope != _scope(kind, flt):
         raise InvalidArgument("page_token does not belong to this filter")
     return start_us, event_id
 
 
-def after_clause(after: tuple[int, str] | None) -> Where | None:
+def after_clause(after: tuple[int, str] | None, column: ColumnMap = _plain) -> Where | None:
     """Keyset condition for "older than the last row seen" in (start_us, event_id) DESC order."""
     if after is None:
         return None
     start_us, event_id = after
-    return Where(
-        "(start_us < ? OR (start_us = ? AND event_id < ?))", (start_us, start_us, event_id)
-    )
+    t, e = column("start_us"), column("event_id")
+    return Where(f"({t} < ? OR ({t} = ? AND {e} < ?))", (start_us, start_us, event_id))
 
 
 def group_columns(group_by: Sequence[int], day_sql: str) -> list[str]:
@@ -172,19 +145,30 @@ def group_columns(group_by: Sequence[int], day_sql: str) -> list[str]:
     return columns
 
 
+# A request is unpriced when its cost is unknown although it used tokens (a
+# request blocked before reaching a provider costs nothing and is not "unpriced").
+UNPRICED_SQL = "cost_micro_usd IS NULL AND total_tokens > 0"
+
 SUMMARY_AGGREGATES = (
     "COUNT(*)",
-    "COALESCE(SUM(CASE WHEN error_type <> '' THEN 1 ELSE 0 END), 0)",
-    "COALESCE(SUM(prompt_tokens), 0)",
-    "COALESCE(SUM(completion_tokens), 0)",
-    "COALESCE(SUM(total_tokens), 0)",
-    "COALESCE(SUM(cached_tokens), 0)",
-    "COALESCE(SUM(reasoning_tokens), 0)",
+    "SUM(CASE WHEN error_type <> '' THEN 1 ELSE 0 END)",
+    "SUM(prompt_tokens)",
+    "SUM(completion_tokens)",
+    "SUM(total_tokens)",
+    "SUM(cached_tokens)",
+    "SUM(reasoning_tokens)",
+    "SUM(cache_creation_tokens)",
+    "SUM(cost_micro_usd)",
+    f"SUM(CASE WHEN {UNPRICED_SQL} THEN 1 ELSE 0 END)",
 )
 
 
+def _int(value: Any) -> int:
+    return int(value) if value is not None else 0  # PostgreSQL sums are NUMERIC
+
+
 def summary_row(groups: int, row: Sequence[Any]) -> usage_pb2.UsageSummaryRow:
-    keys, totals = row[:groups], row[groups:]
+    keys, totals = row[:groups], [_int(v) for v in row[groups:]]
     return usage_pb2.UsageSummaryRow(
         group=[str(k) if k is not None else "" for k in keys],
         requests=totals[0],
@@ -194,4 +178,22 @@ def summary_row(groups: int, row: Sequence[Any]) -> usage_pb2.UsageSummaryRow:
         total_tokens=totals[4],
         cached_tokens=totals[5],
         reasoning_tokens=totals[6],
+        cache_creation_tokens=totals[7],
+        cost_micro_usd=totals[8],
+        unpriced_requests=totals[9],
     )
+
+
+def unpriced_model(row: Sequence[Any]) -> admin_service_pb2.UnpricedModel:
+    provider, model, requests, tokens = row
+    return admin_service_pb2.UnpricedModel(
+        provider=provider, model=model, requests=_int(requests), total_tokens=_int(tokens)
+    )
+
+
+def key_workspace(key_name: str) -> str | None:
+    """`workspaces/{w}/keys/{k}` → `workspaces/{w}`; None for anything else."""
+    parts = key_name.split("/")
+    if len(parts) != 4 or parts[0] != "workspaces" or parts[2] != "keys":
+        return None
+    return "/".join(parts[:2])

@@ -11,35 +11,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from controlplane.usage import query
+from controlplane.usage.dialect import SQLITE
 from controlplane.usage.errors import UsageStoreUnavailable
-from controlplane.usage.migrations import migrate
-from oggy.v1 import admin_service_pb2, usage_pb2
+from controlplane.usage.migrations import LATEST, migrate
+from controlplane.usage.sqlstore import INSERT_EVENTS_SQL, INSERT_PROMPTS_SQL, Row, SqlUsageStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# UTC day; floor to whole seconds first so pre-1970 times round down, not toward zero.
-_DAY_SQL = (
-    "strftime('%Y-%m-%d', "
-    "(start_us - (((start_us % 1000000) + 1000000) % 1000000)) / 1000000, 'unixepoch')"
-)
-_INSERT_SQL = (
-    f"INSERT INTO usage_events ({', '.join(query.COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(query.COLUMNS))}) "
-    "ON CONFLICT (event_id) DO NOTHING"
-)
 
+class SqliteUsageStore(SqlUsageStore):
+    dialect = SQLITE
 
-class SqliteUsageStore:
-    def __init__(self, path: str | Path) -> None:
-        """Open (creating if needed) and migrate the database; raises if it cannot."""
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        schema_version: int = LATEST,
+    ) -> None:
+        """Open (creating if needed) and migrate the database; raises if it cannot.
+
+        `schema_version` below the latest is for upgrade tests only.
+        """
+        super().__init__(clock=clock)
         self._path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="usage-sqlite")
         self._conn: sqlite3.Connection | None = None
@@ -47,7 +49,7 @@ class SqliteUsageStore:
         try:
             # Startup only: waiting here keeps construction usable from sync and
             # async callers alike, and fails fast on a bad path.
-            self._executor.submit(self._open).result()
+            self._executor.submit(self._open, schema_version).result()
         except BaseException:
             self._executor.shutdown(wait=True)
             raise
@@ -57,16 +59,20 @@ class SqliteUsageStore:
 
     # -- worker-thread side ----------------------------------------------------------
 
-    def _open(self) -> None:
+    def _open(self, schema_version: int) -> None:
         if self._path != ":memory:":
             Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly
         # one transaction.
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        migrate(conn)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            migrate(conn, SQLITE, schema_version)
+        except BaseException:
+            conn.close()
+            raise
         self._conn = conn
 
     def _db(self) -> sqlite3.Connection:
@@ -74,21 +80,33 @@ class SqliteUsageStore:
             raise UsageStoreUnavailable("usage store is closed")
         return self._conn
 
-    def _insert(self, rows: list[tuple[object, ...]]) -> tuple[int, int]:
+    def _in_transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         conn = self._db()
-        before = conn.total_changes
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(_INSERT_SQL, rows)
+            result = work(conn)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
                 conn.execute("ROLLBACK")
             raise
-        inserted = conn.total_changes - before
-        return inserted, len(rows) - inserted
+        return result
 
-    def _select(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+    def _insert_rows(self, event_rows: list[Row], prompt_rows: list[Row]) -> int:
+        def work(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(INSERT_EVENTS_SQL, event_rows)
+            inserted = conn.total_changes - before
+            if prompt_rows:
+                conn.executemany(INSERT_PROMPTS_SQL, prompt_rows)
+            return inserted
+
+        return self._in_transaction(work)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        return self._in_transaction(lambda conn: conn.execute(sql, tuple(params)).rowcount)
+
+    def _select(self, sql: str, params: Sequence[Any]) -> list[Row]:
         return self._db().execute(sql, tuple(params)).fetchall()
 
     def _close(self) -> None:
@@ -105,50 +123,16 @@ class SqliteUsageStore:
         except sqlite3.Error as exc:
             raise UsageStoreUnavailable(f"usage store error: {exc}") from exc
 
-    # -- UsageStore ------------------------------------------------------------------
+    # -- SqlUsageStore I/O -------------------------------------------------------------
 
-    async def insert(self, events: Sequence[usage_pb2.UsageEvent]) -> tuple[int, int]:
-        if not events:
-            return 0, 0
-        rows = [query.event_to_row(e) for e in events]
-        return await self._run(self._insert, rows)
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        return await self._run(self._select, sql, params)
 
-    async def list_events(
-        self, filter: admin_service_pb2.UsageFilter, page_size: int, page_token: str
-    ) -> tuple[list[usage_pb2.UsageEvent], str]:
-        where = query.where_clause(filter)
-        size = query.page_size(page_size)
-        after = query.after_clause(query.decode_page_token(filter, page_token))
-        sql = f"SELECT {', '.join(query.COLUMNS)} FROM usage_events WHERE {where.sql}"
-        params = list(where.params)
-        if after is not None:
-            sql += f" AND {after.sql}"
-            params += after.params
-        # One extra row tells whether another page exists without a COUNT.
-        sql += " ORDER BY start_us DESC, event_id DESC LIMIT ?"
-        params.append(size + 1)
-        rows = await self._run(self._select, sql, params)
-        events = [query.row_to_event(r) for r in rows[:size]]
-        token = ""
-        if len(rows) > size:
-            last = events[-1]
-            token = query.encode_page_token(
-                filter, query.timestamp_to_us(last.start_time), last.event_id
-            )
-        return events, token
+    async def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        return await self._run(self._write, sql, params)
 
-    async def summarize(
-        self, filter: admin_service_pb2.UsageFilter, group_by: Sequence[int]
-    ) -> list[usage_pb2.UsageSummaryRow]:
-        where = query.where_clause(filter)
-        groups = query.group_columns(group_by, _DAY_SQL)
-        select = ", ".join([*groups, *query.SUMMARY_AGGREGATES])
-        sql = f"SELECT {select} FROM usage_events WHERE {where.sql}"
-        if groups:
-            positions = ", ".join(str(i + 1) for i in range(len(groups)))
-            sql += f" GROUP BY {positions} ORDER BY {positions}"
-        rows = await self._run(self._select, sql, where.params)
-        return [query.summary_row(len(groups), r) for r in rows]
+    async def _write_batch(self, event_rows: list[Row], prompt_rows: list[Row]) -> int:
+        return await self._run(self._insert_rows, event_rows, prompt_rows)
 
     async def close(self) -> None:
         if self._closed:

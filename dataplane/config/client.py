@@ -82,7 +82,7 @@ class ConfigStreamClient(Generic[C]):
         if self._settings.snapshot_file is not None:
             await self._load_snapshot_file(self._settings.snapshot_file)
         if self._channel is None:
-            self._channel = open_channel(self._settings.control_plane)
+            self._channel = open_channel(self._settings)
         self._task = asyncio.create_task(self._run(), name="config-stream")
 
     async def stop(self) -> None:
@@ -96,8 +96,9 @@ class ConfigStreamClient(Generic[C]):
 
     async def _load_snapshot_file(self, path: Path) -> None:
         try:
-            snapshot = await asyncio.to_thread(read_snapshot_file, path)
+            snapshot = await asyncio.to_thread(read_snapshot_file, path, self._settings.node_token)
         except SnapshotFileError as e:
+            # Start without it (the control plane will send config) rather than crash.
             log.warning("ignoring snapshot file: %s", e)
             return
         if snapshot is None:
@@ -198,7 +199,9 @@ class ConfigStreamClient(Generic[C]):
     async def _persist(self, path: Path) -> None:
         assert self._snapshot is not None
         try:
-            await asyncio.to_thread(write_snapshot_file, path, self._snapshot)
+            await asyncio.to_thread(
+                write_snapshot_file, path, self._snapshot, self._settings.node_token
+            )
         except OSError as e:
             # Serving is unaffected; only a cold start without a control plane is.
             log.warning("cannot write snapshot file %s: %s", path, e)

@@ -22,21 +22,40 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from yarl import URL
 
 from dataplane.core.globs import GlobError, compile_globs, is_glob
+from dataplane.core.identity import (
+    PROCESS_REPLAY_CACHES,
+    ActorEntry,
+    IdentityConfigError,
+    ReplayCaches,
+    WorkspaceIdentity,
+    build_actor_entries,
+    build_workspace_identity,
+)
 from dataplane.core.policy import EffectivePolicy, PolicyError, compile_effective
-from dataplane.core.routing import Router
-from oggy.v1 import key_pb2, policy_pb2, provider_pb2, snapshot_pb2
+from dataplane.core.price_book import PriceBook, compile_price_books
+from dataplane.core.prompt_logging import (
+    DEFAULT_PROMPT_LOGGING,
+    PromptLoggingError,
+    PromptLoggingPolicy,
+    compile_prompt_logging,
+    validate_policy,
+)
+from dataplane.core.redaction import Redactor
+from dataplane.core.routing import Router, RoutingTable, Target
+from dataplane.providers import (
+    ANTHROPIC_FAMILY,
+    OPENAI_FAMILY,
+    Dialect,
+    UpstreamTarget,
+    dialect_for,
+)
+from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2
 
 _ID = r"[a-z][a-z0-9-]{0,62}"
 _WORKSPACE = re.compile(rf"workspaces/({_ID})")
-_CHILD = re.compile(rf"(workspaces/{_ID})/(keys|actors|providers|policies)/({_ID})")
-# Kinds whose wire protocol is OpenAI's chat completions as is.
-_OPENAI_KINDS = frozenset(
-    {
-        provider_pb2.ProviderCredential.KIND_UNSPECIFIED,
-        provider_pb2.ProviderCredential.KIND_OPENAI,
-        provider_pb2.ProviderCredential.KIND_OPENAI_COMPATIBLE,
-    }
-)
+_CHILD = re.compile(rf"(workspaces/{_ID})/(keys|actors|providers|policies|routes)/({_ID})")
+# Memoised upstream URLs per provider, per (operation, model).
+_URL_CACHE_SIZE = 1024
 _SECRET_SHA256_LEN = 32
 # (resource name, collection) → parent workspace name; raises ConfigError.
 ParentOf = Callable[[str, str], str]
@@ -46,7 +65,7 @@ class ConfigError(ValueError):
     """The snapshot cannot be served; the message says which resource and why."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CompiledProvider:
     name: str
     workspace: str
@@ -56,6 +75,32 @@ class CompiledProvider:
     models: tuple[str, ...]
     # Ready-made `Bearer <api key>` header value, None when the provider needs none.
     authorization: str | None = field(repr=False)
+    # URL, auth and price-catalog kind of this provider kind (dataplane/providers/).
+    dialect: Dialect = field(default=None, repr=False)  # type: ignore[assignment]
+    # The headers carrying the provider key (`Authorization`, `api-key`, `x-api-key`).
+    auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    target: UpstreamTarget = field(default=None, repr=False)  # type: ignore[assignment]
+    _urls: dict[tuple[str, str], URL] = field(default_factory=dict, repr=False)
+
+    @property
+    def family(self) -> str:
+        return self.dialect.family
+
+    @property
+    def kind_name(self) -> str:
+        """The provider kind as the price catalog names it (`openai`, `azure_openai`, ...)."""
+        return self.dialect.kind
+
+    def url(self, op: str, model: str) -> URL:
+        """The upstream URL of operation `op` (`chat/completions`, `messages`) for `model`."""
+        key = (op, model)
+        found = self._urls.get(key)
+        if found is None:
+            found = URL(self.dialect.url(self.target, op, model), encoded=True)
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            self._urls[key] = found
+        return found
 
     def __repr__(self) -> str:
         return f"CompiledProvider(name={self.name!r}, base_url={self.base_url!r})"
@@ -65,9 +110,23 @@ class CompiledProvider:
 class CompiledWorkspace:
     name: str
     providers: tuple[CompiledProvider, ...]
+    # OpenAI-wire providers by model (routes aside); `routing` is what requests use.
     router: Router[CompiledProvider]
-    # Concrete model names (no globs) for /v1/models, sorted, with their provider.
+    # Concrete model names (no globs) and route aliases for /v1/models, sorted.
     models: tuple[tuple[str, CompiledProvider], ...]
+    routing: RoutingTable[CompiledProvider] = field(default=None, repr=False)  # type: ignore[assignment]
+    prices: PriceBook = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def targets(self, model: str, family: str) -> tuple[Target[CompiledProvider], ...]:
+        """Where a request for `model` on an endpoint of wire `family` goes, in order."""
+        return self.routing.resolve(model, family)
+
+    def first_passthrough(self) -> CompiledProvider | None:
+        """The provider for an OpenAI path whose body names no model."""
+        for p in self.providers:
+            if p.dialect.passthrough:
+                return p
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +142,14 @@ class CompiledKey:
     secret_sha256: bytes = field(repr=False)
     policy: EffectivePolicy = field(repr=False)
     actor_disabled: bool = False
+    # Prompt logging mode, retention and the compiled Redactor (core/prompt_logging.py).
+    prompt_logging: PromptLoggingPolicy = field(default=DEFAULT_PROMPT_LOGGING, repr=False)
+    # Rotation: the secret from before the last rotation works until `previous_expire_s`.
+    previous_secret_sha256: bytes | None = field(default=None, repr=False)
+    previous_expire_s: float | None = None
+    # The workspace's actors and actor-token verifiers; the key's bound actor, if any.
+    identity: WorkspaceIdentity = field(default=None, repr=False)  # type: ignore[assignment]
+    bound_actor: ActorEntry | None = field(default=None, repr=False)
 
     @property
     def workspace_name(self) -> str:
@@ -96,9 +163,16 @@ class CompiledConfig:
     workspaces: Mapping[str, CompiledWorkspace]
     # Things served partially (e.g. a provider kind that needs translation not built yet).
     warnings: tuple[str, ...] = ()
+    # Per workspace: actors by name and id, actor-token verifiers.
+    identities: Mapping[str, WorkspaceIdentity] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
-def compile_snapshot(snapshot: snapshot_pb2.Snapshot) -> CompiledConfig:
+def compile_snapshot(
+    snapshot: snapshot_pb2.Snapshot, *, replay_caches: ReplayCaches | None = None
+) -> CompiledConfig:
+    """`replay_caches`: seen actor-token ids, kept across compiles (default: the process's)."""
     if snapshot.revision < 0:
         raise ConfigError(f"snapshot revision {snapshot.revision} is negative")
     warnings: list[str] = []
@@ -129,12 +203,18 @@ def compile_snapshot(snapshot: snapshot_pb2.Snapshot) -> CompiledConfig:
             if not team.startswith(parent + "/actors/"):
                 raise ConfigError(f"actor {actor.name}: team {team!r} is not in {parent}")
         actors[actor.name] = (actor.disabled, tuple(actor.teams))
+    identities = _compile_identities(
+        snapshot, workspace_names, replay_caches or PROCESS_REPLAY_CACHES
+    )
 
-    workspaces = _compile_providers(snapshot, parent_of, workspace_names, warnings)
+    price_books = compile_price_books(snapshot.prices, workspace_names, ConfigError)
+    workspaces = _compile_providers(snapshot, parent_of, workspace_names, warnings, price_books)
     policies_by_target = _index_policies(snapshot, parent_of)
 
     keys_by_id: dict[str, CompiledKey] = {}
     effective_cache: dict[tuple[str, ...], EffectivePolicy] = {}
+    prompt_cache: dict[tuple[str, ...], PromptLoggingPolicy] = {}
+    redactors: dict[tuple[tuple[str, str], ...], Redactor] = {}
     key_names: set[str] = set()
     for material in snapshot.keys:
         key = material.key
@@ -170,6 +250,13 @@ def compile_snapshot(snapshot: snapshot_pb2.Snapshot) -> CompiledConfig:
             except (PolicyError, GlobError) as e:
                 raise ConfigError(str(e)) from e
             effective_cache[cache_key] = effective
+        prompt_logging = prompt_cache.get(cache_key)
+        if prompt_logging is None:
+            try:
+                prompt_logging = compile_prompt_logging(applying, redactors)
+            except PromptLoggingError as e:
+                raise ConfigError(str(e)) from e
+            prompt_cache[cache_key] = prompt_logging
         keys_by_id[key_id] = CompiledKey(
             name=key.name,
             key_id=key_id,
@@ -182,6 +269,10 @@ def compile_snapshot(snapshot: snapshot_pb2.Snapshot) -> CompiledConfig:
             secret_sha256=bytes(material.secret_sha256),
             policy=effective,
             actor_disabled=actor_disabled,
+            **_previous_secret(material),
+            identity=identities[parent],
+            bound_actor=identities[parent].actors.get(key.actor) if key.actor else None,
+            prompt_logging=prompt_logging,
         )
 
     return CompiledConfig(
@@ -189,7 +280,56 @@ def compile_snapshot(snapshot: snapshot_pb2.Snapshot) -> CompiledConfig:
         keys_by_id=MappingProxyType(keys_by_id),
         workspaces=MappingProxyType(workspaces),
         warnings=tuple(warnings),
+        identities=MappingProxyType(identities),
     )
+
+
+def _previous_secret(material: snapshot_pb2.KeyMaterial) -> dict[str, object]:
+    """The pre-rotation secret hash and its deadline; without a deadline it never works."""
+    previous = material.previous_secret_sha256
+    if not previous:
+        return {}
+    if len(previous) != _SECRET_SHA256_LEN:
+        raise ConfigError(f"key {material.key.name}: previous_secret_sha256 must be 32 bytes")
+    if not material.key.HasField("previous_secret_expire_time"):
+        return {}
+    return {
+        "previous_secret_sha256": bytes(previous),
+        "previous_expire_s": _seconds(material.key.previous_secret_expire_time),
+    }
+
+
+_SIGNING_KEY = re.compile(rf"(workspaces/{_ID})/signingKeys/({_ID})")
+
+
+def _compile_identities(
+    snapshot: snapshot_pb2.Snapshot, workspace_names: set[str], replay_caches: ReplayCaches
+) -> dict[str, WorkspaceIdentity]:
+    """Per workspace: its actors (by name and bare id) and actor-token verifiers."""
+    actors: dict[str, list[actor_pb2.Actor]] = {w: [] for w in workspace_names}
+    for actor in snapshot.actors:  # names already checked by the caller
+        actors[actor.name.split("/actors/", 1)[0]].append(actor)
+    signing: dict[str, list[snapshot_pb2.SigningKeyMaterial]] = {w: [] for w in workspace_names}
+    for material in snapshot.signing_keys:
+        name = material.signing_key.name
+        m = _SIGNING_KEY.fullmatch(name)
+        if m is None:
+            raise ConfigError(
+                f"signing key name {name!r} is not `workspaces/{{w}}/signingKeys/{{kid}}`"
+            )
+        if m.group(1) not in workspace_names:
+            raise ConfigError(f"{name}: workspace {m.group(1)} is not in the snapshot")
+        signing[m.group(1)].append(material)
+    replay_caches.retain(workspace_names)
+    out: dict[str, WorkspaceIdentity] = {}
+    for ws in workspace_names:
+        try:
+            out[ws] = build_workspace_identity(
+                ws, build_actor_entries(ws, actors[ws]), signing[ws], replay_caches.get(ws)
+            )
+        except IdentityConfigError as e:
+            raise ConfigError(str(e)) from e
+    return out
 
 
 def _seconds(ts: Timestamp) -> float:
@@ -216,7 +356,8 @@ def _index_policies(
         # Each policy must compile on its own, even if nothing it targets exists.
         try:
             compile_effective([p])
-        except (PolicyError, GlobError) as e:
+            validate_policy(p)
+        except (PolicyError, GlobError, PromptLoggingError) as e:
             raise ConfigError(str(e)) from e
         by_target.setdefault(target, []).append(p)
     return by_target
@@ -227,6 +368,7 @@ def _compile_providers(
     parent_of: ParentOf,
     workspace_names: set[str],
     warnings: list[str],
+    price_books: Mapping[str, PriceBook],
 ) -> dict[str, CompiledWorkspace]:
     per_ws: dict[str, list[CompiledProvider]] = {w: [] for w in workspace_names}
     seen: set[str] = set()
@@ -245,36 +387,98 @@ def _compile_providers(
         api_key = material.api_key
         if api_key and (api_key != api_key.strip() or any(c in api_key for c in "\r\n\0 \t")):
             raise ConfigError(f"provider {p.name}: api_key contains whitespace or control chars")
-        if p.kind not in _OPENAI_KINDS:
-            kind = provider_pb2.ProviderCredential.Kind.Name(p.kind)
-            warnings.append(f"provider {p.name}: kind {kind} is not routed yet")
+        dialect = dialect_for(p.kind)
+        if dialect is None:
+            warnings.append(f"provider {p.name}: kind {p.kind} is unknown; not routed")
             continue
+        if dialect.family != OPENAI_FAMILY:
+            kind = provider_pb2.ProviderCredential.Kind.Name(p.kind)
+            warnings.append(
+                f"provider {p.name}: kind {kind} serves only its native API (/v1/messages);"
+                " no translation from OpenAI endpoints"
+            )
+        target = UpstreamTarget(base_url, p.api_version, MappingProxyType(dict(p.deployments)))
         per_ws[parent].append(
             CompiledProvider(
                 name=p.name,
                 workspace=parent,
                 kind=p.kind,
                 base_url=base_url,
-                chat_url=URL(base_url + "/chat/completions"),
+                chat_url=URL(dialect.url(target, "chat/completions", ""), encoded=True),
                 models=tuple(p.models),
                 authorization=f"Bearer {api_key}" if api_key else None,
+                dialect=dialect,
+                auth_headers=MappingProxyType(dialect.auth_headers(api_key)),
+                target=target,
             )
         )
 
+    routes = _compile_routes(snapshot, parent_of, per_ws, warnings)
     out: dict[str, CompiledWorkspace] = {}
     for ws, providers in per_ws.items():
-        router = Router.build([(p.models, p) for p in providers])
+        routers = {
+            family: Router.build([(p.models, p) for p in providers if p.family == family])
+            for family in (OPENAI_FAMILY, ANTHROPIC_FAMILY)
+        }
         listed: dict[str, CompiledProvider] = {}
         for p in providers:
             for m in p.models:
                 if not is_glob(m):
                     listed.setdefault(m, p)
+        ws_routes = routes.get(ws, {})
+        for alias, targets in ws_routes.items():
+            if targets:
+                listed[alias] = targets[0].provider
         out[ws] = CompiledWorkspace(
             name=ws,
             providers=tuple(providers),
-            router=router,
-            models=tuple(sorted(listed.items())),
+            router=routers[OPENAI_FAMILY],
+            models=tuple(sorted(listed.items(), key=lambda item: item[0])),
+            routing=RoutingTable(ws_routes, routers, _family_of),
+            prices=price_books[ws],
         )
+    return out
+
+
+def _family_of(p: CompiledProvider) -> str:
+    return p.dialect.family
+
+
+def _compile_routes(
+    snapshot: snapshot_pb2.Snapshot,
+    parent_of: ParentOf,
+    per_ws: Mapping[str, list[CompiledProvider]],
+    warnings: list[str],
+) -> dict[str, dict[str, tuple[Target[CompiledProvider], ...]]]:
+    """Route model/alias → its targets, per workspace. A target whose provider is gone
+    is skipped (a dangling reference while an operator edits); two routes for one
+    model: the first by resource name wins, with a warning."""
+    by_name = {p.name: p for providers in per_ws.values() for p in providers}
+    out: dict[str, dict[str, tuple[Target[CompiledProvider], ...]]] = {}
+    seen: set[str] = set()
+    for route in sorted(snapshot.routes, key=lambda r: r.name):
+        parent = parent_of(route.name, "routes")
+        if route.name in seen:
+            raise ConfigError(f"route {route.name} appears twice")
+        seen.add(route.name)
+        if not route.model or len(route.model) > 256 or is_glob(route.model):
+            raise ConfigError(f"route {route.name}: model {route.model!r} must be an exact name")
+        targets: list[Target[CompiledProvider]] = []
+        for t in route.targets:
+            if not t.provider.startswith(parent + "/providers/"):
+                raise ConfigError(f"route {route.name}: provider {t.provider!r} is not in {parent}")
+            if len(t.model) > 256 or is_glob(t.model):
+                raise ConfigError(f"route {route.name}: target model {t.model!r} is not a name")
+            provider = by_name.get(t.provider)
+            if provider is None:
+                warnings.append(f"route {route.name}: provider {t.provider} is not served")
+                continue
+            targets.append(Target(provider, t.model or route.model))
+        ws_routes = out.setdefault(parent, {})
+        if route.model in ws_routes:
+            warnings.append(f"route {route.name}: model {route.model!r} already routed; ignored")
+            continue
+        ws_routes[route.model] = tuple(targets)
     return out
 
 

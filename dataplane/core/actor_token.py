@@ -6,21 +6,27 @@ accepted, and only with the algorithm a key was registered for: that closes the
 classic `alg: none` and HS/ES confusion attacks. Verified tokens are memoised
 by their exact text until expiry, so a client reusing a token pays for the
 signature check once.
+
+Workspaces whose policy asks for replay protection get a verifier that
+requires a `jti` and accepts each one once; the set of seen ids is a bounded
+`ReplayCache` that outlives config changes (the compiled config hands the same
+cache to each new verifier), so pushing config never reopens a replay window.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -30,6 +36,9 @@ MAX_TOKEN_BYTES = 4096
 DEFAULT_SKEW_SECONDS = 30
 # Claims an actor token may carry beyond the registered ones.
 ATTRIBUTE_CLAIMS = ("team", "app", "env", "workflow")
+# Seen token ids kept per workspace for replay protection (each entry lives until its exp).
+DEFAULT_REPLAY_CACHE_SIZE = 200_000
+MAX_JTI_LEN = 256
 
 
 class ActorTokenInvalid(Exception):
@@ -52,6 +61,30 @@ class VerificationKey:
 
     def __repr__(self) -> str:
         return f"VerificationKey(kid={self.kid!r}, alg={self.alg!r})"
+
+
+def verification_key(
+    kid: str, alg: str, *, public_key_pem: str = "", hmac_secret: bytes = b""
+) -> VerificationKey:
+    """Build a key from registered material; ValueError names what is wrong (never the secret)."""
+    if alg == "HS256":
+        if not hmac_secret:
+            raise ValueError(f"signing key {kid!r}: HS256 needs an HMAC secret")
+        return VerificationKey(kid, alg, hmac_secret=bytes(hmac_secret))
+    if alg not in ("EdDSA", "ES256"):
+        raise ValueError(f"signing key {kid!r}: algorithm {alg!r} is not supported")
+    try:
+        public_key = serialization.load_pem_public_key(public_key_pem.encode())
+    except (ValueError, TypeError, UnicodeError) as e:
+        raise ValueError(f"signing key {kid!r}: public_key_pem does not parse") from e
+    if alg == "EdDSA" and not isinstance(public_key, Ed25519PublicKey):
+        raise ValueError(f"signing key {kid!r}: EdDSA needs an Ed25519 public key")
+    if alg == "ES256" and not (
+        isinstance(public_key, ec.EllipticCurvePublicKey)
+        and isinstance(public_key.curve, ec.SECP256R1)
+    ):
+        raise ValueError(f"signing key {kid!r}: ES256 needs a P-256 public key")
+    return VerificationKey(kid, alg, public_key=public_key)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +136,15 @@ def _numeric(claims: Mapping[str, Any], name: str, required: bool) -> float | No
 def decode_and_verify(
     token: str,
     keys: Mapping[str, VerificationKey],
-    audience: str,
+    audience: str | Collection[str],
     now: float,
     skew: float = DEFAULT_SKEW_SECONDS,
 ) -> ActorClaims:
-    """Check signature, algorithm, audience and validity window; return the claims."""
+    """Check signature, algorithm, audience and validity window; return the claims.
+
+    `audience` is the accepted `aud` value, or a collection of them (a
+    workspace accepts its resource name and its bare id).
+    """
     if len(token) > MAX_TOKEN_BYTES:
         raise ActorTokenInvalid("too_large", f"token exceeds {MAX_TOKEN_BYTES} bytes")
     parts = token.split(".")
@@ -139,7 +176,8 @@ def decode_and_verify(
 
     aud = claims.get("aud")
     audiences = aud if isinstance(aud, list) else [aud]
-    if audience not in audiences:
+    accepted = (audience,) if isinstance(audience, str) else audience
+    if not any(isinstance(a, str) and a in accepted for a in audiences):
         raise ActorTokenInvalid("wrong_audience", "token is for another workspace")
     exp = _numeric(claims, "exp", required=True)
     assert exp is not None
@@ -168,29 +206,68 @@ def decode_and_verify(
     )
 
 
+class ReplayCache:
+    """Token ids already used, each kept until its token expires; bounded.
+
+    When the cache is full of ids that are all still valid, new tokens are
+    refused (fail closed) rather than forgetting an id that could then be
+    replayed. Only holders of a workspace signing key can add ids.
+    """
+
+    __slots__ = ("_by_expiry", "_max", "_seen")
+
+    def __init__(self, max_entries: int = DEFAULT_REPLAY_CACHE_SIZE) -> None:
+        self._max = max_entries
+        self._seen: dict[str, float] = {}
+        self._by_expiry: list[tuple[float, str]] = []  # heap: prune in O(log n) per entry
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def use(self, jti: str, expires_at: float, now: float) -> None:
+        """Record `jti` as used; raise ActorTokenInvalid if it was used before."""
+        heap = self._by_expiry
+        while heap and heap[0][0] < now:
+            _, old = heapq.heappop(heap)
+            self._seen.pop(old, None)
+        if jti in self._seen:
+            raise ActorTokenInvalid("replayed", "token id was already used")
+        if len(self._seen) >= self._max:
+            raise ActorTokenInvalid("replayed", "too many unexpired token ids; retry later")
+        self._seen[jti] = expires_at
+        heapq.heappush(heap, (expires_at, jti))
+
+
 class ActorTokenVerifier:
     """Memoising verifier for one workspace's keys; rebuilt when config changes."""
 
     def __init__(
         self,
         keys: Mapping[str, VerificationKey],
-        audience: str,
+        audience: str | Collection[str],
         clock: Callable[[], float],
         skew: float = DEFAULT_SKEW_SECONDS,
         cache_size: int = 10_000,
         replay_protection: bool = False,
+        replay_cache: ReplayCache | None = None,
     ) -> None:
         self._keys = dict(keys)
-        self._audience = audience
+        self._audience = audience if isinstance(audience, str) else frozenset(audience)
         self._clock = clock
         self._skew = skew
         self._cache_size = cache_size
         self._replay_protection = replay_protection
         self._verified: OrderedDict[str, ActorClaims] = OrderedDict()
-        self._seen_jti: dict[str, float] = {}
+        self._replay = replay_cache if replay_cache is not None else ReplayCache()
 
-    def verify(self, token: str) -> ActorClaims:
-        now = self._clock()
+    @property
+    def replay_protection(self) -> bool:
+        return self._replay_protection
+
+    def verify(self, token: str, now: float | None = None) -> ActorClaims:
+        """The token's claims; `now` defaults to the injected clock."""
+        if now is None:
+            now = self._clock()
         if self._replay_protection:
             return self._verify_once(token, now)
         cached = self._verified.get(token)
@@ -207,9 +284,7 @@ class ActorTokenVerifier:
         claims = decode_and_verify(token, self._keys, self._audience, now, self._skew)
         if claims.jti is None:
             raise ActorTokenInvalid("missing_claim", "claim 'jti' is required (replay protection)")
-        if len(self._seen_jti) > self._cache_size:
-            self._seen_jti = {j: exp for j, exp in self._seen_jti.items() if exp >= now}
-        if claims.jti in self._seen_jti:
-            raise ActorTokenInvalid("replayed", "token id was already used")
-        self._seen_jti[claims.jti] = claims.expires_at
+        if len(claims.jti) > MAX_JTI_LEN:
+            raise ActorTokenInvalid("malformed", f"claim 'jti' exceeds {MAX_JTI_LEN} characters")
+        self._replay.use(claims.jti, claims.expires_at, now)
         return claims

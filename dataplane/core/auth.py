@@ -1,12 +1,21 @@
-"""Authenticate a gateway key against the compiled key index: O(1), constant-time compare."""
+"""Authenticate a gateway key against the compiled key index: O(1), constant-time compare.
+
+Lifecycle: a revoked key gets `key_revoked`, one past `expire_time`
+`key_expired`; after a rotation the previous secret keeps working until its
+deadline, then gets `invalid_api_key` like any wrong secret. The presented
+secret is hashed once and compared (constant time) against both the current
+and the previous hash whatever the outcome, so timing tells nothing about
+which one matched or whether the key id exists.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from hmac import compare_digest
 from typing import Protocol, TypeVar
 
 from dataplane.core import errors
-from dataplane.core.keys import bearer_token, parse_key, secret_matches
+from dataplane.core.keys import bearer_token, hash_secret, parse_key
 
 
 class KeyRecord(Protocol):
@@ -18,6 +27,10 @@ class KeyRecord(Protocol):
     def revoked(self) -> bool: ...
     @property
     def expire_s(self) -> float | None: ...
+    @property
+    def previous_secret_sha256(self) -> bytes | None: ...
+    @property
+    def previous_expire_s(self) -> float | None: ...
 
 
 K = TypeVar("K", bound=KeyRecord)
@@ -39,9 +52,17 @@ def authenticate(authorization: str | None, keys: Mapping[str, K], now_s: float)
     if parsed is None:
         raise errors.InvalidApiKey()
     record = keys.get(parsed.key_id)
-    matched = secret_matches(parsed.secret, _NO_HASH if record is None else record.secret_sha256)
+    presented = hash_secret(parsed.secret)
     if record is None:
+        compare_digest(presented, _NO_HASH)
+        compare_digest(presented, _NO_HASH)
         raise errors.InvalidApiKey()
+    previous = record.previous_secret_sha256
+    matched = compare_digest(presented, record.secret_sha256)
+    matched_previous = compare_digest(presented, previous or _NO_HASH)
+    if not matched and matched_previous and previous is not None:
+        deadline = record.previous_expire_s
+        matched = deadline is not None and now_s < deadline
     if not matched or (record.environment and record.environment != parsed.environment):
         # The caller named a real key id: worth attributing the failed attempt to it.
         raise _with_key(errors.InvalidApiKey(), record)

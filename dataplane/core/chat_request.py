@@ -1,14 +1,22 @@
-"""Validate a chat completion request body and prepare what goes upstream. Pure.
+"""Validate an API request body and prepare what goes upstream. Pure.
 
-The destination and the credential come only from config: body fields that
-some SDKs and proxies use to steer a request (`api_base`, `api_key`, ...) are
-removed, never read. For streams the gateway always asks upstream for usage;
-whether the client asked too decides if the usage chunk is shown to it.
+One preparer per endpoint (chat completions, completions, embeddings,
+responses, Anthropic messages); all share the rules:
+- the destination and the credential come only from config: body fields that
+  some SDKs and proxies use to steer a request (`api_base`, `api_key`, ...) are
+  removed, never read;
+- for chat and completion streams the gateway always asks upstream for usage
+  (`stream_options.include_usage`); whether the client asked too decides if
+  the usage chunk is shown to it (Responses and Anthropic streams always carry
+  usage);
+- the body is re-serialised only when something changed, or when routing sends
+  it to a different model (`payload_for`): most requests go up byte for byte.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -39,14 +47,26 @@ STEERING_FIELDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
+    """A prepared request of any endpoint (the name is historical)."""
+
     model: str
     stream: bool
     # Whether the client itself asked for `stream_options.include_usage`.
     client_wants_usage: bool
     max_output_tokens: int | None
-    payload: bytes  # the body to send upstream
-    # The request's messages, kept only to estimate prompt tokens if usage never comes.
+    payload: bytes  # the body to send upstream for `model`
+    # The prompt as chat-style messages, kept only to estimate tokens if usage never comes.
     messages: list[Any]
+    # The sanitised parsed body (read-only by convention; prompt metadata reads it).
+    body: dict[str, Any] = field(default_factory=dict, repr=False)
+    # The `model` value inside `payload` (None when the body has none, e.g. Azure paths).
+    body_model: str | None = None
+
+    def payload_for(self, model: str) -> bytes:
+        """The body to send when routing serves the request with `model`."""
+        if model == self.body_model:
+            return self.payload
+        return orjson.dumps({**self.body, "model": model})
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -59,21 +79,75 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def prepare_chat(raw: bytes) -> ChatRequest:
-    body = parse_json_object(raw)
-    model = body.get("model")
+def _model(body: dict[str, Any], override: str | None) -> str:
+    model = override if override is not None else body.get("model")
     if not isinstance(model, str) or not model:
         raise errors.InvalidRequest("`model` must be a non-empty string.", param="model")
     if len(model) > MAX_MODEL_LEN:
         raise errors.InvalidRequest("`model` is too long.", param="model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise errors.InvalidRequest("`messages` must be a non-empty array.", param="messages")
+    return model
+
+
+def _stream(body: dict[str, Any]) -> bool:
     stream = body.get("stream", False)
     if stream is None:
-        stream = False
+        return False
     if not isinstance(stream, bool):
         raise errors.InvalidRequest("`stream` must be a boolean.", param="stream")
+    return stream
+
+
+def _max_tokens(body: dict[str, Any], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        v = body.get(name)
+        if v is None:
+            continue
+        if type(v) is not int or v < 0:
+            raise errors.InvalidRequest(f"`{name}` must be a non-negative integer.", param=name)
+        return v
+    return None
+
+
+def _texts(value: Any) -> list[dict[str, Any]]:
+    """A prompt/input value (string, list of strings or of items) as chat-style messages."""
+    if isinstance(value, str):
+        return [{"content": value}]
+    if isinstance(value, list):
+        out: list[dict[str, Any]] = []
+        for v in value:
+            if isinstance(v, str):
+                out.append({"content": v})
+            elif isinstance(v, dict):
+                out.append(v)
+        return out
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    # A non-empty array field the endpoint requires (`messages`), if any.
+    required_list: str | None
+    # Fields that must be present at all (`input` of embeddings).
+    required: tuple[str, ...]
+    max_fields: tuple[str, ...]
+    inject_usage: bool
+    prompt: Callable[[dict[str, Any]], list[Any]]
+    streams: bool = True
+
+
+def _prepare(raw: bytes, shape: _Shape, model_override: str | None) -> ChatRequest:
+    body = parse_json_object(raw)
+    model = _model(body, model_override)
+    if shape.required_list is not None:
+        items = body.get(shape.required_list)
+        if not isinstance(items, list) or not items:
+            raise errors.InvalidRequest(
+                f"`{shape.required_list}` must be a non-empty array.", param=shape.required_list
+            )
+    for name in shape.required:
+        if body.get(name) is None:
+            raise errors.InvalidRequest(f"`{name}` is required.", param=name)
+    stream = _stream(body) if shape.streams else False
 
     changed = False
     if not STEERING_FIELDS.isdisjoint(body):
@@ -82,8 +156,8 @@ def prepare_chat(raw: bytes) -> ChatRequest:
         changed = True
 
     client_wants_usage = False
-    options = body.get("stream_options")
-    if stream:
+    if stream and shape.inject_usage:
+        options = body.get("stream_options")
         if options is None:
             options = {}
         if not isinstance(options, dict):
@@ -95,23 +169,51 @@ def prepare_chat(raw: bytes) -> ChatRequest:
             body["stream_options"] = {**options, "include_usage": True}
             changed = True
 
+    body_model = body.get("model")
     return ChatRequest(
         model=model,
         stream=stream,
         client_wants_usage=client_wants_usage,
-        max_output_tokens=_max_tokens(body),
-        # Re-serialise only when something changed: most requests go up byte for byte.
+        max_output_tokens=_max_tokens(body, shape.max_fields),
         payload=orjson.dumps(body) if changed else raw,
-        messages=messages,
+        messages=shape.prompt(body),
+        body=body,
+        body_model=body_model if isinstance(body_model, str) else None,
     )
 
 
-def _max_tokens(body: dict[str, Any]) -> int | None:
-    for name in ("max_completion_tokens", "max_tokens"):
-        v = body.get(name)
-        if v is None:
-            continue
-        if type(v) is not int or v < 0:
-            raise errors.InvalidRequest(f"`{name}` must be a non-negative integer.", param=name)
-        return v
-    return None
+def _messages(body: dict[str, Any]) -> list[Any]:
+    return body["messages"]
+
+
+def _anthropic_prompt(body: dict[str, Any]) -> list[Any]:
+    system = body.get("system")
+    head = _texts(system) if system is not None else []
+    return head + body["messages"]
+
+
+_CHAT = _Shape("messages", (), ("max_completion_tokens", "max_tokens"), True, _messages)
+_COMPLETIONS = _Shape(None, (), ("max_tokens",), True, lambda b: _texts(b.get("prompt")))
+_EMBEDDINGS = _Shape(None, ("input",), (), False, lambda b: _texts(b.get("input")), False)
+_RESPONSES = _Shape(None, (), ("max_output_tokens",), False, lambda b: _texts(b.get("input")))
+_MESSAGES = _Shape("messages", (), ("max_tokens",), False, _anthropic_prompt)
+
+
+def prepare_chat(raw: bytes, model: str | None = None) -> ChatRequest:
+    return _prepare(raw, _CHAT, model)
+
+
+def prepare_completions(raw: bytes, model: str | None = None) -> ChatRequest:
+    return _prepare(raw, _COMPLETIONS, model)
+
+
+def prepare_embeddings(raw: bytes, model: str | None = None) -> ChatRequest:
+    return _prepare(raw, _EMBEDDINGS, model)
+
+
+def prepare_responses(raw: bytes, model: str | None = None) -> ChatRequest:
+    return _prepare(raw, _RESPONSES, model)
+
+
+def prepare_messages(raw: bytes, model: str | None = None) -> ChatRequest:
+    return _prepare(raw, _MESSAGES, model)

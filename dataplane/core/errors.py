@@ -62,6 +62,27 @@ class KeyExpired(InvalidApiKey):
     default_message = "This gateway API key has expired."
 
 
+class ActorTokenRequired(GatewayError):
+    status = 401
+    code = "actor_token_required"
+    type = "invalid_request_error"
+    default_message = "This key's policy requires a signed actor token (X-Oggy-Actor)."
+
+
+class ActorTokenInvalid(GatewayError):
+    """The `X-Oggy-Actor` token proves no identity; `reason` is safe to show (never the token)."""
+
+    status = 401
+    code = "actor_token_invalid"
+    type = "invalid_request_error"
+    default_message = "The actor token is invalid."
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        suffix = f": {detail[:200]}" if detail else ""
+        super().__init__(f"Invalid actor token ({reason}){suffix}.")
+
+
 class PermissionDenied(GatewayError):
     status = 403
     code = "permission_denied"
@@ -82,6 +103,11 @@ class ClientIpNotAllowed(PermissionDenied):
 class ActorDisabled(PermissionDenied):
     code = "actor_disabled"
     default_message = "The actor this key is bound to is disabled."
+
+
+class ProviderNotAllowed(PermissionDenied):
+    code = "provider_not_allowed"
+    default_message = "The provider serving this model is not allowed by policy."
 
 
 class MaxTokensExceeded(InvalidRequest):

@@ -42,8 +42,12 @@ def prompt_tokens(messages: Any, count: Count) -> int:
     return total
 
 
-def completion_text(stream_bytes: bytes) -> str:
-    """The concatenated delta contents (and tool-call arguments) of SSE chunks."""
+def completion_text(
+    stream_bytes: bytes, text_of: Callable[[dict[str, Any]], str] | None = None
+) -> str:
+    """The concatenated delta contents (and tool-call arguments) of SSE chunks.
+
+    `text_of` reads one event of another wire format (Responses, Anthropic)."""
     parts: list[str] = []
     for ev in SseParser().feed(stream_bytes + b"\n\n"):
         if not ev.data or ev.data == b"[DONE]":
@@ -51,6 +55,10 @@ def completion_text(stream_bytes: bytes) -> str:
         try:
             obj = orjson.loads(ev.data)
         except orjson.JSONDecodeError:
+            continue
+        if text_of is not None:
+            if isinstance(obj, dict):
+                parts.append(text_of(obj))
             continue
         choices = obj.get("choices") if isinstance(obj, dict) else None
         for choice in choices if isinstance(choices, list) else ():
@@ -66,9 +74,32 @@ def completion_text(stream_bytes: bytes) -> str:
     return "".join(parts)
 
 
-def estimate_usage(messages: Any, kept: bytes, total_bytes: int, count: Count) -> Usage:
+def estimate_usage(
+    messages: Any,
+    kept: bytes,
+    total_bytes: int,
+    count: Count,
+    *,
+    text_of: Callable[[dict[str, Any]], str] | None = None,
+    max_output_tokens: int | None = None,
+) -> Usage:
+    """Prompt from the request's messages; completion from the stream bytes seen,
+    never more than the request allowed (`max_output_tokens`)."""
     prompt = prompt_tokens(messages, count)
-    completion = count(completion_text(kept)) if kept else 0
+    completion = count(completion_text(kept, text_of)) if kept else 0
     if kept and total_bytes > len(kept):
         completion = round(completion * total_bytes / len(kept))
+    if max_output_tokens is not None:
+        completion = min(completion, max_output_tokens)
+    return Usage(prompt, completion, prompt + completion)
+
+
+def estimate_from_text(
+    messages: Any, text: str, count: Count, *, max_output_tokens: int | None = None
+) -> Usage:
+    """For a whole response that came without usage: its generated text is known."""
+    prompt = prompt_tokens(messages, count)
+    completion = count(text) if text else 0
+    if max_output_tokens is not None:
+        completion = min(completion, max_output_tokens)
     return Usage(prompt, completion, prompt + completion)

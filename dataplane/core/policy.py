@@ -2,14 +2,33 @@
 
 The policies that apply to a key (its workspace's, its actor's teams', its
 actor's, its own) merge with the most restrictive winning:
-- every non-empty `allowed_models` list must match (so lists intersect),
-- any `denied_models` glob denies,
-- every non-empty `allowed_cidrs` list must contain the client address,
-- the smallest non-zero `max_output_tokens` bounds the request,
-- `require_actor_token` anywhere requires it.
+
+| field                      | merge                                   | denies with            |
+|----------------------------|-----------------------------------------|------------------------|
+| `allowed_models`           | every non-empty list must match         | `model_not_allowed`    |
+| `denied_models`            | union: any glob denies                  | `model_not_allowed`    |
+| `allowed_cidrs`            | every non-empty list must contain the IP| `ip_not_allowed`       |
+| `trusted_proxy_cidrs`      | union                                   | (which XFF to believe) |
+| `allowed_providers`        | intersection of the non-empty lists     | `provider_not_allowed` |
+| `max_output_tokens`        | the smallest non-zero bound             | `max_tokens_exceeded`  |
+| `max_tokens_mode`          | CAP only if every policy with a bound   | (CAP lowers, never     |
+|                            | says CAP; UNSPECIFIED counts as REJECT  |  denies)               |
+| `require_actor_token`      | OR                                      | `actor_token_required` |
+| `replay_protection`        | OR                                      | (token `replayed`)     |
+| `actor_claim_overrides`    | union (attribution only, never allows)  | —                      |
+| `allow_labels`             | AND over the applying policies          | —                      |
+
+So adding a policy to the set never turns a Deny into an Allow (a
+hypothesis property in the tests), and never raises the CAP bound.
+`allowed_providers` holds provider resource names; a bare id is read within
+the policy's workspace. Claim overrides never change who pays: a token on a
+key bound to an actor must name that actor; overrides only let its `team`,
+`app`, `env`, `workflow` claims replace the bound actor's attributes.
+
 Policies with `shadow` set merge into a separate layer that is evaluated and
-reported (`Allow.shadow_reason`) but never blocks. Model decisions are
-memoised per model string in a bounded dict.
+reported (`Allow.shadow_reason`) but never blocks; a shadow layer reports
+denials only (a shadow CAP or replay protection is not evaluated). Model and
+provider decisions are memoised per name in bounded dicts.
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ import ipaddress
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from dataplane.core import errors
 from dataplane.core.globs import GlobError, compile_globs
@@ -55,7 +75,29 @@ _DENY_ERRORS: dict[str, type[errors.GatewayError]] = {
     errors.ModelNotAllowed.code: errors.ModelNotAllowed,
     errors.ClientIpNotAllowed.code: errors.ClientIpNotAllowed,
     errors.MaxTokensExceeded.code: errors.MaxTokensExceeded,
+    errors.ProviderNotAllowed.code: errors.ProviderNotAllowed,
+    errors.ActorTokenRequired.code: errors.ActorTokenRequired,
 }
+# Error codes recorded as a usage event's `policy_reason` when they block a request.
+POLICY_REASONS = frozenset(
+    {
+        errors.ClientIpNotAllowed.code,
+        errors.ModelNotAllowed.code,
+        errors.ActorTokenRequired.code,
+        errors.ActorTokenInvalid.code,
+        errors.KeyRevoked.code,
+        errors.KeyExpired.code,
+        errors.InvalidApiKey.code,
+        errors.ProviderNotAllowed.code,
+        errors.MaxTokensExceeded.code,
+        errors.ActorDisabled.code,
+    }
+)
+# Actor-token claims a policy may let override a bound actor's attributes.
+CLAIM_OVERRIDES = frozenset({"team", "app", "env", "workflow"})
+_CLAIM_ALIASES = {"environment": "env"}
+_POLICY_NAME = re.compile(r"(workspaces/[a-z][a-z0-9-]{0,62})/policies/[a-z][a-z0-9-]{0,62}")
+_PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 def _deny(cls: type[errors.GatewayError], message: str) -> Deny:
@@ -70,7 +112,12 @@ class Rules:
     denied_models: re.Pattern[str] | None = None
     allowed_networks: tuple[tuple[IpNetwork, ...], ...] = ()
     max_output_tokens: int = 0
+    # True: a request over the bound is lowered to it; False: refused.
+    max_tokens_cap: bool = False
     require_actor_token: bool = False
+    # Provider resource names that may serve; None means any.
+    allowed_providers: frozenset[str] | None = None
+    replay_protection: bool = False
 
     def check_model(self, model: str) -> Deny | None:
         if self.denied_models is not None and self.denied_models.match(model):
@@ -87,11 +134,32 @@ class Rules:
         return None
 
     def check_max_tokens(self, requested: int | None) -> Deny | None:
-        if self.max_output_tokens and requested is not None and requested > self.max_output_tokens:
+        if (
+            self.max_output_tokens
+            and not self.max_tokens_cap
+            and requested is not None
+            and requested > self.max_output_tokens
+        ):
             return _deny(
                 errors.MaxTokensExceeded,
                 f"Requested {requested} output tokens; policy allows at most "
                 f"{self.max_output_tokens}.",
+            )
+        return None
+
+    def check_provider(self, provider: str) -> Deny | None:
+        if self.allowed_providers is not None and provider not in self.allowed_providers:
+            return _deny(
+                errors.ProviderNotAllowed,
+                f"The provider {provider.rsplit('/', 1)[-1]!r} is not allowed by policy.",
+            )
+        return None
+
+    def check_actor_token(self, present: bool) -> Deny | None:
+        if self.require_actor_token and not present:
+            return _deny(
+                errors.ActorTokenRequired,
+                "This key's policy requires a signed actor token (X-Oggy-Actor header).",
             )
         return None
 
@@ -102,7 +170,34 @@ class EffectivePolicy:
     shadow: Rules | None = None
     # Peers whose X-Forwarded-For is believed (union over the applying policies).
     trusted_proxies: tuple[IpNetwork, ...] = ()
+    # Attribution permissions (enforced policies only): claims that may override a bound
+    # actor's attributes, and whether X-Oggy-Tags / X-Oggy-Workflow are recorded.
+    claim_overrides: frozenset[str] = frozenset()
+    allow_labels: bool = False
     _models: dict[str, Decision] = field(default_factory=dict, repr=False)
+    _providers: dict[str, Decision] = field(default_factory=dict, repr=False)
+    # check_actor_token's two answers (token absent, token present), decided once.
+    _token: tuple[Decision, Decision] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._token = tuple(  # type: ignore[assignment]
+            _layered(self.enforced.check_actor_token(p), self.shadow, "check_actor_token", p)
+            for p in (False, True)
+        )
+
+    @property
+    def replay_protection(self) -> bool:
+        return self.enforced.replay_protection
+
+    @property
+    def require_actor_token(self) -> bool:
+        return self.enforced.require_actor_token
+
+    @property
+    def max_tokens_cap(self) -> int:
+        """The bound to lower requests to (CAP mode), 0 when requests are not capped."""
+        rules = self.enforced
+        return rules.max_output_tokens if rules.max_tokens_cap else 0
 
     def check_model(self, model: str) -> Decision:
         decision = self._models.get(model)
@@ -127,9 +222,65 @@ class EffectivePolicy:
         return _layered(self.enforced.check_ip(addr), self.shadow, "check_ip", addr)
 
     def check_max_tokens(self, requested: int | None) -> Decision:
+        """REJECT mode: Deny over the bound. In CAP mode use `max_tokens_cap` instead."""
         return _layered(
             self.enforced.check_max_tokens(requested), self.shadow, "check_max_tokens", requested
         )
+
+    def check_provider(self, provider: str) -> Decision:
+        """Whether `provider` (a resource name) may serve this request; routing calls it."""
+        decision = self._providers.get(provider)
+        if decision is None:
+            decision = _layered(
+                self.enforced.check_provider(provider), self.shadow, "check_provider", provider
+            )
+            if len(self._providers) >= MODEL_CACHE_SIZE:
+                del self._providers[next(iter(self._providers))]
+            self._providers[provider] = decision
+        return decision
+
+    def check_actor_token(self, present: bool) -> Decision:
+        return self._token[present]
+
+
+def cap_max_tokens_fields(body: dict[str, Any], fields: Sequence[str], cap: int) -> bool:
+    """Apply a CAP bound to a parsed request body in place; True when it changed.
+
+    `fields` are the endpoint's output-token fields, preferred first (chat:
+    `max_completion_tokens`, `max_tokens`; responses: `max_output_tokens`).
+    Every present field over the cap is lowered; when none is present the
+    first is set to the cap. Values are validated by the request preparer.
+    """
+    if not cap:
+        return False
+    changed = False
+    present = False
+    for name in fields:
+        value = body.get(name)
+        if value is None:
+            continue
+        present = True
+        capped = capped_max_tokens(value, cap)
+        if capped != value:
+            body[name] = capped
+            changed = True
+    if not present and fields:
+        body[fields[0]] = cap
+        changed = True
+    return changed
+
+
+def capped_max_tokens(requested: int | None, cap: int) -> int | None:
+    """The output-token bound to forward under a CAP policy (`cap` 0 = no cap).
+
+    A request over the cap, or one that names no bound at all, gets the cap; a
+    smaller request is left as it is.
+    """
+    if not cap:
+        return requested
+    if requested is None or requested > cap:
+        return cap
+    return requested
 
 
 def _layered(enforced: Deny | None, shadow: Rules | None, check: str, arg: object) -> Decision:
@@ -164,7 +315,10 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
     denied: list[str] = []
     networks = []
     max_tokens = 0
+    all_bounds_cap = True
     require_token = False
+    replay = False
+    providers: frozenset[str] | None = None
     for p in policies:
         try:
             if p.allowed_models:
@@ -181,14 +335,54 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
             raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
         if p.max_output_tokens and (not max_tokens or p.max_output_tokens < max_tokens):
             max_tokens = p.max_output_tokens
+        if p.max_output_tokens and p.max_tokens_mode != policy_pb2.Policy.MAX_TOKENS_MODE_CAP:
+            all_bounds_cap = False
         require_token = require_token or p.require_actor_token
+        replay = replay or p.replay_protection
+        if p.allowed_providers:
+            names = _provider_names(p)
+            providers = names if providers is None else providers & names
     return Rules(
         allowed_models=tuple(allowed),
         denied_models=compile_globs(denied),
         allowed_networks=tuple(networks),
         max_output_tokens=max_tokens,
+        max_tokens_cap=bool(max_tokens) and all_bounds_cap,
         require_actor_token=require_token,
+        allowed_providers=providers,
+        replay_protection=replay,
     )
+
+
+def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
+    m = _POLICY_NAME.fullmatch(p.name)
+    workspace = m.group(1) if m else ""
+    out = set()
+    for name in p.allowed_providers:
+        if _PROVIDER_ID.fullmatch(name) and workspace:
+            out.add(f"{workspace}/providers/{name}")
+            continue
+        ws, sep, pid = name.rpartition("/providers/")
+        if not sep or not _PROVIDER_ID.fullmatch(pid) or (workspace and ws != workspace):
+            raise PolicyError(
+                f"policy {p.name}: allowed_providers entry {name!r} is not a provider "
+                f"of {workspace or 'its workspace'}"
+            )
+        out.add(name)
+    return frozenset(out)
+
+
+def _claim_overrides(p: policy_pb2.Policy) -> set[str]:
+    out = set()
+    for claim in p.actor_claim_overrides:
+        claim = _CLAIM_ALIASES.get(claim, claim)
+        if claim not in CLAIM_OVERRIDES:
+            raise PolicyError(
+                f"policy {p.name}: actor_claim_overrides entry {claim!r} is not one of "
+                f"{', '.join(sorted(CLAIM_OVERRIDES))}"
+            )
+        out.add(claim)
+    return out
 
 
 def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
@@ -196,14 +390,20 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
     enforced = [p for p in policies if not p.shadow]
     shadow = [p for p in policies if p.shadow]
     trusted: list[IpNetwork] = []
+    overrides: set[str] = set()
     for p in policies:
         trusted.extend(
             parse_networks(p.trusted_proxy_cidrs, f"policy {p.name} trusted_proxy_cidrs")
         )
+        claims = _claim_overrides(p)  # validated for shadow policies too
+        if not p.shadow:
+            overrides |= claims
     return EffectivePolicy(
         enforced=compile_rules(enforced),
         shadow=compile_rules(shadow) if shadow else None,
         trusted_proxies=tuple(dict.fromkeys(trusted)),
+        claim_overrides=frozenset(overrides),
+        allow_labels=bool(enforced) and all(p.allow_labels for p in enforced),
     )
 
 

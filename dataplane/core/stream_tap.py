@@ -1,8 +1,12 @@
-"""Watch a chat-completion SSE stream on its way to the client.
+"""Watch an SSE stream (chat, completions, responses, Anthropic messages) on its way out.
 
-The gateway always asks upstream for `stream_options.include_usage`, so the
-last chunk before `[DONE]` carries `usage` with empty `choices`. The tap finds
-it (and any in-stream error event) without re-serialising anything:
+What carries usage depends on the wire format, so the tap takes an `observe`
+function (dataplane/providers/: chat's usage chunk, Responses'
+`response.completed`, Anthropic's `message_start`/`message_delta`); the
+default reads chat completions. For chat the gateway always asks upstream for
+`stream_options.include_usage`, so the last chunk before `[DONE]` carries
+`usage` with empty `choices`. The tap finds it (and any in-stream error event)
+without re-serialising anything:
 - if the client asked for usage itself, every chunk is passed through as is;
 - otherwise the usage-only event is cut out, which means holding back the
   bytes of an incomplete event until its end arrives — never more.
@@ -11,12 +15,24 @@ Only events whose data can hold token counts are JSON-decoded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from dataplane.core.sse import SseParser
 from dataplane.core.usage_extract import Usage, error_code, extract_usage
+
+# (event object, usage so far) → (usage now, whether the event is usage-only and hideable).
+Observe = Callable[[dict[str, Any], Usage | None], tuple[Usage | None, bool]]
+
+
+def observe_chat(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None, bool]:
+    usage = extract_usage(obj.get("usage"))
+    if usage is None:
+        return current, False
+    return usage, not obj.get("choices")
+
 
 _DONE = b"[DONE]"
 # Longest incomplete event held back; real chat chunks are well under 64 KiB.
@@ -32,6 +48,7 @@ class StreamTap:
         "_drop_usage_chunk",
         "_kept",
         "_kept_len",
+        "_observe",
         "_parser",
         "done",
         "error_type",
@@ -39,8 +56,9 @@ class StreamTap:
         "usage",
     )
 
-    def __init__(self, *, drop_usage_chunk: bool) -> None:
+    def __init__(self, *, drop_usage_chunk: bool, observe: Observe = observe_chat) -> None:
         self._drop_usage_chunk = drop_usage_chunk
+        self._observe = observe
         self._parser = SseParser()
         self.usage: Usage | None = None
         self.error_type: str | None = None  # from a `data: {"error": ...}` event
@@ -124,11 +142,8 @@ class StreamTap:
         obj = _loads(data)
         if not isinstance(obj, dict):
             return False
-        usage = extract_usage(obj.get("usage"))
-        if usage is None:
-            return False
-        self.usage = usage
-        return not obj.get("choices")
+        self.usage, usage_only = self._observe(obj, self.usage)
+        return usage_only
 
 
 def _loads(data: bytes) -> Any:

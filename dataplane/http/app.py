@@ -10,11 +10,13 @@ from aiohttp import web
 
 from dataplane.config.holder import ConfigHolder
 from dataplane.core.uuid7 import uuid7
-from dataplane.http.chat import ChatHandler
+from dataplane.http import endpoints
 from dataplane.http.errors import error_middleware
 from dataplane.http.metering import Deps, metered
 from dataplane.http.metrics import Metrics
 from dataplane.http.ops import healthz, metrics_handler, readyz
+from dataplane.http.passthrough import PassthroughHandler
+from dataplane.http.proxy import EndpointSpec, ProxyHandler
 from dataplane.http.upstream import Upstream
 from dataplane.http.v1_models import list_models
 from dataplane.usage_sink import UsageSink
@@ -23,6 +25,9 @@ DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 
 CHAT_COMPLETIONS = "/v1/chat/completions"
 MODELS = "/v1/models"
+PASSTHROUGH = "/v1/{tail:.+}"
+# The endpoint recorded for pass-through requests (the path itself is unbounded).
+PASSTHROUGH_ENDPOINT = "/v1/*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +98,29 @@ def create_app(
     app.cleanup_ctx.append(upstream_lifetime)
 
     deps = Deps(holder, usage_sink, upstream, metrics, options.dataplane_id, new_id)
-    chat = ChatHandler(
-        deps,
-        max_body_bytes=options.max_body_bytes,
-        idle_timeout_s=options.upstream_between_chunks_timeout_s,
+    limits = {
+        "max_body_bytes": options.max_body_bytes,
+        "idle_timeout_s": options.upstream_between_chunks_timeout_s,
+    }
+
+    def proxy(spec: EndpointSpec, model_from_path: str | None = None) -> ProxyHandler:
+        return ProxyHandler(deps, spec, model_from_path=model_from_path, **limits)  # type: ignore[arg-type]
+
+    for path, spec in {**endpoints.OPENAI_PATHS, **endpoints.ANTHROPIC_PATHS}.items():
+        app.router.add_post(path, metered(spec.endpoint, deps, proxy(spec)))
+    for op, spec in endpoints.AZURE_DEPLOYMENT_OPS.items():
+        path = f"/openai/deployments/{{{endpoints.DEPLOYMENT_KEY}}}/{op}"
+        app.router.add_post(
+            path, metered(spec.endpoint, deps, proxy(spec, endpoints.DEPLOYMENT_KEY))
+        )
+    app.router.add_post(
+        endpoints.AZURE_RESPONSES_PATH,
+        metered(endpoints.RESPONSES.endpoint, deps, proxy(endpoints.RESPONSES)),
     )
-    app.router.add_post(CHAT_COMPLETIONS, metered(CHAT_COMPLETIONS, deps, chat))
     app.router.add_get(MODELS, metered(MODELS, deps, list_models(deps)))
+    # Every other OpenAI API path, verbatim (metadata-only accounting).
+    passthrough = PassthroughHandler(deps, **limits)  # type: ignore[arg-type]
+    app.router.add_route("*", PASSTHROUGH, metered(PASSTHROUGH_ENDPOINT, deps, passthrough))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz(holder))
     app.router.add_get("/metrics", metrics_handler(metrics))

@@ -20,8 +20,17 @@ from dataplane.config.compiled import CompiledConfig, CompiledKey
 from dataplane.config.holder import ConfigHolder
 from dataplane.core import errors
 from dataplane.core.auth import authenticate
+from dataplane.core.identity import (
+    ACTOR_HEADER,
+    TAGS_HEADER,
+    WORKFLOW_HEADER,
+    parse_labels,
+    parse_workflow,
+)
+from dataplane.core.identity import resolve as resolve_identity
 from dataplane.core.policy import Decision, Deny, client_ip
 from dataplane.http.errors import error_response
+from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream
@@ -75,6 +84,8 @@ def metered(
         finally:
             end = time.perf_counter()
             metrics.observe(endpoint, rec.http_status, end - rec.start_mono)
+            if rec.shadow_reason:
+                metrics.shadow_denial(rec.shadow_reason)
             try:
                 sink.emit(rec.to_event(end, dataplane_id))
             except Exception:  # the contract says emit never raises; a bug must not 500 a request
@@ -91,20 +102,41 @@ def current_config(holder: ConfigHolder) -> CompiledConfig:
 
 
 def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> CompiledKey:
-    """Authenticate the key, attribute the request to it, and apply the caller checks."""
-    key = authenticate(request.headers.get("Authorization"), cfg.keys_by_id, rec.start_ns / 1e9)
+    """Authenticate the key, check the caller, and settle who pays (core/identity.py).
+
+    Order: key (secret, then revoked/expired) → bound actor disabled → client
+    IP → actor token required → actor token verified (signature checks are
+    memoised per token) → attribution and, when the policy allows, labels.
+    Blocks raise a GatewayError whose code becomes the event's policy_reason.
+    """
+    headers = request.headers
+    now = rec.start_ns / 1e9
+    key = authenticate(presented_authorization(headers), cfg.keys_by_id, now)
     rec.set_key(key)
     if key.actor_disabled:
         raise errors.ActorDisabled()
     policy = key.policy
     if policy.trusted_proxies:
         rec.client_ip = client_ip(
-            rec.client_ip, request.headers.get("X-Forwarded-For"), policy.trusted_proxies
+            rec.client_ip, headers.get("X-Forwarded-For"), policy.trusted_proxies
         )
-    enforce(policy.check_ip(rec.client_ip))
+    enforce(policy.check_ip(rec.client_ip), rec)
+    token = headers.get(ACTOR_HEADER)
+    enforce(policy.check_actor_token(token is not None), rec)
+    who = resolve_identity(key.identity, key.bound_actor, policy, token, now)
+    rec.set_attribution(who)
+    if policy.allow_labels:
+        labels = parse_labels(headers.get(TAGS_HEADER))
+        if labels:
+            rec.labels = labels
+        if not rec.workflow:
+            rec.workflow = parse_workflow(headers.get(WORKFLOW_HEADER))
     return key
 
 
-def enforce(decision: Decision) -> None:
+def enforce(decision: Decision, rec: RequestRecord | None = None) -> None:
+    """Raise a Deny's error; record an Allow's shadow reason on `rec`, if given."""
     if isinstance(decision, Deny):
         raise decision.error()
+    if rec is not None and decision.shadow_reason:
+        rec.shadow(decision.shadow_reason)

@@ -28,6 +28,8 @@ class Metrics:
         self.requests: dict[tuple[str, int], int] = {}
         self.durations: dict[str, _Histogram] = {}
         self.upstream_errors: dict[str, int] = {}
+        # Bounded: reasons are policy error codes (POLICY_REASONS).
+        self.shadow_denials: dict[str, int] = {}
         self._queue_depth = queue_depth
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
@@ -42,6 +44,10 @@ class Metrics:
 
     def upstream_error(self, kind: str) -> None:
         self.upstream_errors[kind] = self.upstream_errors.get(kind, 0) + 1
+
+    def shadow_denial(self, reason: str) -> None:
+        """A shadow policy would have blocked a request for `reason` (it was served)."""
+        self.shadow_denials[reason] = self.shadow_denials.get(reason, 0) + 1
 
     def render(self) -> str:
         out = [
@@ -73,6 +79,12 @@ class Metrics:
         ]
         for kind, n in sorted(self.upstream_errors.items()):
             out.append(f'oggy_upstream_errors_total{{kind="{kind}"}} {n}')
+        out += [
+            "# HELP oggy_shadow_denials_total Requests a shadow policy would have blocked.",
+            "# TYPE oggy_shadow_denials_total counter",
+        ]
+        for reason, n in sorted(self.shadow_denials.items()):
+            out.append(f'oggy_shadow_denials_total{{reason="{reason}"}} {n}')
         if self._queue_depth is not None:
             try:
                 depth = int(self._queue_depth())

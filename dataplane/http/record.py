@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataplane.core.identity import Attribution
+from dataplane.core.policy import POLICY_REASONS
+from dataplane.core.prompt_logging import PromptCapture
 from dataplane.core.usage_extract import Usage
 from oggy.v1 import usage_pb2
 
@@ -11,21 +14,33 @@ from oggy.v1 import usage_pb2
 class RequestRecord:
     __slots__ = (
         "actor",
+        "app",
+        "attempts",
         "client_ip",
+        "cost_micro_usd",
         "endpoint",
+        "environment",
         "error_type",
         "first_byte",
         "http_status",
         "key",
+        "labels",
         "model",
+        "policy_reason",
+        "price_catalog_version",
+        "prompt",
         "provider",
         "request_id",
+        "requested_model",
+        "shadow_reason",
         "start_mono",
         "start_ns",
         "stream",
+        "team",
         "token_source",
         "upstream_request_id",
         "usage",
+        "workflow",
         "workspace",
     )
 
@@ -49,6 +64,23 @@ class RequestRecord:
         self.token_source = "provider"  # or "estimated"; only reported with `usage`
         self.first_byte: float | None = None  # loop time of the first body byte sent
         self.upstream_request_id = ""
+        # Routing (dataplane/http/proxy.py): what the client asked for, every upstream try.
+        self.requested_model = ""
+        self.attempts: list[usage_pb2.UpstreamAttempt] = []
+        # Pricing: None = no price known (never reported as 0).
+        self.cost_micro_usd: int | None = None
+        self.price_catalog_version = ""
+        # Prompt metadata/text per the key's prompt logging policy; set once authorised.
+        self.prompt: PromptCapture | None = None
+        # Attribution beyond actor (from the actor token / bound actor), labels when allowed.
+        self.team = ""
+        self.app = ""
+        self.environment = ""
+        self.workflow = ""
+        self.labels: dict[str, str] | None = None
+        # Why policy blocked the request; what a shadow policy would have blocked it for.
+        self.policy_reason = ""
+        self.shadow_reason = ""
 
     def set_key(self, key: Any) -> None:
         """Attribute the request to a key (a CompiledKey, or one named by a failed auth)."""
@@ -59,6 +91,20 @@ class RequestRecord:
     def fail(self, status: int, error_type: str) -> None:
         self.http_status = status
         self.error_type = error_type
+        if error_type in POLICY_REASONS:
+            self.policy_reason = error_type
+
+    def set_attribution(self, who: Attribution) -> None:
+        self.actor = who.actor
+        self.team = who.team
+        self.app = who.app
+        self.environment = who.environment
+        self.workflow = who.workflow
+
+    def shadow(self, reason: str) -> None:
+        """Record what a shadow policy would have blocked for (the first reason wins)."""
+        if reason and not self.shadow_reason:
+            self.shadow_reason = reason
 
     def to_event(self, end_mono: float, dataplane_id: str) -> usage_pb2.UsageEvent:
         ev = usage_pb2.UsageEvent(
@@ -80,7 +126,19 @@ class RequestRecord:
             client_ip=self.client_ip,
             request_id=self.request_id,
             upstream_request_id=self.upstream_request_id,
+            requested_model=self.requested_model,
+            attempts=self.attempts,
+            price_catalog_version=self.price_catalog_version,
+            team=self.team,
+            app=self.app,
+            environment=self.environment,
+            workflow=self.workflow,
+            labels=self.labels,
+            policy_reason=self.policy_reason,
+            shadow_reason=self.shadow_reason,
         )
+        if self.cost_micro_usd is not None:
+            ev.cost_micro_usd = self.cost_micro_usd
         ev.start_time.FromNanoseconds(self.start_ns)
         u = self.usage
         if u is not None:
@@ -91,5 +149,11 @@ class RequestRecord:
                 ev.cached_tokens = u.cached_tokens
             if u.reasoning_tokens is not None:
                 ev.reasoning_tokens = u.reasoning_tokens
+            if u.cache_creation_tokens is not None:
+                ev.cache_creation_tokens = u.cache_creation_tokens
             ev.token_source = self.token_source
+        if self.prompt is not None:
+            # Metadata always; redacted text only under FULL logging.
+            end_s = self.start_ns / 1e9 + (end_mono - self.start_mono)
+            self.prompt.fill(ev, u.prompt_tokens if u is not None else None, end_s)
         return ev

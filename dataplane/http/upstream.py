@@ -3,15 +3,16 @@
 One `ClientSession` for the whole process (connection pooling and keep-alive
 across requests and workspaces). Redirects are never followed, proxies from
 the environment are ignored and cookies are never stored, so nothing a
-provider returns can steer a later request. The destination is always the
-credential's `chat_url`; the client's headers are dropped except an allowlist,
-and Authorization is the provider's key.
+provider returns can steer a later request. The destination is always built
+from the credential (its base URL, via its provider module); the client's
+headers are dropped except the provider's allowlist, and the provider's key
+travels in the provider's own auth header.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import aiohttp
 from multidict import CIMultiDict
@@ -24,7 +25,13 @@ FORWARD_REQUEST_HEADERS = ("Accept", "OpenAI-Beta", "User-Agent")
 # Upstream response headers passed back to the client; anything else (cookies,
 # the provider's organization, hop-by-hop headers, encodings) stays here.
 FORWARD_RESPONSE_HEADERS = frozenset(
-    {"content-type", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms"}
+    {
+        "content-type",
+        "openai-processing-ms",
+        "openai-version",
+        "retry-after",
+        "retry-after-ms",
+    }
 )
 RATE_LIMIT_PREFIX = "x-ratelimit-"
 
@@ -69,9 +76,9 @@ class Upstream:
             self._session = None
 
     async def open(
-        self, url: URL, headers: Mapping[str, str], payload: bytes
+        self, url: URL, headers: Mapping[str, str], payload: bytes | None, method: str = "POST"
     ) -> aiohttp.ClientResponse:
-        """POST and wait for the response headers; the caller must release the response.
+        """Send and wait for the response headers; the caller must release the response.
 
         Raises UpstreamUnavailable (connect failure) or UpstreamTimeout (no
         headers within the first-byte timeout).
@@ -81,7 +88,9 @@ class Upstream:
             raise errors.UpstreamUnavailable("The upstream client is not running.")
         try:
             async with asyncio.timeout(self.first_byte_timeout_s):
-                return await session.post(url, data=payload, headers=headers, allow_redirects=False)
+                return await session.request(
+                    method, url, data=payload, headers=headers, allow_redirects=False
+                )
         except aiohttp.ConnectionTimeoutError:
             raise errors.UpstreamUnavailable(
                 "Timed out connecting to the upstream provider."
@@ -96,13 +105,29 @@ class Upstream:
 
 
 def request_headers(client: Mapping[str, str], authorization: str | None) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-    for name in FORWARD_REQUEST_HEADERS:
+    auth = {"Authorization": authorization} if authorization is not None else {}
+    return upstream_headers(client, auth)
+
+
+def upstream_headers(
+    client: Mapping[str, str],
+    auth: Mapping[str, str],
+    forward: Iterable[str] = FORWARD_REQUEST_HEADERS,
+    defaults: Iterable[tuple[str, str]] = (),
+    content_type: str | None = "application/json",
+) -> dict[str, str]:
+    """Headers for the upstream request: allowlisted client headers, the provider's auth."""
+    headers = {"Accept-Encoding": "identity"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    for name in forward:
         v = client.get(name)
         if v is not None:
             headers[name] = v
-    if authorization is not None:
-        headers["Authorization"] = authorization
+    for name, value in defaults:
+        if name not in headers:
+            headers[name] = value
+    headers.update(auth)
     return headers
 
 

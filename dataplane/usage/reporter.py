@@ -136,7 +136,7 @@ class UsageReporter:
         for ref in refs:
             self._add_pending(_Pending(ref.batch_id, ref.events, ref, None))
         if self._channel is None:
-            self._channel = open_channel(self._settings.control_plane)
+            self._channel = open_channel(self._settings)
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="usage-flush"),
             asyncio.create_task(self._send_loop(), name="usage-send"),

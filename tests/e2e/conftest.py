@@ -81,6 +81,11 @@ class Stack:
         )
         return self.cp
 
+    def ensure_control_plane(self) -> None:
+        """Restart the control plane if an earlier (failed) test left it dead."""
+        if not self.cp.child.alive():
+            self.restart_control_plane()
+
     def stop(self) -> None:
         self.admin.close()
         for child in (

@@ -91,6 +91,26 @@ def test_provider_gets_its_own_key_never_the_gateway_key(
     assert tenant.key_secret not in seen, "gateway key forwarded to the provider"
 
 
+def test_destination_fields_in_the_body_are_ignored(
+    stack: Stack, tenant: Tenant, client: openai.OpenAI
+) -> None:
+    marker = f"marker-{secrets.token_hex(6)}"
+    completion = client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": marker}],
+        extra_body={
+            "api_base": "http://127.0.0.1:9/v1",
+            "base_url": "http://127.0.0.1:9/v1",
+            "api_key": "sk-attacker",
+        },
+    )
+    assert completion.choices[0].message.content
+    recorded = http_request("GET", f"{stack.mock.url}/_mock/requests").json()
+    forwarded = [r for r in recorded if marker in json.dumps(r)]
+    assert len(forwarded) == 1
+    assert forwarded[0]["headers"]["authorization"] == f"Bearer {tenant.provider_api_key}"
+
+
 def test_streaming_without_include_usage_hides_usage_but_meters_it(
     stack: Stack, tenant: Tenant, client: openai.OpenAI
 ) -> None:

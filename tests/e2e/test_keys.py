@@ -88,8 +88,8 @@ def test_revoked_key_is_refused_within_a_second(
     with openai_client(stack.dp.url, key_text) as client:
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
 
-        revoked = stack.admin.RevokeGatewayKey(admin_pb.RevokeGatewayKeyRequest(name=key_name))
         start = time.monotonic()
+        revoked = stack.admin.RevokeGatewayKey(admin_pb.RevokeGatewayKeyRequest(name=key_name))
         assert revoked.gateway_key.state == key_pb2.GatewayKey.STATE_REVOKED
         headers = {"authorization": f"Bearer {key_text}"}
         while True:

@@ -152,3 +152,9 @@ def test_provider_key_is_never_returned_by_the_admin_api(stack: Stack, tenant: T
         assert credential.api_key_hint == tenant.provider_api_key[-4:]
         assert credential.api_key_fingerprint
         assert tenant.provider_api_key not in str(credential)
+
+
+def test_state_dir_secret_files_are_private(stack: Stack) -> None:
+    for name in ("kek", "admin_token", "node_token"):
+        mode = (stack.cp.state_dir / name).stat().st_mode & 0o777
+        assert mode == 0o600, f"{name} has mode {oct(mode)}"

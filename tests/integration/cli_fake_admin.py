@@ -6,17 +6,91 @@ every request, so tests see names, filters and pages exactly as the CLI built th
 
 from __future__ import annotations
 
+import hashlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent import futures
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import grpc
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from controlplane.domain import errors as domain_errors
+from controlplane.domain import prices as domain_prices
+from oggy.v1 import (
+    actor_pb2,
+    admin_service_pb2_grpc,
+    audit_pb2,
+    key_pb2,
+    policy_pb2,
+    price_pb2,
+    route_pb2,
+    signing_key_pb2,
+    usage_pb2,
+)
 from oggy.v1 import admin_service_pb2 as pb
-from oggy.v1 import admin_service_pb2_grpc, key_pb2, usage_pb2
 
 TOKEN = "test-admin-token"
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+_ACTOR_UPDATABLE = ("display_name", "teams", "disabled")
+_POLICY_UPDATABLE = (
+    "target",
+    "allowed_models",
+    "denied_models",
+    "allowed_cidrs",
+    "trusted_proxy_cidrs",
+    "max_output_tokens",
+    "require_actor_token",
+    "shadow",
+    "allowed_providers",
+    "max_tokens_mode",
+    "prompt_logging",
+    "prompt_retention",
+    "redaction_rules",
+    "actor_claim_overrides",
+    "allow_labels",
+    "replay_protection",
+)
+
+
+def _ts(moment: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(moment)
+    return ts
+
+
+def _copy(message: Message) -> Message:
+    out = type(message)()
+    out.CopyFrom(message)
+    return out
+
+
+def _apply_mask(
+    stored: Message,
+    patch: Message,
+    paths: Sequence[str],
+    updatable: Sequence[str],
+    context: grpc.ServicerContext,
+) -> None:
+    """AIP-134: empty mask = populated fields; unknown paths are INVALID_ARGUMENT."""
+    if not paths:
+        paths = [f.name for f, _ in patch.ListFields() if f.name in updatable]
+    unknown = sorted(set(paths) - set(updatable))
+    if unknown:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot update {unknown}")
+    for path in paths:
+        stored.ClearField(path)
+        field = patch.DESCRIPTOR.fields_by_name[path]
+        if field.label == field.LABEL_REPEATED:
+            getattr(stored, path).extend(getattr(patch, path))
+        elif field.message_type is not None:
+            if patch.HasField(path):
+                getattr(stored, path).CopyFrom(getattr(patch, path))
+        else:
+            setattr(stored, path, getattr(patch, path))
 
 
 class FakeAdmin(admin_service_pb2_grpc.AdminServiceServicer):
@@ -28,6 +102,19 @@ class FakeAdmin(admin_service_pb2_grpc.AdminServiceServicer):
         self.rows: list[usage_pb2.UsageSummaryRow] = []
         self.requests: list[tuple[str, object]] = []
         self._ids = itertools.count(1)
+        self.now = NOW
+        self.actors: dict[str, actor_pb2.Actor] = {}
+        self.signing_keys: dict[str, signing_key_pb2.SigningKey] = {}
+        # Kept apart from the resources, as the real server keeps them encrypted.
+        self.hmac_secrets: dict[str, str] = {}
+        self.policies: dict[str, policy_pb2.Policy] = {}
+        self.routes: dict[str, route_pb2.Route] = {}
+        self.prices: dict[str, price_pb2.ModelPrice] = {}
+        self.catalog_revision = 0
+        self.unpriced: list[pb.UnpricedModel] = []
+        self.audit_events: list[audit_pb2.AuditEvent] = []
+        self.prompt_logs: list[pb.PromptLog] = []
+        self.purged = 0
 
     def _auth(self, method: str, request: object, context: grpc.ServicerContext) -> None:
         metadata = dict(context.invocation_metadata())
@@ -139,6 +226,301 @@ class FakeAdmin(admin_service_pb2_grpc.AdminServiceServicer):
     def SummarizeUsage(self, request, context):
         self._auth("SummarizeUsage", request, context)
         return pb.SummarizeUsageResponse(rows=self.rows)
+
+    # --- wave 2: actors, signing keys, policies, routes, prices, audit, prompt logs ----
+
+    def _create(self, store, method, request, context, collection, resource_id, resource):
+        """Shared Create: NOT_FOUND parent, ALREADY_EXISTS, create_time set."""
+        self._auth(method, request, context)
+        if request.parent not in self.workspaces:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.parent} not found")
+        resource_id = resource_id or f"g{next(self._ids):06d}"
+        name = f"{request.parent}/{collection}/{resource_id}"
+        if name in store:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"{name} already exists")
+        item = _copy(resource)
+        item.name = name
+        item.create_time.CopyFrom(_ts(self.now))
+        item.etag = "1"
+        store[name] = item
+        return item
+
+    def _get(self, store, method, request, context):
+        self._auth(method, request, context)
+        if request.name not in store:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return store[request.name]
+
+    def _list(self, store, method, request, context):
+        self._auth(method, request, context)
+        return [v for n, v in sorted(store.items()) if n.startswith(request.parent + "/")]
+
+    def _delete(self, store, method, request, context):
+        self._auth(method, request, context)
+        if store.pop(request.name, None) is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+
+    def CreateActor(self, request, context):
+        actor = self._create(
+            self.actors, "CreateActor", request, context, "actors", request.actor_id, request.actor
+        )
+        return pb.CreateActorResponse(actor=actor)
+
+    def GetActor(self, request, context):
+        return pb.GetActorResponse(actor=self._get(self.actors, "GetActor", request, context))
+
+    def ListActors(self, request, context):
+        return pb.ListActorsResponse(actors=self._list(self.actors, "ListActors", request, context))
+
+    def DeleteActor(self, request, context):
+        self._delete(self.actors, "DeleteActor", request, context)
+        return pb.DeleteActorResponse()
+
+    def UpdateActor(self, request, context):
+        self._auth("UpdateActor", request, context)
+        stored = self.actors.get(request.actor.name)
+        if stored is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.actor.name} not found")
+        paths = list(request.update_mask.paths)
+        _apply_mask(stored, request.actor, paths, _ACTOR_UPDATABLE, context)
+        return pb.UpdateActorResponse(actor=stored)
+
+    def RotateGatewayKey(self, request, context):
+        self._auth("RotateGatewayKey", request, context)
+        key = self.keys.get(request.name)
+        if key is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        if key.state == key_pb2.GatewayKey.State.STATE_REVOKED:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} is revoked")
+        key.rotate_time.CopyFrom(_ts(self.now))
+        grace = request.grace.ToTimedelta()
+        key.previous_secret_expire_time.CopyFrom(_ts(self.now + grace))
+        key_id = request.name.rsplit("/", 1)[1]
+        return pb.RotateGatewayKeyResponse(
+            gateway_key=key, key_text=f"oggy_live_{key_id}_{'R' * 43}"
+        )
+
+    def CreateSigningKey(self, request, context):
+        material = request.signing_key
+        if material.algorithm == signing_key_pb2.SigningKey.Algorithm.ALGORITHM_HS256:
+            if len(material.hmac_secret.encode()) < 32:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "hmac_secret: at least 32 bytes")
+            secret = material.hmac_secret
+        elif "BEGIN PUBLIC KEY" not in material.public_key_pem:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "public_key_pem is not a PEM key")
+        key = self._create(
+            self.signing_keys, "CreateSigningKey", request, context,
+            "signingKeys", request.signing_key_id, material,
+        )  # fmt: skip
+        digest_input = material.hmac_secret or material.public_key_pem
+        key.fingerprint = hashlib.sha256(digest_input.encode()).hexdigest()[:16]
+        if key.hmac_secret:
+            self.hmac_secrets[key.name] = secret
+            key.ClearField("hmac_secret")  # input only: never stored in the resource
+        return pb.CreateSigningKeyResponse(signing_key=key)
+
+    def GetSigningKey(self, request, context):
+        key = self._get(self.signing_keys, "GetSigningKey", request, context)
+        return pb.GetSigningKeyResponse(signing_key=key)
+
+    def ListSigningKeys(self, request, context):
+        keys = self._list(self.signing_keys, "ListSigningKeys", request, context)
+        return pb.ListSigningKeysResponse(signing_keys=keys)
+
+    def DeleteSigningKey(self, request, context):
+        self._delete(self.signing_keys, "DeleteSigningKey", request, context)
+        self.hmac_secrets.pop(request.name, None)
+        return pb.DeleteSigningKeyResponse()
+
+    def CreatePolicy(self, request, context):
+        policy = self._create(
+            self.policies, "CreatePolicy", request, context,
+            "policies", request.policy_id, request.policy,
+        )  # fmt: skip
+        policy.update_time.CopyFrom(policy.create_time)
+        return pb.CreatePolicyResponse(policy=policy)
+
+    def GetPolicy(self, request, context):
+        return pb.GetPolicyResponse(policy=self._get(self.policies, "GetPolicy", request, context))
+
+    def ListPolicies(self, request, context):
+        items = self._list(self.policies, "ListPolicies", request, context)
+        return pb.ListPoliciesResponse(policies=items)
+
+    def DeletePolicy(self, request, context):
+        self._delete(self.policies, "DeletePolicy", request, context)
+        return pb.DeletePolicyResponse()
+
+    def UpdatePolicy(self, request, context):
+        self._auth("UpdatePolicy", request, context)
+        stored = self.policies.get(request.policy.name)
+        if stored is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.policy.name} not found")
+        if request.policy.etag and request.policy.etag != stored.etag:
+            context.abort(grpc.StatusCode.ABORTED, "stale etag")
+        paths = list(request.update_mask.paths)
+        _apply_mask(stored, request.policy, paths, _POLICY_UPDATABLE, context)
+        stored.etag = str(int(stored.etag) + 1)
+        stored.update_time.CopyFrom(_ts(self.now))
+        return pb.UpdatePolicyResponse(policy=stored)
+
+    def GetEffectivePolicy(self, request, context):
+        """Simplified merge (later, more specific sources override set fields); the CLI
+        only displays what it gets."""
+        self._auth("GetEffectivePolicy", request, context)
+        target = request.target
+        workspace = "/".join(target.split("/")[:2])
+        if workspace not in self.workspaces:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{workspace} not found")
+        chain = [workspace]
+        key = self.keys.get(target)
+        actor_name = key.actor if key is not None else target
+        actor = self.actors.get(actor_name)
+        if actor is not None:
+            chain += [*actor.teams, actor.name]
+        if key is not None:
+            chain.append(key.name)
+        response = pb.GetEffectivePolicyResponse()
+        response.policy.target = target
+        for level in chain:
+            for name, policy in sorted(self.policies.items()):
+                if policy.target != level:
+                    continue
+                merged = response.shadow_policy if policy.shadow else response.policy
+                for field, value in policy.ListFields():
+                    if field.name in _POLICY_UPDATABLE and field.name not in ("target", "shadow"):
+                        merged.ClearField(field.name)
+                        if field.label == field.LABEL_REPEATED:
+                            getattr(merged, field.name).extend(value)
+                        elif field.message_type is not None:
+                            getattr(merged, field.name).CopyFrom(value)
+                        else:
+                            setattr(merged, field.name, value)
+                if policy.shadow:
+                    merged.shadow = True
+                response.sources.append(name)
+        return response
+
+    def CreateRoute(self, request, context):
+        if not request.route.targets:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "route.targets: at least one")
+        for target in request.route.targets:
+            if target.provider not in self.providers:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"{target.provider} not found")
+        route = self._create(
+            self.routes, "CreateRoute", request, context, "routes", request.route_id, request.route
+        )
+        return pb.CreateRouteResponse(route=route)
+
+    def GetRoute(self, request, context):
+        return pb.GetRouteResponse(route=self._get(self.routes, "GetRoute", request, context))
+
+    def ListRoutes(self, request, context):
+        return pb.ListRoutesResponse(routes=self._list(self.routes, "ListRoutes", request, context))
+
+    def DeleteRoute(self, request, context):
+        self._delete(self.routes, "DeleteRoute", request, context)
+        return pb.DeleteRouteResponse()
+
+    def _in_scope(self, parent: str) -> list[price_pb2.ModelPrice]:
+        if not parent:
+            return [p for n, p in sorted(self.prices.items()) if n.startswith("prices/")]
+        return [p for n, p in sorted(self.prices.items()) if n.startswith(parent + "/prices/")]
+
+    def SetModelPrice(self, request, context):
+        self._auth("SetModelPrice", request, context)
+        price = _copy(request.model_price)
+        try:
+            domain_prices.validate(price)
+        except domain_errors.InvalidArgument as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        prefix = f"{request.parent}/prices/" if request.parent else "prices/"
+        if not price.name:
+            price.name = f"{prefix}p{next(self._ids):06d}"
+        elif not price.name.startswith(prefix) or "/" in price.name.removeprefix(prefix):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"name must be under {prefix!r}")
+        self.catalog_revision += 1
+        price.etag = str(self.catalog_revision)
+        self.prices[price.name] = price
+        return pb.SetModelPriceResponse(
+            model_price=price, catalog_version=str(self.catalog_revision)
+        )
+
+    def ListModelPrices(self, request, context):
+        self._auth("ListModelPrices", request, context)
+        return pb.ListModelPricesResponse(
+            model_prices=self._in_scope(request.parent),
+            catalog_version=str(self.catalog_revision or "default"),
+        )
+
+    def DeleteModelPrice(self, request, context):
+        self._auth("DeleteModelPrice", request, context)
+        if self.prices.pop(request.name, None) is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return pb.DeleteModelPriceResponse()
+
+    def ListUnpricedModels(self, request, context):
+        self._auth("ListUnpricedModels", request, context)
+        if not request.filter.workspace:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "filter.workspace is required")
+        return pb.ListUnpricedModelsResponse(models=self.unpriced)
+
+    def EstimateCost(self, request, context):
+        """Priced with the real domain code (the data plane's arithmetic)."""
+        self._auth("EstimateCost", request, context)
+        version = str(self.catalog_revision or "default")
+        try:
+            tokens = domain_prices.token_counts(
+                input=request.input_tokens,
+                output=request.output_tokens,
+                cached_input=request.cached_input_tokens,
+                cache_write=request.cache_write_tokens,
+                reasoning=request.reasoning_tokens,
+            )
+            found = domain_prices.estimate(
+                self._in_scope(""),
+                self._in_scope(request.workspace) if request.workspace else [],
+                provider=request.provider,
+                model=request.model,
+                at=int(self.now.timestamp()),
+                tokens=tokens,
+                version=version,
+            )
+        except domain_errors.InvalidArgument as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+        except domain_errors.NotFound as e:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(e))
+        return pb.EstimateCostResponse(
+            cost_micro_usd=found.cost.micro_usd, model_price=found.price, catalog_version=version
+        )
+
+    def _page(self, items, request):
+        start = int(request.page_token or 0)
+        end = start + (request.page_size or 50)
+        return items[start:end], (str(end) if end < len(items) else "")
+
+    def ListAuditEvents(self, request, context):
+        self._auth("ListAuditEvents", request, context)
+        items = [
+            e for e in self.audit_events if not request.parent or e.workspace == request.parent
+        ]
+        page, token = self._page(items, request)
+        return pb.ListAuditEventsResponse(audit_events=page, next_page_token=token)
+
+    def ListPromptLogs(self, request, context):
+        self._auth("ListPromptLogs", request, context)
+        if not request.filter.workspace:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "filter.workspace is required")
+        items = [p for p in self.prompt_logs if p.workspace == request.filter.workspace]
+        page, token = self._page(items, request)
+        return pb.ListPromptLogsResponse(prompt_logs=page, next_page_token=token)
+
+    def PurgePromptLogs(self, request, context):
+        self._auth("PurgePromptLogs", request, context)
+        keep = [p for p in self.prompt_logs if p.text.expire_time.ToDatetime(UTC) > self.now]
+        purged = len(self.prompt_logs) - len(keep)
+        self.prompt_logs = keep
+        return pb.PurgePromptLogsResponse(purged=purged, purge_time=_ts(self.now))
 
 
 @contextmanager

@@ -212,7 +212,7 @@ async def test_snapshot_file_lets_a_data_plane_start_without_control_plane(cp, t
     finally:
         await client.stop()
     assert stat.S_IMODE(snap_file.stat().st_mode) == 0o600
-    stored = read_snapshot_file(snap_file)
+    stored = read_snapshot_file(snap_file, TOKEN)
     assert stored is not None and stored.revision == 5
 
     # No control plane at all: the config comes from the file, before any connection.

@@ -9,11 +9,13 @@ one etcd; isolate tests with a unique key prefix (see `unique_prefix`).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ ETCD_BINARY = os.environ.get("OGGY_TEST_ETCD", shutil.which("etcd") or "/usr/bin
 STARTUP_TIMEOUT_S = 30.0
 # Printed (zap or capnslog) once etcd has a leader and accepts client requests.
 _READY_MARKERS = (b"serving client traffic", b"ready to serve client requests")
+_PR_SET_PDEATHSIG = 1
 
 
 class EtcdStartError(RuntimeError):
@@ -48,6 +51,12 @@ def _tee(stream, log_path: Path, ready: threading.Event) -> None:
     ready.set()  # EOF: wake the starter, which then sees the process died
 
 
+def _die_with_parent() -> None:
+    # Linux: if the test runner is killed, etcd gets SIGTERM instead of living on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_etcd(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     client, peer = _free_port(), _free_port()
@@ -68,6 +77,7 @@ def start_etcd(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so a test harness can kill it whole
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     ready = threading.Event()
     threading.Thread(

@@ -18,18 +18,9 @@ from typing import Any, TypeVar
 import grpc
 import openai
 
-from oggy.v1 import (
-    admin_service_pb2 as admin_pb,
-)
-from oggy.v1 import (
-    admin_service_pb2_grpc as admin_grpc,
-)
-from oggy.v1 import (
-    key_pb2,
-    provider_pb2,
-    usage_pb2,
-    workspace_pb2,
-)
+from oggy.v1 import admin_service_pb2 as admin_pb
+from oggy.v1 import admin_service_pb2_grpc as admin_grpc
+from oggy.v1 import key_pb2, provider_pb2, usage_pb2, workspace_pb2
 
 T = TypeVar("T")
 
@@ -172,34 +163,6 @@ def list_usage(
     raise AssertionError("ListUsageEvents did not stop paging")
 
 
-def wait_for_usage(
-    admin: AdminClient,
-    workspace: str,
-    count: int,
-    *,
-    timeout: float = USAGE_WAIT_S,
-    settle: float = 0.0,
-    **filters: Any,
-) -> list[usage_pb2.UsageEvent]:
-    """Poll until at least `count` events match; after `settle` seconds, re-read them."""
-
-    def enough() -> list[usage_pb2.UsageEvent] | None:
-        events = list_usage(admin, workspace, **filters)
-        return events if len(events) >= count else None
-
-    try:
-        wait_until(enough, timeout=timeout, interval=0.1, message=f"{count} usage events")
-    except WaitTimeout:
-        got = list_usage(admin, workspace, **filters)
-        raise WaitTimeout(
-            f"expected {count} usage events for {workspace} {filters} within {timeout}s, "
-            f"got {len(got)}: {[_brief(e) for e in got]}"
-        ) from None
-    if settle:
-        time.sleep(settle)
-    return list_usage(admin, workspace, **filters)
-
-
 def wait_for_requests(
     admin: AdminClient,
     workspace: str,
@@ -278,6 +241,7 @@ def create_tenant(
                 base_url=f"{mock_url}/v1",
                 models=["gpt-4o-mini", "gpt-4o*", "o3-*"],
                 api_key=api_key,
+                allow_private_network=True,  # the mock listens on loopback
             ),
         )
     ).provider_credential.name

@@ -9,7 +9,7 @@ line each process prints when it is serving, bounded; teardown stops whole proce
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import os
 import re
 import signal
@@ -46,6 +46,9 @@ class Child:
     popen: subprocess.Popen[bytes]
     stdout_path: Path
     stderr_path: Path
+    # Set once the group has been killed and reaped: later stops must not signal a
+    # process group id the system may since have given to someone else.
+    finished: bool = False
 
     @property
     def pid(self) -> int:
@@ -65,12 +68,16 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the whole process group (a crash, as far as the child can tell)."""
+        if self.finished:
+            return
         self._signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=STOP_TIMEOUT_S)
+        self.popen.wait(timeout=STOP_TIMEOUT_S)
+        self.finished = True
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> int | None:
         """SIGTERM the group, SIGKILL it if it lingers; returns the exit code."""
+        if self.finished:
+            return self.popen.returncode
         if self.alive():
             self._signal_group(signal.SIGTERM)
             try:
@@ -80,6 +87,7 @@ class Child:
                 self.popen.wait(timeout=STOP_TIMEOUT_S)
         # Grandchildren left in the group go too.
         self._signal_group(signal.SIGKILL)
+        self.finished = True
         return self.popen.returncode
 
     def _signal_group(self, sig: int) -> None:
@@ -104,6 +112,8 @@ class Processes:
         self.log_dir = log_dir
         self.children: list[Child] = []
         log_dir.mkdir(parents=True, exist_ok=True)
+        # If the session dies before fixture teardown, children still go with it.
+        atexit.register(self.close)
 
     def spawn(
         self,
@@ -147,14 +157,13 @@ class Processes:
 
     def close(self) -> list[str]:
         """Stop every child (newest first); returns names of any that could not be reaped."""
-        for child in reversed(self.children):
+        stopping = [c for c in reversed(self.children) if not c.finished]
+        for child in stopping:
             child.stop()
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while True:
             leftovers = [
-                f"{c.name} (pid {c.pid})"
-                for c in self.children
-                if c.alive() or _group_exists(c.pid)
+                f"{c.name} (pid {c.pid})" for c in stopping if c.alive() or _group_exists(c.pid)
             ]
             if not leftovers or time.monotonic() > deadline:
                 return leftovers

@@ -1,4 +1,4 @@
-"""`oggy key create|list|revoke`: gateway keys of a workspace."""
+"""`oggy key create|list|rotate|revoke`: gateway keys of a workspace."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ COLUMNS: list[output.Column] = [
     ("display name", lambda k: k.display_name),
     ("created", lambda k: output.fmt_time(k.create_time)),
     ("expires", lambda k: output.fmt_time(k.expire_time)),
+    ("last used", lambda k: output.fmt_time(k.last_used_time)),
+    ("uses", lambda k: k.use_count),
 ]
 
 
@@ -35,7 +37,7 @@ def register(
     common: argparse.ArgumentParser,
     scoped: argparse.ArgumentParser,
 ) -> None:
-    parser = sub.add_parser("key", help="create, list and revoke gateway keys")
+    parser = sub.add_parser("key", help="create, list, rotate and revoke gateway keys")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create_p = actions.add_parser(
@@ -50,6 +52,20 @@ def register(
 
     list_p = actions.add_parser("list", parents=[common, scoped], help="list keys")
     list_p.set_defaults(handler=list_keys)
+
+    rotate_p = actions.add_parser(
+        "rotate",
+        parents=[common, scoped],
+        help="issue a new secret (shown once); the old one works for --grace",
+    )
+    rotate_p.add_argument("key", metavar="KEY", help="key id, full name, or key prefix")
+    rotate_p.add_argument(
+        "--grace",
+        required=True,
+        metavar="DURATION",
+        help="how long the old secret keeps working, e.g. 24h (0s: stop it now)",
+    )
+    rotate_p.set_defaults(handler=rotate)
 
     revoke_p = actions.add_parser("revoke", parents=[common, scoped], help="revoke a key")
     revoke_p.add_argument("key", metavar="KEY", help="key id, full name, or key prefix")
@@ -81,6 +97,28 @@ def list_keys(ctx: Context) -> int:
     request = admin_service_pb2.ListGatewayKeysRequest(parent=ctx.workspace)
     items = list_all(ctx.client.stub.ListGatewayKeys, request, "gateway_keys")
     output.emit(ctx.format, items, COLUMNS)
+    return 0
+
+
+def rotate(ctx: Context) -> int:
+    name = names.key_name(ctx.workspace, ctx.args.key)
+    request = admin_service_pb2.RotateGatewayKeyRequest(
+        name=name, grace=parsing.duration_proto(ctx.args.grace)
+    )
+    response = ctx.client.stub.RotateGatewayKey(request)
+    if ctx.format == "json":
+        output.write_json(output.to_dict(response))
+        return 0
+    key = response.gateway_key
+    deadline = output.fmt_time(key.previous_secret_expire_time) or "now"
+    columns = [
+        *COLUMNS,
+        ("rotated", lambda k: output.fmt_time(k.rotate_time)),
+        ("old secret until", lambda _: deadline),
+        ("key", lambda _: response.key_text),
+    ]
+    output.emit_one(ctx.format, key, columns)
+    print("The new key is shown once: store it now.", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     cp.add_argument("--etcd-prefix", help="key prefix in etcd (default /oggy/)")
     cp.add_argument("--usage-store", help="sqlite:///PATH (default STATE_DIR/usage.db)")
+    cp.add_argument("--kek-file", help="KEK keyring file (default $OGGY_KEK, else STATE_DIR/kek)")
+    cp.add_argument("--tls-cert", help="serve gRPC over TLS: certificate chain (PEM)")
+    cp.add_argument("--tls-key", help="serve gRPC over TLS: private key (PEM)")
     cp.set_defaults(handler=run_controlplane)
 
     dp = sub.add_parser("dataplane", help="run a data plane (OpenAI-compatible HTTP)")
@@ -42,7 +45,10 @@ def run_controlplane(ctx: Context) -> int:
     args = ctx.args
     flags = {
         name: getattr(args, name)
-        for name in ("etcd", "grpc", "etcd_prefix", "usage_store")
+        for name in (
+            *("etcd", "grpc", "etcd_prefix", "usage_store"),
+            *("kek_file", "tls_cert", "tls_key"),
+        )
         if getattr(args, name) is not None
     }
     try:

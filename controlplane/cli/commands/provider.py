@@ -64,6 +64,11 @@ def register(
     )
     add_p.add_argument("--api-key-env", metavar="VAR", help="read the API key from $VAR")
     add_p.add_argument("--display-name", default="")
+    add_p.add_argument(
+        "--allow-private-network",
+        action="store_true",
+        help="allow a base URL on a loopback or private address (e.g. a local model server)",
+    )
     add_p.set_defaults(handler=add)
 
     list_p = actions.add_parser("list", parents=[common, scoped], help="list provider credentials")
@@ -110,6 +115,7 @@ def add(ctx: Context) -> int:
         base_url=base_url,
         models=args.models,
         api_key=read_api_key(args.api_key_env, ctx.env),
+        allow_private_network=args.allow_private_network,
     )
     request = admin_service_pb2.CreateProviderCredentialRequest(
         parent=ctx.workspace,

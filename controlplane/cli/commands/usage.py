@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 
-from controlplane.cli import names, output, parsing
+from controlplane.cli import money, names, output, parsing
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, usage_pb2
@@ -24,6 +24,7 @@ EVENT_COLUMNS: list[output.Column] = [
     ("completion", lambda e: e.completion_tokens),
     ("total", lambda e: e.total_tokens),
     ("latency ms", lambda e: round(e.latency_ms, 1)),
+    ("cost", lambda e: event_cost(e)),
 ]
 
 _TOTALS: list[output.Column] = [
@@ -34,7 +35,15 @@ _TOTALS: list[output.Column] = [
     ("total", lambda r: r.total_tokens),
     ("cached", lambda r: r.cached_tokens),
     ("reasoning", lambda r: r.reasoning_tokens),
+    ("cost", lambda r: money.format_cost(r.cost_micro_usd, r.requests, r.unpriced_requests)),
 ]
+
+
+def event_cost(event: usage_pb2.UsageEvent) -> str:
+    """`$…`; `unknown` when tokens were used but the model has no price; empty otherwise."""
+    if event.HasField("cost_micro_usd"):
+        return money.format_usd(event.cost_micro_usd)
+    return "unknown" if event.total_tokens else ""
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +54,13 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="start: a duration ago (1h, 7d), 'today' or ISO time")
     parser.add_argument("--until", help="end (exclusive), same forms as --since")
     parser.add_argument("--errors-only", action="store_true", help="only failed requests")
+    parser.add_argument(
+        "--team", help="team id or actor name (`=TEXT` for an unregistered team claim)"
+    )
+    parser.add_argument("--app")
+    parser.add_argument("--workflow")
+    parser.add_argument("--blocked", action="store_true", help="only requests a policy blocked")
+    parser.add_argument("--policy-reason", metavar="REASON", help="e.g. model_not_allowed")
 
 
 def register(
@@ -77,20 +93,42 @@ def build_filter(
     args: argparse.Namespace, workspace: str, now: datetime | None = None
 ) -> admin_service_pb2.UsageFilter:
     now = now or datetime.now(UTC)
-    result = admin_service_pb2.UsageFilter(workspace=workspace, errors_only=args.errors_only)
-    if args.key:
+    result = admin_service_pb2.UsageFilter(
+        workspace=workspace,
+        errors_only=bool(getattr(args, "errors_only", False)),
+        blocked_only=bool(getattr(args, "blocked", False)),
+        # App, workflow: plain strings from token claims. A team is recorded as the
+        # team actor's resource name (see team_filter).
+        app=getattr(args, "app", None) or "",
+        workflow=getattr(args, "workflow", None) or "",
+        policy_reason=getattr(args, "policy_reason", None) or "",
+    )
+    if getattr(args, "team", None):
+        result.team = team_filter(workspace, args.team)
+    if getattr(args, "key", None):
         result.key = names.key_name(workspace, args.key)
-    if args.actor:
+    if getattr(args, "actor", None):
         result.actor = names.child_name(workspace, "actors", args.actor)
-    if args.provider:
+    if getattr(args, "provider", None):
         result.provider = names.child_name(workspace, "providers", args.provider)
-    if args.model:
+    if getattr(args, "model", None):
         result.model = args.model
-    if args.since:
+    if getattr(args, "since", None):
         result.start_time.FromDatetime(parsing.parse_time(args.since, now))
-    if args.until:
+    if getattr(args, "until", None):
         result.end_time.FromDatetime(parsing.parse_time(args.until, now))
     return result
+
+
+def team_filter(workspace: str, value: str) -> str:
+    """A team id → its actor name (how a registered team is recorded); a full name as is.
+
+    A team claim that names no registered actor is recorded verbatim: pass it with a
+    leading `=` (`--team =ml`) to match the raw text.
+    """
+    if value.startswith("="):
+        return value[1:]
+    return names.child_name(workspace, "actors", value)
 
 
 def list_events(ctx: Context) -> int:

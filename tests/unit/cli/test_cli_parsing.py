@@ -64,10 +64,55 @@ def test_parse_group_by_keeps_order_and_drops_duplicates() -> None:
 
 
 def test_parse_group_by_rejects_unknown() -> None:
-    with pytest.raises(CliError, match="invalid --by 'team'"):
-        parsing.parse_group_by(["team"])
+    with pytest.raises(CliError, match="invalid --by 'region'"):
+        parsing.parse_group_by(["team", "region"])
+
+
+def test_parse_group_by_new_dimensions() -> None:
+    assert parsing.parse_group_by(["team,app", "workflow", "environment"]) == [
+        usage_pb2.USAGE_GROUP_BY_TEAM,
+        usage_pb2.USAGE_GROUP_BY_APP,
+        usage_pb2.USAGE_GROUP_BY_WORKFLOW,
+        usage_pb2.USAGE_GROUP_BY_ENVIRONMENT,
+    ]
+    assert parsing.parse_group_by(["error", "endpoint", "policy-reason"]) == [
+        usage_pb2.USAGE_GROUP_BY_ERROR_TYPE,
+        usage_pb2.USAGE_GROUP_BY_ENDPOINT,
+        usage_pb2.USAGE_GROUP_BY_POLICY_REASON,
+    ]
 
 
 def test_group_by_label_round_trips() -> None:
     for name, value in parsing.GROUP_BY.items():
         assert parsing.group_by_label(value) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("10m", 600), ("24h", 86400), ("7d", 604800), ("0s", 0)]
+)
+def test_duration_proto(text: str, seconds: int) -> None:
+    d = parsing.duration_proto(text)
+    assert (d.seconds, d.nanos) == (seconds, 0)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (45, "45s"), (600, "10m"), (5400, "90m"), (86400, "1d"), (2592000, "30d"),
+     (1209600, "2w")],
+)  # fmt: skip
+def test_format_duration_round_trips(seconds: int, text: str) -> None:
+    assert parsing.format_duration(seconds) == text
+    assert parsing.parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_parse_date() -> None:
+    assert parsing.parse_date("2025-07-01") == datetime(2025, 7, 1, tzinfo=UTC)
+    assert parsing.parse_date("2025-07-01T09:00:00Z") == datetime(2025, 7, 1, 9, tzinfo=UTC)
+    with pytest.raises(CliError, match="invalid date"):
+        parsing.parse_date("7d")
+
+
+def test_split_list() -> None:
+    assert parsing.split_list(["a,b", " c ", ",,"]) == ["a", "b", "c"]
+    assert parsing.split_list(None) == []
+    assert parsing.split_list([]) == []

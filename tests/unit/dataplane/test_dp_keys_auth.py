@@ -67,6 +67,8 @@ class Key:
     secret_sha256: bytes = hash_secret(SECRET)
     revoked: bool = False
     expire_s: float | None = None
+    previous_secret_sha256: bytes | None = None
+    previous_expire_s: float | None = None
 
 
 KEYS = {

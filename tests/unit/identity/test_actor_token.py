@@ -12,8 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dataplane.core.actor_token import (
     ActorTokenInvalid,
     ActorTokenVerifier,
+    ReplayCache,
     VerificationKey,
     decode_and_verify,
+    verification_key,
 )
 from oggy.actor_token import mint_actor_token
 
@@ -139,3 +141,102 @@ def test_replay_protection_refuses_a_reused_jti() -> None:
 
 def test_repr_hides_hmac_secret() -> None:
     assert "s3cret" not in repr(KEYS["hs"])
+
+
+def test_audience_may_be_a_collection() -> None:
+    token = mint_actor_token(HS, kid="hs", workspace="acme", subject=ALICE, now=NOW)
+    assert decode_and_verify(token, KEYS, (WS, "acme"), NOW).subject == ALICE
+    with pytest.raises(ActorTokenInvalid, match="wrong_audience"):
+        decode_and_verify(token, KEYS, (WS,), NOW)
+
+
+def test_verify_takes_an_explicit_now() -> None:
+    verifier = ActorTokenVerifier(KEYS, WS, clock=lambda: 0.0)
+    token = mint_actor_token(ED, kid="ed", workspace=WS, subject=ALICE, now=NOW)
+    assert verifier.verify(token, NOW).subject == ALICE
+
+
+def test_replay_cache_is_bounded_fails_closed_and_forgets_expired_ids() -> None:
+    cache = ReplayCache(max_entries=3)
+    for i in range(3):
+        cache.use(f"j{i}", expires_at=NOW + 10 + i, now=NOW)
+    with pytest.raises(ActorTokenInvalid, match="replayed"):
+        cache.use("j0", expires_at=NOW + 10, now=NOW)
+    # Full of unexpired ids: refuse rather than forget one that could then be replayed.
+    with pytest.raises(ActorTokenInvalid) as info:
+        cache.use("j3", expires_at=NOW + 20, now=NOW)
+    assert "retry later" in info.value.detail
+    # Once j0 and j1 have expired they are pruned, making room.
+    cache.use("j3", expires_at=NOW + 20, now=NOW + 11.5)
+    assert len(cache) == 2
+
+
+def test_replay_cache_is_shared_between_verifiers() -> None:
+    cache = ReplayCache()
+    token = mint_actor_token(HS, kid="hs", workspace=WS, subject=ALICE, now=NOW)
+    first = ActorTokenVerifier(KEYS, WS, lambda: NOW, replay_protection=True, replay_cache=cache)
+    first.verify(token)
+    second = ActorTokenVerifier(KEYS, WS, lambda: NOW, replay_protection=True, replay_cache=cache)
+    with pytest.raises(ActorTokenInvalid, match="replayed"):
+        second.verify(token)
+
+
+def test_replay_protection_bounds_jti_length() -> None:
+    verifier = ActorTokenVerifier(KEYS, WS, clock=lambda: NOW, replay_protection=True)
+    claims = {"sub": ALICE, "aud": WS, "exp": int(NOW) + 60, "jti": "j" * 300}
+    with pytest.raises(ActorTokenInvalid, match="malformed"):
+        verifier.verify(pyjwt.encode(claims, HS, "HS256", {"kid": "hs"}))
+
+
+def test_memo_cache_is_bounded() -> None:
+    verifier = ActorTokenVerifier(KEYS, WS, clock=lambda: NOW, cache_size=4)
+    for i in range(10):
+        verifier.verify(mint_actor_token(HS, kid="hs", workspace=WS, subject=f"a{i}", now=NOW))
+    assert len(verifier._verified) == 4
+
+
+@pytest.mark.parametrize(
+    ("alg", "kw", "message"),
+    [
+        ("HS256", {}, "HMAC secret"),
+        ("RS256", {"public_key_pem": "x"}, "not supported"),
+        ("EdDSA", {"public_key_pem": "garbage"}, "does not parse"),
+        ("ES256", {"public_key_pem": "ED"}, "P-256"),
+        ("EdDSA", {"public_key_pem": "ES"}, "Ed25519"),
+    ],
+)
+def test_verification_key_validation(alg: str, kw: dict, message: str) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    pems = {
+        name: key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+        for name, key in (("ED", ED), ("ES", ES))
+    }
+    if kw.get("public_key_pem") in pems:
+        kw = {"public_key_pem": pems[kw["public_key_pem"]]}
+    with pytest.raises(ValueError, match=message):
+        verification_key("k", alg, **kw)
+
+
+def test_verification_key_builds_each_algorithm() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    def pem(key: object) -> str:
+        return (
+            key.public_key()  # type: ignore[attr-defined]
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    keys = {
+        "ed": verification_key("ed", "EdDSA", public_key_pem=pem(ED)),
+        "es": verification_key("es", "ES256", public_key_pem=pem(ES)),
+        "hs": verification_key("hs", "HS256", hmac_secret=HS),
+    }
+    for kid, key in (("ed", ED), ("es", ES), ("hs", HS)):
+        token = mint_actor_token(key, kid=kid, workspace=WS, subject=ALICE, now=NOW)
+        assert decode_and_verify(token, keys, WS, NOW).subject == ALICE

@@ -1,0 +1,1 @@
+"""AdminService RPCs, one module per resource; `controlplane.api.admin_servicer` composes them."""

@@ -1,0 +1,93 @@
+"""Actor RPCs: create, read, list, delete, and masked updates with etag CAS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from controlplane.api import convert
+from controlplane.api.repository import Guard
+from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.status import grpc_errors
+from controlplane.domain import fieldmask, validation
+from controlplane.domain.errors import InvalidArgument
+from controlplane.domain.names import ChildName, Collection, parse_child_name
+from controlplane.store.base import Item
+from oggy.v1 import actor_pb2
+from oggy.v1 import admin_service_pb2 as pb
+
+
+class ActorRpcs(ServicerBase):
+    def _team_guards(self, actor: actor_pb2.Actor, name: ChildName) -> list[Guard]:
+        guards = []
+        for team in dict.fromkeys(actor.teams):
+            if team == str(name):
+                raise InvalidArgument("actor.teams must not name the actor itself")
+            guards.append(
+                self._same_workspace_ref(team, Collection.ACTORS, name.parent, "actor.teams")
+            )
+        return guards
+
+    @grpc_errors
+    async def CreateActor(self, request: pb.CreateActorRequest, context: Ctx):
+        name = self._child(request.parent, Collection.ACTORS, request.actor_id, "actor_id")
+        body = request.actor
+        validation.display_name(body.display_name)
+        rid = validation.request_id(request.request_id)
+        guards = [self._repo.parent_exists(str(name.parent)), *self._team_guards(body, name)]
+        created = await self._repo.create(
+            method="CreateActor",
+            name=str(name),
+            value=convert.new_actor(body, str(name), self._clock()),
+            request_id=rid,
+            explicit_id=bool(request.actor_id),
+            guards=guards,
+            audit=self._audit("CreateActor", str(name), convert.actor_out, rid),
+        )
+        return pb.CreateActorResponse(actor=convert.actor_out(created.item))
+
+    @grpc_errors
+    async def GetActor(self, request: pb.GetActorRequest, context: Ctx):
+        name = str(parse_child_name(request.name, Collection.ACTORS))
+        return pb.GetActorResponse(actor=convert.actor_out(await self._repo.get(name)))
+
+    @grpc_errors
+    async def ListActors(self, request: pb.ListActorsRequest, context: Ctx):
+        items, token = await self._list_children(request, Collection.ACTORS)
+        return pb.ListActorsResponse(
+            actors=[convert.actor_out(i) for i in items], next_page_token=token
+        )
+
+    @grpc_errors
+    async def DeleteActor(self, request: pb.DeleteActorRequest, context: Ctx):
+        name = str(parse_child_name(request.name, Collection.ACTORS))
+        await self._repo.delete(
+            name, request.etag, audit=self._audit("DeleteActor", name, convert.actor_out)
+        )
+        return pb.DeleteActorResponse()
+
+    @grpc_errors
+    async def UpdateActor(self, request: pb.UpdateActorRequest, context: Ctx):
+        name = parse_child_name(request.actor.name, Collection.ACTORS, "actor.name")
+        fields = fieldmask.resolve_mask(
+            list(request.update_mask.paths),
+            fieldmask.ACTOR_UPDATABLE,
+            convert.populated_fields(request.actor),
+        )
+        if "display_name" in fields:
+            validation.display_name(request.actor.display_name)
+        team_guards = self._team_guards(request.actor, name) if "teams" in fields else []
+
+        def update(item: Item) -> tuple[bytes, Sequence[Guard]] | None:
+            stored = convert.actor(item)
+            updated = convert.apply_mask(stored, request.actor, fields)
+            if updated == stored:
+                return None
+            return updated.SerializeToString(), team_guards
+
+        item = await self._repo.update(
+            str(name),
+            request.actor.etag,
+            update,
+            audit=self._audit("UpdateActor", str(name), convert.actor_out),
+        )
+        return pb.UpdateActorResponse(actor=convert.actor_out(item))

@@ -1,0 +1,93 @@
+"""State and helpers every resource's RPCs share (composed by AdminServicer)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import grpc
+
+from controlplane.api.audit import AuditLog, Render
+from controlplane.api.repository import AuditHook, Guard, Repository
+from controlplane.domain.errors import InvalidArgument
+from controlplane.domain.ids import RandomSource, new_id
+from controlplane.domain.layout import Layout
+from controlplane.domain.names import (
+    ChildName,
+    Collection,
+    WorkspaceName,
+    parse_child_name,
+    parse_workspace_name,
+    validate_id,
+)
+from controlplane.store.base import Item
+from controlplane.store.txn import TxnStore
+
+Ctx = grpc.aio.ServicerContext
+
+
+class Encryptor(Protocol):
+    """What the servicer needs of controlplane.secrets.EnvelopeCipher."""
+
+    def encrypt(self, plaintext: bytes) -> bytes: ...
+
+
+class ServicerBase:
+    def __init__(
+        self,
+        store: TxnStore,
+        cipher: Encryptor,
+        *,
+        prefix: str = "/oggy/",
+        usage_store: object | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: RandomSource | None = None,
+        audit_ids: Callable[[], str] | None = None,
+        usage_queries: object | None = None,
+        kek_rotation: object | None = None,
+    ) -> None:
+        self._store = store
+        self._repo = Repository(store, Layout(prefix))
+        self._layout = self._repo.layout
+        self._cipher = cipher
+        self._usage = usage_store
+        self._clock = clock
+        self._rng: RandomSource = rng or secrets.SystemRandom()
+        self.audit_log = AuditLog(self._layout, clock, audit_ids)
+        # Other modules' RPCs, delegated to (see resources/delegated.py).
+        self._usage_queries = usage_queries
+        self._kek_rotation = kek_rotation
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
+
+    def _resource_id(
+        self, given: str, field: str, collection: Collection | None = None
+    ) -> tuple[str, bool]:
+        if given:
+            return validate_id(given, field, collection), True
+        return new_id(self._rng), False
+
+    def _child(self, parent: str, collection: Collection, given_id: str, field: str) -> ChildName:
+        workspace = parse_workspace_name(parent, "parent")
+        resource_id, _ = self._resource_id(given_id, field, collection)
+        return workspace.child(collection, resource_id)
+
+    def _same_workspace_ref(
+        self, ref: str, collection: Collection, workspace: WorkspaceName, field: str
+    ) -> Guard:
+        name = parse_child_name(ref, collection, field)
+        if name.parent != workspace:
+            raise InvalidArgument(f"{field} must be in {workspace}")
+        return self._repo.reference_exists(ref, field)
+
+    def _audit(self, method: str, resource: str, render: Render, request_id: str = "") -> AuditHook:
+        return self.audit_log.hook(method, resource, render, request_id)
+
+    async def _list_children(self, request: Any, collection: Collection) -> tuple[list[Item], str]:
+        workspace = parse_workspace_name(request.parent, "parent")
+        return await self._repo.list(
+            workspace.collection_prefix(collection), request.page_size, request.page_token, depth=3
+        )

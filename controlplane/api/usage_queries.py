@@ -1,0 +1,108 @@
+"""The usage side of AdminService: events, summaries, unpriced models, prompt logs.
+
+`UsageQueries` implements these RPCs with the AdminService method signatures;
+AdminServicer delegates to it (one line per RPC) so the CRUD servicer stays
+about configuration. Errors are typed and mapped by `grpc_errors`; a missing
+or failing usage store is UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import grpc
+
+from controlplane.api.status import grpc_errors
+from controlplane.domain.errors import InvalidArgument, Unavailable
+from controlplane.domain.names import parse_workspace_name
+from controlplane.usage.base import UsageStore
+from controlplane.usage.retention import RetentionJob
+from controlplane.usage.rows import timestamp_to_us, us_to_timestamp
+from oggy.v1 import admin_service_pb2 as pb
+from oggy.v1.usage_pb2 import UsageGroupBy
+
+Ctx = grpc.aio.ServicerContext
+
+
+def _check_filter(flt: pb.UsageFilter) -> None:
+    parse_workspace_name(flt.workspace, "filter.workspace")
+    if (
+        flt.HasField("start_time")
+        and flt.HasField("end_time")
+        and timestamp_to_us(flt.end_time) < timestamp_to_us(flt.start_time)
+    ):
+        raise InvalidArgument("filter.end_time is before filter.start_time")
+
+
+class UsageQueries:
+    def __init__(
+        self,
+        usage_store: UsageStore | None,
+        *,
+        retention: RetentionJob | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = usage_store
+        self._retention = retention
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"UsageQueries({self._store!r})"
+
+    def _usage(self) -> UsageStore:
+        if self._store is None:
+            raise Unavailable("no usage store is configured")
+        return self._store
+
+    @grpc_errors
+    async def ListUsageEvents(self, request: pb.ListUsageEventsRequest, context: Ctx):
+        _check_filter(request.filter)
+        events, token = await self._usage().list_events(
+            request.filter, request.page_size, request.page_token
+        )
+        return pb.ListUsageEventsResponse(usage_events=events, next_page_token=token)
+
+    @grpc_errors
+    async def SummarizeUsage(self, request: pb.SummarizeUsageRequest, context: Ctx):
+        _check_filter(request.filter)
+        group_by = list(request.group_by)
+        if UsageGroupBy.USAGE_GROUP_BY_UNSPECIFIED in group_by:
+            raise InvalidArgument("group_by must not contain USAGE_GROUP_BY_UNSPECIFIED")
+        rows = await self._usage().summarize(request.filter, group_by)
+        return pb.SummarizeUsageResponse(rows=rows)
+
+    @grpc_errors
+    async def ListUnpricedModels(self, request: pb.ListUnpricedModelsRequest, context: Ctx):
+        _check_filter(request.filter)
+        models = await self._usage().list_unpriced_models(request.filter)
+        return pb.ListUnpricedModelsResponse(models=models)
+
+    @grpc_errors
+    async def ListPromptLogs(self, request: pb.ListPromptLogsRequest, context: Ctx):
+        _check_filter(request.filter)
+        logs, token = await self._usage().list_prompt_logs(
+            request.filter, request.page_size, request.page_token
+        )
+        return pb.ListPromptLogsResponse(prompt_logs=logs, next_page_token=token)
+
+    @grpc_errors
+    async def PurgePromptLogs(self, request: pb.PurgePromptLogsRequest, context: Ctx):
+        now = self._clock()
+        if self._retention is not None:
+            purged = await self._retention.run_once()
+        else:
+            purged = await self._usage().purge_expired(int(now * 1_000_000))
+        return pb.PurgePromptLogsResponse(
+            purged=purged, purge_time=us_to_timestamp(int(now * 1_000_000))
+        )
+
+    async def key_activity(self, key_names: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Key name → (last used unix µs, request count); {} without a usage store.
+
+        For the admin API's key display; a failing store raises UsageStoreUnavailable
+        (a domain Unavailable) so callers may choose to show keys without activity.
+        """
+        if self._store is None or not key_names:
+            return {}
+        return await self._store.key_activity(key_names)

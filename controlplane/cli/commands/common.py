@@ -1,0 +1,78 @@
+"""Small pieces several commands share: request ids, deletes, secrets from env/stdin, paging."""
+
+from __future__ import annotations
+
+import getpass
+import re
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TextIO
+
+from controlplane.cli import output
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+
+MAX_PAGE = 1000
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def request_id() -> str:
+    """A fresh idempotency token for a Create call."""
+    return str(uuid.uuid4())
+
+
+def print_deleted(ctx: Context, name: str) -> None:
+    if ctx.format == "json":
+        output.write_json({"name": name, "deleted": True})
+    else:
+        print(f"deleted {name}")
+
+
+def read_secret(
+    env_var: str | None,
+    env: Mapping[str, str],
+    *,
+    what: str,
+    flag: str,
+    stdin: TextIO | None = None,
+) -> str:
+    """A secret from `$env_var`, else stdin (no echo on a terminal). Never printed or echoed."""
+    if env_var:
+        if not _ENV_NAME.fullmatch(env_var):
+            # Not echoed: this is where a pasted secret would land by mistake.
+            raise CliError(f"{flag} takes a variable NAME (e.g. MY_SECRET), not the {what}")
+        value = env.get(env_var, "").strip()
+        if not value:
+            raise CliError(f"${env_var} is not set or empty")
+        return value
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        value = getpass.getpass(f"{what[:1].upper()}{what[1:]} (input hidden): ").strip()
+    else:
+        value = stdin.read().strip()
+    if not value:
+        raise CliError(f"no {what}: pipe it on stdin or pass {flag} VAR")
+    if any(c.isspace() for c in value):
+        raise CliError(f"the {what} must be one line without spaces")
+    return value
+
+
+def check_limit(limit: int) -> int:
+    if limit <= 0:
+        raise CliError("--limit must be positive")
+    return limit
+
+
+def list_up_to(method: Callable[[Any], Any], request: Any, field: str, limit: int) -> list[Any]:
+    """Call a List RPC page by page until `limit` items or the last page."""
+    items: list[Any] = []
+    request.page_size = min(limit, MAX_PAGE)
+    while len(items) < limit:
+        response = method(request)
+        items.extend(getattr(response, field))
+        if not response.next_page_token:
+            break
+        request.page_token = response.next_page_token
+        request.page_size = min(limit - len(items), MAX_PAGE)
+    return items[:limit]

@@ -1,0 +1,442 @@
+"""`oggy policy set|show|list|delete`: rules attached to the workspace, a team, an actor or a key.
+
+`policy set` is create-or-update: the first `set` for a target creates its policy (id
+`ws`, `team-<id>`, `actor-<id>` or `key-<id>`, `-shadow` appended for a shadow policy,
+or `--name`); later ones send UpdatePolicy with an update mask of exactly the flags
+given, so settings not named on the command line are left alone. A list flag given with
+no values (`--allow-models`) clears that list; `--no-require-actor-token` and friends
+turn a switch off.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from controlplane.cli import names, output, parsing
+from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands.common import print_deleted, request_id
+from controlplane.cli.context import Context
+from controlplane.cli.errors import CliError
+from oggy.v1 import actor_pb2, admin_service_pb2, policy_pb2
+
+Policy = policy_pb2.Policy
+MAX_TOKENS_MODES = {
+    "cap": Policy.MaxTokensMode.MAX_TOKENS_MODE_CAP,
+    "reject": Policy.MaxTokensMode.MAX_TOKENS_MODE_REJECT,
+}
+PROMPT_LOGGING = {
+    "off": Policy.PromptLogging.PROMPT_LOGGING_OFF,
+    "metadata": Policy.PromptLogging.PROMPT_LOGGING_METADATA,
+    "full": Policy.PromptLogging.PROMPT_LOGGING_FULL,
+}
+CLAIMS = ("team", "app", "env", "workflow")
+_RULE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+SHADOW_SUFFIX = "-shadow"
+
+
+# --- target -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a policy attaches to: its resource name and the default policy id for it."""
+
+    name: str
+    default_id: str
+    explicit: bool
+
+
+def resolve_target(args: argparse.Namespace, workspace: str) -> Target:
+    """`--team`/`--actor`/`--key` (or the workspace) → Target; pure."""
+    shadow = SHADOW_SUFFIX if getattr(args, "shadow", False) else ""
+    if args.team:
+        name = names.child_name(workspace, "actors", args.team)
+        kind = "team"
+    elif args.actor:
+        name = names.child_name(workspace, "actors", args.actor)
+        kind = "actor"
+    elif args.key:
+        name = names.key_name(workspace, args.key)
+        kind = "key"
+    else:
+        return Target(names.workspace_name(workspace), f"ws{shadow}", explicit=False)
+    policy_id = f"{kind}-{names.short_id(name)}{shadow}"
+    if len(policy_id) > 63:
+        policy_id = ""  # too long for an id: the caller asks for --name
+    return Target(name, policy_id, explicit=True)
+
+
+def target_label(workspace: str, target: str) -> str:
+    """`workspace`, `actors/alice`, `keys/k…`: the target relative to the workspace."""
+    if target == workspace:
+        return "workspace"
+    return target.removeprefix(f"{workspace}/")
+
+
+# --- changes ------------------------------------------------------------------------
+
+
+def parse_redaction(text: str) -> policy_pb2.RedactionRule:
+    """`NAME=REGEX` → RedactionRule (the regex is checked here as a courtesy; RE2 on the server)."""
+    name, sep, pattern = text.partition("=")
+    if not sep or not _RULE_NAME.fullmatch(name) or not pattern:
+        raise CliError(f"invalid --redact {text!r}: expected NAME=REGEX, e.g. ticket=TKT-[0-9]+")
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise CliError(f"invalid --redact {name}: bad regular expression ({e})") from None
+    return policy_pb2.RedactionRule(name=name, pattern=pattern)
+
+
+def build_changes(args: argparse.Namespace, workspace: str) -> tuple[Policy, list[str]]:
+    """The flags given → a Policy holding them and the update-mask paths, in flag order."""
+    policy = Policy()
+    paths: list[str] = []
+
+    def set_list(values: list[str] | None, field: str) -> None:
+        if values is not None:
+            getattr(policy, field).extend(parsing.split_list(values))
+            paths.append(field)
+
+    set_list(args.allow_models, "allowed_models")
+    set_list(args.deny_models, "denied_models")
+    set_list(args.allow_cidrs, "allowed_cidrs")
+    set_list(args.trusted_proxies, "trusted_proxy_cidrs")
+    if args.require_actor_token is not None:
+        policy.require_actor_token = args.require_actor_token
+        paths.append("require_actor_token")
+    if args.max_output_tokens is not None:
+        if args.max_output_tokens < 0:
+            raise CliError("--max-output-tokens must not be negative (0: no bound)")
+        policy.max_output_tokens = args.max_output_tokens
+        paths.append("max_output_tokens")
+    if args.max_tokens_mode is not None:
+        policy.max_tokens_mode = MAX_TOKENS_MODES[args.max_tokens_mode]
+        paths.append("max_tokens_mode")
+    if args.allow_providers is not None:
+        policy.allowed_providers.extend(
+            names.child_name(workspace, "providers", p)
+            for p in parsing.split_list(args.allow_providers)
+        )
+        paths.append("allowed_providers")
+    if args.prompt_logging is not None:
+        policy.prompt_logging = PROMPT_LOGGING[args.prompt_logging]
+        paths.append("prompt_logging")
+    if args.prompt_retention is not None:
+        policy.prompt_retention.CopyFrom(parsing.duration_proto(args.prompt_retention))
+        paths.append("prompt_retention")
+    if args.redact is not None:
+        policy.redaction_rules.extend(parse_redaction(r) for r in args.redact)
+        paths.append("redaction_rules")
+    if args.claim_overrides is not None:
+        claims = parsing.split_list(args.claim_overrides)
+        unknown = [c for c in claims if c not in CLAIMS]
+        if unknown:
+            raise CliError(f"invalid --claim-overrides {unknown}: choose from {', '.join(CLAIMS)}")
+        policy.actor_claim_overrides.extend(dict.fromkeys(claims))
+        paths.append("actor_claim_overrides")
+    for field in ("allow_labels", "replay_protection"):
+        value = getattr(args, field)
+        if value is not None:
+            setattr(policy, field, value)
+            paths.append(field)
+    return policy, paths
+
+
+# --- display ------------------------------------------------------------------------
+
+
+def _mode(p: Policy) -> str:
+    for label, value in MAX_TOKENS_MODES.items():
+        if value == p.max_tokens_mode:
+            return label
+    return ""
+
+
+def _logging(p: Policy) -> str:
+    for label, value in PROMPT_LOGGING.items():
+        if value == p.prompt_logging:
+            return label
+    return ""
+
+
+def _any(values: Sequence[str]) -> str:
+    return ",".join(values) if values else "any"
+
+
+def _providers(p: Policy) -> str:
+    return _any([names.short_id(n) for n in p.allowed_providers])
+
+
+def _retention(p: Policy) -> str:
+    return (
+        parsing.format_duration(p.prompt_retention.seconds)
+        if p.HasField("prompt_retention")
+        else ""
+    )
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def detail_columns(workspace: str) -> list[output.Column]:
+    return [
+        ("name", lambda p: p.name),
+        ("target", lambda p: target_label(workspace, p.target) if p.target else ""),
+        ("shadow", lambda p: _yes(p.shadow)),
+        ("allowed models", lambda p: _any(p.allowed_models)),
+        ("denied models", lambda p: list(p.denied_models)),
+        ("allowed cidrs", lambda p: _any(p.allowed_cidrs)),
+        ("trusted proxies", lambda p: list(p.trusted_proxy_cidrs)),
+        ("allowed providers", _providers),
+        ("require actor token", lambda p: _yes(p.require_actor_token)),
+        ("claim overrides", lambda p: list(p.actor_claim_overrides)),
+        ("replay protection", lambda p: _yes(p.replay_protection)),
+        ("max output tokens", lambda p: p.max_output_tokens or ""),
+        (
+            "max tokens mode",
+            _mode,
+        ),
+        (
+            "prompt logging",
+            _logging,
+        ),
+        ("prompt retention", _retention),
+        ("redaction rules", lambda p: [r.name for r in p.redaction_rules]),
+        ("allow labels", lambda p: _yes(p.allow_labels)),
+        ("updated", lambda p: output.fmt_time(p.update_time)),
+    ]
+
+
+def list_columns(workspace: str) -> list[output.Column]:
+    return [
+        ("id", lambda p: names.short_id(p.name)),
+        ("target", lambda p: target_label(workspace, p.target)),
+        ("shadow", lambda p: "yes" if p.shadow else ""),
+        ("allowed models", lambda p: _any(p.allowed_models)),
+        ("denied", lambda p: list(p.denied_models)),
+        ("cidrs", lambda p: _any(p.allowed_cidrs)),
+        ("max tokens", lambda p: p.max_output_tokens or ""),
+        (
+            "prompts",
+            _logging,
+        ),
+        ("updated", lambda p: output.fmt_time(p.update_time)),
+    ]
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--team", metavar="TEAM", help="a team (actor of kind team)")
+    target.add_argument("--actor", metavar="ACTOR", help="an actor id or name")
+    target.add_argument("--key", metavar="KEY", help="a key id, name or prefix")
+
+
+def register(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    scoped: argparse.ArgumentParser,
+) -> None:
+    parser = sub.add_parser("policy", help="set, show, list and delete policies")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    set_p = actions.add_parser(
+        "set",
+        parents=[common, scoped],
+        help="create or update the policy of the workspace (default), a team, an actor or a key",
+        description="Only the settings given change. A list flag with no values clears it.",
+    )
+    _add_target(set_p)
+    many = {"nargs": "*", "default": None}
+    set_p.add_argument("--allow-models", metavar="GLOB", help="model globs allowed", **many)
+    set_p.add_argument("--deny-models", metavar="GLOB", help="model globs denied", **many)
+    set_p.add_argument("--allow-cidrs", metavar="CIDR", help="client networks allowed", **many)
+    set_p.add_argument(
+        "--trusted-proxies", metavar="CIDR", help="peers whose X-Forwarded-For counts", **many
+    )
+    set_p.add_argument(
+        "--require-actor-token",
+        action=argparse.BooleanOptionalAction,
+        help="every request must carry a signed actor token",
+    )
+    set_p.add_argument("--max-output-tokens", type=int, metavar="N", help="0: no bound")
+    set_p.add_argument("--max-tokens-mode", choices=list(MAX_TOKENS_MODES))
+    set_p.add_argument("--allow-providers", metavar="NAME", help="provider ids", **many)
+    set_p.add_argument("--prompt-logging", choices=list(PROMPT_LOGGING))
+    set_p.add_argument("--prompt-retention", metavar="DURATION", help="how long full text is kept")
+    set_p.add_argument(
+        "--redact", metavar="NAME=REGEX", help="extra redaction rules (replace the list)", **many
+    )
+    set_p.add_argument(
+        "--claim-overrides",
+        metavar="CLAIM",
+        help=f"actor-token claims that may override the key's actor ({','.join(CLAIMS)})",
+        **many,
+    )
+    set_p.add_argument(
+        "--allow-labels",
+        action=argparse.BooleanOptionalAction,
+        help="record X-Oggy-Tags and workflow headers as labels",
+    )
+    set_p.add_argument(
+        "--replay-protection",
+        action=argparse.BooleanOptionalAction,
+        help="actor tokens must carry a never-reused jti",
+    )
+    set_p.add_argument(
+        "--shadow", action="store_true", help="the target's shadow policy (record, never block)"
+    )
+    set_p.add_argument("--name", metavar="ID", help="policy id (default: derived from the target)")
+    set_p.set_defaults(handler=set_policy)
+
+    show_p = actions.add_parser(
+        "show",
+        parents=[common, scoped],
+        help="the policies attached to a target and the effective (merged) policy",
+    )
+    _add_target(show_p)
+    show_p.set_defaults(handler=show)
+
+    list_p = actions.add_parser("list", parents=[common, scoped], help="list policies")
+    list_p.set_defaults(handler=list_policies)
+
+    delete_p = actions.add_parser("delete", parents=[common, scoped], help="delete a policy")
+    delete_p.add_argument("policy", metavar="NAME", help="policy id or full name")
+    delete_p.set_defaults(handler=delete)
+
+
+def _not_found(error: grpc.RpcError) -> bool:
+    return isinstance(error, grpc.Call) and error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def _check_team(ctx: Context, name: str) -> None:
+    actor = ctx.client.stub.GetActor(admin_service_pb2.GetActorRequest(name=name)).actor
+    if actor.kind != actor_pb2.Actor.Kind.KIND_TEAM:
+        raise CliError(f"{names.short_id(name)} is not a team actor: use --actor")
+
+
+def find_existing(ctx: Context, target: Target) -> Policy | None:
+    args = ctx.args
+    if args.name:
+        name = names.child_name(ctx.workspace, "policies", args.name)
+        try:
+            found = ctx.client.stub.GetPolicy(admin_service_pb2.GetPolicyRequest(name=name)).policy
+        except grpc.RpcError as e:
+            if _not_found(e):
+                return None
+            raise
+        if target.explicit and found.target != target.name:
+            raise CliError(f"policy {args.name} applies to {found.target}, not {target.name}")
+        if args.shadow and not found.shadow:
+            raise CliError(f"policy {args.name} is not a shadow policy")
+        return found
+    policies = list_all(
+        ctx.client.stub.ListPolicies,
+        admin_service_pb2.ListPoliciesRequest(parent=ctx.workspace),
+        "policies",
+    )
+    matches = [p for p in policies if p.target == target.name and p.shadow == args.shadow]
+    if len(matches) > 1:
+        ids = ", ".join(names.short_id(p.name) for p in matches)
+        raise CliError(f"several policies apply to {target.name} ({ids}): pick one with --name")
+    return matches[0] if matches else None
+
+
+def set_policy(ctx: Context) -> int:
+    args = ctx.args
+    target = resolve_target(args, ctx.workspace)
+    changes, paths = build_changes(args, ctx.workspace)
+    if args.team:
+        _check_team(ctx, target.name)
+    existing = find_existing(ctx, target)
+    if existing is None:
+        policy_id = target.default_id
+        if args.name:
+            policy_id = names.short_id(names.child_name(ctx.workspace, "policies", args.name))
+        if not policy_id:
+            raise CliError("the derived policy id would be too long: pass --name ID")
+        changes.target = target.name
+        changes.shadow = args.shadow
+        request = admin_service_pb2.CreatePolicyRequest(
+            parent=ctx.workspace, policy_id=policy_id, policy=changes, request_id=request_id()
+        )
+        policy = ctx.client.stub.CreatePolicy(request).policy
+        verb = "created"
+    else:
+        if not paths:
+            raise CliError(f"nothing to change in {existing.name}: give at least one setting")
+        changes.name = existing.name
+        request = admin_service_pb2.UpdatePolicyRequest(
+            policy=changes, update_mask=FieldMask(paths=paths)
+        )
+        policy = ctx.client.stub.UpdatePolicy(request).policy
+        verb = "updated"
+    output.emit_one(ctx.format, policy, detail_columns(ctx.workspace))
+    if ctx.format != "json":
+        print(f"{verb} {policy.name}", file=sys.stderr)
+    return 0
+
+
+def show(ctx: Context) -> int:
+    args = ctx.args
+    args.shadow = False
+    target = resolve_target(args, ctx.workspace)
+    policies = list_all(
+        ctx.client.stub.ListPolicies,
+        admin_service_pb2.ListPoliciesRequest(parent=ctx.workspace),
+        "policies",
+    )
+    attached = [p for p in policies if p.target == target.name]
+    effective = ctx.client.stub.GetEffectivePolicy(
+        admin_service_pb2.GetEffectivePolicyRequest(target=target.name)
+    )
+    if ctx.format == "json":
+        output.write_json(
+            {
+                "target": target.name,
+                "policies": [output.to_dict(p) for p in attached],
+                "effective": output.to_dict(effective),
+            }
+        )
+        return 0
+    columns = detail_columns(ctx.workspace)
+    label = target_label(ctx.workspace, target.name)
+    print(f"# policies attached to {label}: {len(attached)}")
+    for policy in attached:
+        print()
+        output.emit_one(ctx.format, policy, columns)
+    print()
+    sources = ", ".join(names.short_id(s) for s in effective.sources) or "none"
+    print(f"# effective policy for {label} (sources, most general first: {sources})")
+    effective_columns = [c for c in columns if c[0] not in ("name", "target", "shadow", "updated")]
+    output.emit_one(ctx.format, effective.policy, effective_columns)
+    if effective.HasField("shadow_policy"):
+        print()
+        print(f"# effective shadow policy for {label} (recorded, never enforced)")
+        output.emit_one(ctx.format, effective.shadow_policy, effective_columns)
+    return 0
+
+
+def list_policies(ctx: Context) -> int:
+    request = admin_service_pb2.ListPoliciesRequest(parent=ctx.workspace)
+    items = list_all(ctx.client.stub.ListPolicies, request, "policies")
+    output.emit(ctx.format, items, list_columns(ctx.workspace))
+    return 0
+
+
+def delete(ctx: Context) -> int:
+    name = names.child_name(ctx.workspace, "policies", ctx.args.policy)
+    ctx.client.stub.DeletePolicy(admin_service_pb2.DeletePolicyRequest(name=name))
+    print_deleted(ctx, name)
+    return 0

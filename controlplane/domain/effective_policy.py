@@ -1,0 +1,151 @@
+"""The effective policy of a workspace, actor or key, as one Policy proto. Pure.
+
+Which policies apply mirrors the data plane's compiler
+(`dataplane.config.compiled`): a key gets its workspace's policies, those of its
+actor's teams, its actor's, and its own; an actor gets the workspace's, its
+teams' and its own; a workspace only its own. They merge as
+`dataplane.core.policy` documents, most restrictive winning, with `shadow`
+policies merged into a separate layer:
+
+- allowed lists (`allowed_models`, `allowed_cidrs`, `allowed_providers`): every
+  non-empty list must admit a request, so they intersect. Globs and CIDRs cannot
+  be intersected exactly in general, so the proto shows the most specific
+  non-empty list (the one from the most specific policy: key over actor over
+  team over workspace); when several apply, the data plane still checks every
+  one of them, so the proto is a summary, not the full rule. Provider names
+  are exact and are intersected exactly; an empty intersection shows as `[""]`
+  (a list that admits no provider — an empty list would read as "any").
+- denied lists and trusted proxies: union.
+- `max_output_tokens`: the smallest non-zero bound; `max_tokens_mode` REJECT
+  wins over CAP.
+- booleans (`require_actor_token`, `replay_protection`): OR.
+  `allow_labels` is a permission, so AND over the policies that set it.
+- prompt logging: the least logging wins (OFF < METADATA < FULL), retention the
+  shortest set; redaction rules: union by name.
+- budgets and rate limits: the smallest non-zero value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from oggy.v1 import policy_pb2
+
+Policy = policy_pb2.Policy
+
+# Least logging first: merging picks the lowest rank among the set values.
+_LOGGING_RANK = {
+    Policy.PROMPT_LOGGING_OFF: 0,
+    Policy.PROMPT_LOGGING_METADATA: 1,
+    Policy.PROMPT_LOGGING_FULL: 2,
+}
+_MIN_NONZERO = (
+    "max_output_tokens",
+    "budget_micro_usd",
+    "requests_per_minute",
+    "tokens_per_minute",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """Policies attached to one target, most general layer first."""
+
+    target: str
+    policies: tuple[Policy, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Effective:
+    policy: Policy
+    shadow_policy: Policy | None
+    sources: tuple[str, ...]
+
+
+def targets_for(
+    workspace: str, teams: Sequence[str] = (), actor: str = "", key: str = ""
+) -> tuple[str, ...]:
+    """Targets whose policies apply, most general first (workspace → teams → actor → key)."""
+    out = [workspace, *teams]
+    if actor:
+        out.append(actor)
+    if key:
+        out.append(key)
+    return tuple(dict.fromkeys(out))
+
+
+def merge(name: str, target: str, layers: Sequence[Layer]) -> Effective:
+    """Merge the policies of `layers` (ordered most general first)."""
+    ordered = [p for layer in layers for p in sorted(layer.policies, key=lambda p: p.name)]
+    ordered = list({p.name: p for p in ordered}.values())  # a policy counts once
+    enforced = [p for p in ordered if not p.shadow]
+    shadow = [p for p in ordered if p.shadow]
+    merged = merge_policies(enforced, name, target)
+    merged_shadow = merge_policies(shadow, name, target, shadow=True) if shadow else None
+    return Effective(merged, merged_shadow, tuple(p.name for p in ordered))
+
+
+def merge_policies(
+    policies: Sequence[Policy], name: str, target: str, shadow: bool = False
+) -> Policy:
+    """One Policy equivalent (or, for glob/CIDR allowlists, conservative) to `policies`."""
+    out = Policy(name=name, target=target, shadow=shadow)
+    _most_specific_list(out, policies, "allowed_models")
+    _most_specific_list(out, policies, "allowed_cidrs")
+    _intersect(out, policies, "allowed_providers")
+    _union(out, policies, "denied_models")
+    _union(out, policies, "trusted_proxy_cidrs")
+    _union(out, policies, "actor_claim_overrides")
+    for field in _MIN_NONZERO:
+        values = [getattr(p, field) for p in policies if getattr(p, field) > 0]
+        if values:
+            setattr(out, field, min(values))
+    modes = {p.max_tokens_mode for p in policies}
+    if Policy.MAX_TOKENS_MODE_REJECT in modes:
+        out.max_tokens_mode = Policy.MAX_TOKENS_MODE_REJECT
+    elif Policy.MAX_TOKENS_MODE_CAP in modes:
+        out.max_tokens_mode = Policy.MAX_TOKENS_MODE_CAP
+    out.require_actor_token = any(p.require_actor_token for p in policies)
+    out.replay_protection = any(p.replay_protection for p in policies)
+    out.allow_labels = bool(policies) and all(p.allow_labels for p in policies)
+    logging = [p.prompt_logging for p in policies if p.prompt_logging in _LOGGING_RANK]
+    if logging:
+        out.prompt_logging = min(logging, key=_LOGGING_RANK.__getitem__)
+    retentions = [p.prompt_retention for p in policies if p.HasField("prompt_retention")]
+    if retentions:
+        out.prompt_retention.CopyFrom(min(retentions, key=lambda d: d.ToNanoseconds()))
+    rules = {}
+    for p in policies:
+        for rule in p.redaction_rules:
+            rules.setdefault(rule.name, rule)
+    out.redaction_rules.extend(rules[n] for n in sorted(rules))
+    budgets = [p for p in policies if p.budget_micro_usd > 0]
+    if budgets:
+        # The period of the policy whose budget is the binding (smallest) one.
+        out.budget_period = min(budgets, key=lambda p: p.budget_micro_usd).budget_period
+    return out
+
+
+def _most_specific_list(out: Policy, policies: Sequence[Policy], field: str) -> None:
+    for p in reversed(policies):  # most specific first
+        values = getattr(p, field)
+        if values:
+            getattr(out, field).extend(values)
+            return
+
+
+def _intersect(out: Policy, policies: Sequence[Policy], field: str) -> None:
+    lists = [list(getattr(p, field)) for p in policies if getattr(p, field)]
+    if not lists:
+        return
+    common = [v for v in dict.fromkeys(lists[0]) if all(v in other for other in lists[1:])]
+    if not common:
+        # Nothing is allowed by all of them; an empty list would read as "any".
+        common = [""]
+    getattr(out, field).extend(common)
+
+
+def _union(out: Policy, policies: Sequence[Policy], field: str) -> None:
+    values = dict.fromkeys(v for p in policies for v in getattr(p, field))
+    getattr(out, field).extend(values)

@@ -1,0 +1,247 @@
+"""Who pays for a request: the key's bound actor, or the actor a signed token names. Pure.
+
+Sources of identity, strongest first:
+- a verified actor token (`X-Oggy-Actor`, a JWT signed with one of the
+  workspace's signing keys): its `sub` is an actor of the workspace, by
+  resource name or bare id; the actor must exist and not be disabled;
+- the actor the gateway key is bound to.
+
+On a key bound to an actor, a token must name that same actor (else
+`actor_mismatch`): a token can never move the bill to someone else. Its
+`team`/`app`/`env`/`workflow` claims replace the bound actor's attributes only
+where the effective policy's `actor_claim_overrides` allow. On a workspace key
+(no bound actor) the token is the identity and all its signed claims apply.
+Unsigned headers (`X-Oggy-User`, `X-Oggy-Team`, ...) never change who pays;
+`X-Oggy-Tags` and `X-Oggy-Workflow` are recorded as labels/workflow only when
+the policy has `allow_labels`, bounded in size and charset.
+
+Everything here is built at config time (`build_workspace_identity`) except
+`resolve`, which is a few dict lookups plus a memoised token verification.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from dataplane.core import errors
+from dataplane.core.actor_token import (
+    ActorTokenInvalid,
+    ActorTokenVerifier,
+    ReplayCache,
+    VerificationKey,
+    verification_key,
+)
+from dataplane.core.policy import EffectivePolicy
+from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
+
+ACTOR_HEADER = "X-Oggy-Actor"
+TAGS_HEADER = "X-Oggy-Tags"
+WORKFLOW_HEADER = "X-Oggy-Workflow"
+MAX_LABELS = 16
+MAX_LABEL_KEY = 64
+MAX_LABEL_VALUE = 256
+MAX_CLAIM_VALUE = 256
+_LABEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
+_ALGORITHMS = {
+    signing_key_pb2.SigningKey.ALGORITHM_EDDSA: "EdDSA",
+    signing_key_pb2.SigningKey.ALGORITHM_ES256: "ES256",
+    signing_key_pb2.SigningKey.ALGORITHM_HS256: "HS256",
+}
+# Every claim applies on a workspace key (the token is the identity).
+_ALL_CLAIMS = frozenset({"team", "app", "env", "workflow"})
+
+
+class IdentityConfigError(ValueError):
+    """A signing key or actor cannot be compiled; the message names it (never a secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    """The usage event's who: actor and team resource names, app, environment, workflow."""
+
+    actor: str = ""
+    team: str = ""
+    app: str = ""
+    environment: str = ""
+    workflow: str = ""
+
+
+NOBODY = Attribution()
+
+
+@dataclass(frozen=True, slots=True)
+class ActorEntry:
+    name: str
+    disabled: bool
+    teams: tuple[str, ...]
+    # Attribution when nothing overrides it: the actor and its first team
+    # (a team actor with no team of its own is its own team).
+    attribution: Attribution
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceIdentity:
+    name: str
+    # Actors by resource name and by bare id.
+    actors: Mapping[str, ActorEntry]
+    # None when the workspace registered no signing key: every token is refused.
+    verifier: ActorTokenVerifier | None = None
+    replay_verifier: ActorTokenVerifier | None = None
+
+    def verify(
+        self, token: str, now: float, replay_protection: bool
+    ) -> tuple[ActorEntry, Mapping[str, str]]:
+        """The token's actor and claims; raises errors.ActorTokenInvalid."""
+        verifier = self.replay_verifier if replay_protection else self.verifier
+        if verifier is None:
+            raise errors.ActorTokenInvalid("unknown_kid", "the workspace has no signing keys")
+        try:
+            claims = verifier.verify(token, now)
+        except ActorTokenInvalid as e:
+            raise errors.ActorTokenInvalid(e.reason, e.detail) from None
+        actor = self.actors.get(claims.subject)
+        if actor is None:
+            raise errors.ActorTokenInvalid(
+                "unknown_actor", "`sub` is not an actor of the workspace"
+            )
+        if actor.disabled:
+            raise errors.ActorTokenInvalid("actor_disabled", "the token's actor is disabled")
+        return actor, claims.attributes
+
+
+class ReplayCaches:
+    """One ReplayCache per workspace that outlives config changes (see actor_token)."""
+
+    def __init__(self, max_entries: int | None = None) -> None:
+        self._max = max_entries
+        self._by_workspace: dict[str, ReplayCache] = {}
+
+    def get(self, workspace: str) -> ReplayCache:
+        cache = self._by_workspace.get(workspace)
+        if cache is None:
+            cache = ReplayCache() if self._max is None else ReplayCache(self._max)
+            self._by_workspace[workspace] = cache
+        return cache
+
+    def retain(self, workspaces: Iterable[str]) -> None:
+        keep = set(workspaces)
+        for name in [w for w in self._by_workspace if w not in keep]:
+            del self._by_workspace[name]
+
+
+# The data plane process's caches; compile_snapshot uses them unless given others.
+PROCESS_REPLAY_CACHES = ReplayCaches()
+
+
+def build_actor_entries(workspace: str, actors: Iterable[actor_pb2.Actor]) -> dict[str, ActorEntry]:
+    """Actors of one workspace, indexed by resource name and by bare id."""
+    out: dict[str, ActorEntry] = {}
+    for a in actors:
+        teams = tuple(a.teams)
+        if teams:
+            team = teams[0]
+        elif a.kind == actor_pb2.Actor.KIND_TEAM:
+            team = a.name
+        else:
+            team = ""
+        entry = ActorEntry(a.name, a.disabled, teams, Attribution(actor=a.name, team=team))
+        out[a.name] = entry
+        out[a.name.rsplit("/", 1)[1]] = entry
+    return out
+
+
+def build_workspace_identity(
+    workspace: str,
+    actors: Mapping[str, ActorEntry],
+    signing_keys: Iterable[snapshot_pb2.SigningKeyMaterial],
+    replay_cache: ReplayCache,
+    clock: Callable[[], float] = time.time,
+) -> WorkspaceIdentity:
+    keys: dict[str, VerificationKey] = {}
+    for material in signing_keys:
+        sk = material.signing_key
+        kid = sk.name.rsplit("/", 1)[1]
+        alg = _ALGORITHMS.get(sk.algorithm)
+        if alg is None:
+            raise IdentityConfigError(f"signing key {sk.name}: algorithm is unspecified")
+        if kid in keys:
+            raise IdentityConfigError(f"signing key {sk.name} appears twice")
+        try:
+            keys[kid] = verification_key(
+                kid, alg, public_key_pem=sk.public_key_pem, hmac_secret=material.hmac_secret
+            )
+        except ValueError as e:
+            raise IdentityConfigError(f"{sk.name}: {e}") from None
+    verifier = replay_verifier = None
+    if keys:
+        audiences = (workspace, workspace.rsplit("/", 1)[1])
+        verifier = ActorTokenVerifier(keys, audiences, clock)
+        replay_verifier = ActorTokenVerifier(
+            keys, audiences, clock, replay_protection=True, replay_cache=replay_cache
+        )
+    return WorkspaceIdentity(workspace, MappingProxyType(actors), verifier, replay_verifier)
+
+
+def resolve(
+    ws: WorkspaceIdentity,
+    bound: ActorEntry | None,
+    policy: EffectivePolicy,
+    token: str | None,
+    now: float,
+) -> Attribution:
+    """The attribution of a request; raises ActorTokenInvalid. (`require_actor_token`
+    is the caller's policy check, done before.)"""
+    if token is None:
+        return NOBODY if bound is None else bound.attribution
+    actor, claims = ws.verify(token, now, policy.replay_protection)
+    if bound is None:
+        allowed = _ALL_CLAIMS
+    else:
+        if actor is not bound and actor.name != bound.name:
+            raise errors.ActorTokenInvalid(
+                "actor_mismatch", "the key is bound to another actor than the token's `sub`"
+            )
+        allowed = policy.claim_overrides
+    if not claims or not allowed:
+        return actor.attribution
+    base = actor.attribution
+    team = base.team
+    if "team" in allowed and (claimed := claims.get("team")):
+        entry = ws.actors.get(claimed)
+        team = entry.name if entry is not None else claimed[:MAX_CLAIM_VALUE]
+    return Attribution(
+        actor=actor.name,
+        team=team,
+        app=claims.get("app", "")[:MAX_CLAIM_VALUE] if "app" in allowed else "",
+        environment=claims.get("env", "")[:MAX_CLAIM_VALUE] if "env" in allowed else "",
+        workflow=claims.get("workflow", "")[:MAX_CLAIM_VALUE] if "workflow" in allowed else "",
+    )
+
+
+def _label_text(value: str, limit: int) -> bool:
+    return 0 < len(value) <= limit and _LABEL_CHARS.issuperset(value)
+
+
+def parse_labels(header: str | None) -> dict[str, str]:
+    """`k=v,k2=v2` → labels; malformed entries are dropped, at most MAX_LABELS kept."""
+    if not header:
+        return {}
+    out: dict[str, str] = {}
+    # Split at most MAX_LABELS times: parsing cost is bounded whatever the header holds.
+    for item in header.split(",", MAX_LABELS)[:MAX_LABELS]:
+        k, sep, v = item.partition("=")
+        k = k.strip()
+        v = v.strip()
+        if sep and _label_text(k, MAX_LABEL_KEY) and _label_text(v, MAX_LABEL_VALUE):
+            out[k] = v
+    return out
+
+
+def parse_workflow(header: str | None) -> str:
+    """An unsigned workflow name, kept only when it is a valid label value."""
+    if header and _label_text(header := header.strip(), MAX_LABEL_VALUE):
+        return header
+    return ""

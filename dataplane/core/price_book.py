@@ -1,0 +1,145 @@
+"""Per-workspace pricing: the workspace's negotiated overrides over the catalog. Pure.
+
+Built once per config (compile time). The catalog is the snapshot's global
+prices (`prices/{p}`), or Oggy's default list prices when the snapshot has
+none; a workspace's own prices (`workspaces/{w}/prices/{p}`) are looked up
+first. Providers that serve OpenAI's models under another kind
+(`azure_openai`, `openai_compatible`) fall back to the `openai` entries.
+The version names the exact set of prices used (a content hash), so a cost
+can be traced to the rates that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from dataplane.core.default_prices import default_catalog
+from dataplane.core.pricing import (
+    Cost,
+    Price,
+    PriceCatalog,
+    PriceEntry,
+    TokenCounts,
+    cost_micro_usd,
+)
+from oggy.v1 import price_pb2
+
+PROVIDER_KINDS = frozenset({"openai", "anthropic", "azure_openai", "openai_compatible", "*"})
+# Kinds that also take the `openai` price of a model they serve.
+_OPENAI_SERVED = frozenset({"azure_openai", "openai_compatible"})
+_ID = r"[a-z][a-z0-9-]{0,62}"
+_GLOBAL = re.compile(rf"prices/{_ID}")
+_IN_WORKSPACE = re.compile(rf"(workspaces/{_ID})/prices/{_ID}")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """Catalogs consulted in order (workspace overrides first)."""
+
+    layers: tuple[PriceCatalog, ...]
+    version: str
+
+    def price(self, kind: str, model: str, at: int, tokens: TokenCounts) -> Cost | None:
+        kinds = (kind, "openai") if kind in _OPENAI_SERVED else (kind,)
+        for layer in self.layers:
+            for k in kinds:
+                entry = layer.lookup(k, model, at)
+                if entry is not None:
+                    return Cost(cost_micro_usd(tokens, entry.price), self.version, entry)
+        return None
+
+
+def entry_of(p: price_pb2.ModelPrice) -> PriceEntry:
+    def opt(name: str) -> int | None:
+        return getattr(p, name) if p.HasField(name) else None
+
+    return PriceEntry(
+        provider=p.provider,
+        model=p.model,
+        effective_from=p.effective_time.seconds,
+        price=Price(
+            input=p.input_per_mtok,
+            output=p.output_per_mtok,
+            cached_input=opt("cached_input_per_mtok"),
+            cache_write=opt("cache_write_per_mtok"),
+            reasoning=opt("reasoning_per_mtok"),
+        ),
+    )
+
+
+def _version(prices: Iterable[price_pb2.ModelPrice]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(prices, key=lambda p: p.name):
+        c = price_pb2.ModelPrice()
+        c.CopyFrom(p)
+        c.ClearField("etag")
+        h.update(c.SerializeToString(deterministic=True))
+        h.update(b"\0")
+    return h.hexdigest()[:12]
+
+
+def _check(p: price_pb2.ModelPrice, error: type[Exception]) -> None:
+    if p.provider not in PROVIDER_KINDS:
+        raise error(
+            f"price {p.name}: provider kind {p.provider!r} is not one of {sorted(PROVIDER_KINDS)}"
+        )
+    if not p.model or len(p.model) > 256:
+        raise error(f"price {p.name}: model must be a name or glob of 1..256 characters")
+    amounts = [p.input_per_mtok, p.output_per_mtok]
+    amounts += [
+        getattr(p, f)
+        for f in ("cached_input_per_mtok", "cache_write_per_mtok", "reasoning_per_mtok")
+        if p.HasField(f)
+    ]
+    if any(a < 0 for a in amounts):
+        raise error(f"price {p.name}: amounts must not be negative")
+
+
+def compile_price_books(
+    prices: Iterable[price_pb2.ModelPrice],
+    workspaces: Collection[str],
+    error: type[Exception] = ValueError,
+) -> Mapping[str, PriceBook]:
+    """A PriceBook per workspace; raises `error` for an invalid or misplaced price."""
+    catalog: list[price_pb2.ModelPrice] = []
+    overrides: dict[str, list[price_pb2.ModelPrice]] = {}
+    seen: set[str] = set()
+    for p in prices:
+        if p.name in seen:
+            raise error(f"price {p.name} appears twice")
+        seen.add(p.name)
+        _check(p, error)
+        if _GLOBAL.fullmatch(p.name):
+            catalog.append(p)
+            continue
+        m = _IN_WORKSPACE.fullmatch(p.name)
+        if m is None:
+            raise error(
+                f"price name {p.name!r} is not `prices/{{id}}` or `workspaces/{{w}}/prices/{{id}}`"
+            )
+        if m.group(1) not in workspaces:
+            raise error(f"{p.name}: workspace {m.group(1)} is not in the snapshot")
+        overrides.setdefault(m.group(1), []).append(p)
+
+    if catalog:
+        version = "c-" + _version(catalog)
+        base = PriceCatalog(version, (entry_of(p) for p in catalog))
+    else:
+        base = default_catalog()
+        version = base.version
+    default_book = PriceBook((base,), version)
+    books: dict[str, PriceBook] = {}
+    for ws in workspaces:
+        own = overrides.get(ws)
+        if not own:
+            books[ws] = default_book
+            continue
+        ws_version = f"{version}+w-{_version(own)}"
+        books[ws] = PriceBook(
+            (PriceCatalog(ws_version, (entry_of(p) for p in own)), base), ws_version
+        )
+    return MappingProxyType(books)

@@ -1,0 +1,162 @@
+"""OpenAI (and OpenAI-compatible servers): URL, auth and the OpenAI wire formats.
+
+Wire formats: chat completions, legacy completions and embeddings share the
+`usage` object (`prompt_tokens` includes `prompt_tokens_details.cached_tokens`;
+`completion_tokens` includes `completion_tokens_details.reasoning_tokens`);
+the Responses API names them `input_tokens` / `output_tokens` with
+`input_tokens_details.cached_tokens` / `output_tokens_details.reasoning_tokens`,
+and streams its usage in the `response.completed` event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataplane.core.usage_extract import Usage, count, detail, extract_usage, make_usage
+from dataplane.providers.base import (
+    OPENAI_FAMILY,
+    Dialect,
+    UpstreamTarget,
+    WireFormat,
+    join_url,
+)
+
+FORWARD_HEADERS = ("Accept", "OpenAI-Beta", "User-Agent")
+# Responses stream events that end a response and carry its usage.
+_RESPONSE_END_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def url(target: UpstreamTarget, op: str, model: str) -> str:
+    return join_url(target.base_url, op)
+
+
+def auth_headers(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+OPENAI = Dialect("openai", OPENAI_FAMILY, url, auth_headers, FORWARD_HEADERS, passthrough=True)
+OPENAI_COMPATIBLE = Dialect(
+    "openai_compatible", OPENAI_FAMILY, url, auth_headers, FORWARD_HEADERS, passthrough=True
+)
+
+
+# ---------------------------------------------------------------- chat / completions / embeddings
+
+
+def chat_usage(body: Any) -> Usage | None:
+    return extract_usage(body.get("usage")) if isinstance(body, dict) else None
+
+
+def observe_chat(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None, bool]:
+    """With `stream_options.include_usage` the last chunk has `usage` and empty `choices`."""
+    usage = extract_usage(obj.get("usage"))
+    if usage is None:
+        return current, False
+    return usage, not obj.get("choices")
+
+
+def chat_text(body: Any) -> str:
+    """Generated text of a chat or legacy completion (message content, tool args, text)."""
+    parts: list[str] = []
+    for choice in _choices(body):
+        if isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+        _message_parts(choice.get("message"), parts)
+    return "".join(parts)
+
+
+def chat_stream_text(obj: dict[str, Any]) -> str:
+    parts: list[str] = []
+    for choice in _choices(obj):
+        if isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+        _message_parts(choice.get("delta"), parts)
+    return "".join(parts)
+
+
+def _choices(body: Any) -> list[dict[str, Any]]:
+    choices = body.get("choices") if isinstance(body, dict) else None
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+
+def _message_parts(message: Any, parts: list[str]) -> None:
+    if not isinstance(message, dict):
+        return
+    if isinstance(message.get("content"), str):
+        parts.append(message["content"])
+    for call in message.get("tool_calls") or ():
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+            parts.append(fn["arguments"])
+
+
+def _nothing(_: Any) -> str:
+    return ""
+
+
+def _no_stream(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None, bool]:
+    return current, False
+
+
+# ---------------------------------------------------------------- responses
+
+
+def extract_responses_usage(usage: Any) -> Usage | None:
+    if not isinstance(usage, dict):
+        return None
+    return make_usage(
+        count(usage.get("input_tokens")),
+        count(usage.get("output_tokens")),
+        count(usage.get("total_tokens")),
+        cached=detail(usage, "input_tokens_details", "cached_tokens"),
+        reasoning=detail(usage, "output_tokens_details", "reasoning_tokens"),
+    )
+
+
+def responses_usage(body: Any) -> Usage | None:
+    return extract_responses_usage(body.get("usage")) if isinstance(body, dict) else None
+
+
+def observe_responses(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None, bool]:
+    if obj.get("type") in _RESPONSE_END_EVENTS:
+        usage = responses_usage(obj.get("response"))
+        if usage is not None:
+            return usage, False
+    return current, False
+
+
+def responses_text(body: Any) -> str:
+    output = body.get("output") if isinstance(body, dict) else None
+    parts: list[str] = []
+    for item in output if isinstance(output, list) else ():
+        content = item.get("content") if isinstance(item, dict) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        if isinstance(item, dict) and isinstance(item.get("arguments"), str):
+            parts.append(item["arguments"])
+    return "".join(parts)
+
+
+def responses_stream_text(obj: dict[str, Any]) -> str:
+    if obj.get("type") in ("response.output_text.delta", "response.function_call_arguments.delta"):
+        delta = obj.get("delta")
+        return delta if isinstance(delta, str) else ""
+    return ""
+
+
+CHAT = WireFormat("chat", OPENAI_FAMILY, chat_usage, observe_chat, chat_text, chat_stream_text)
+COMPLETIONS = WireFormat(
+    "completions", OPENAI_FAMILY, chat_usage, observe_chat, chat_text, chat_stream_text
+)
+EMBEDDINGS = WireFormat("embeddings", OPENAI_FAMILY, chat_usage, _no_stream, _nothing, _nothing)
+RESPONSES = WireFormat(
+    "responses",
+    OPENAI_FAMILY,
+    responses_usage,
+    observe_responses,
+    responses_text,
+    responses_stream_text,
+)
+# Any other OpenAI path: a `usage` object is read if one is there, nothing is assumed.
+GENERIC = WireFormat("generic", OPENAI_FAMILY, chat_usage, observe_chat, _nothing, _nothing)

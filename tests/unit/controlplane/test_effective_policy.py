@@ -1,0 +1,97 @@
+"""Merging policies into one Policy proto: the data plane's rules, most restrictive wins."""
+
+from __future__ import annotations
+
+from google.protobuf.duration_pb2 import Duration
+
+from controlplane.domain.effective_policy import Layer, merge, targets_for
+from oggy.v1 import policy_pb2
+
+P = policy_pb2.Policy
+WS = "workspaces/w"
+TEAM = "workspaces/w/actors/team"
+ACTOR = "workspaces/w/actors/alice"
+KEY = "workspaces/w/keys/k"
+
+
+def test_targets_most_general_first() -> None:
+    assert targets_for(WS, [TEAM], ACTOR, KEY) == (WS, TEAM, ACTOR, KEY)
+    assert targets_for(WS) == (WS,)
+
+
+def test_merge_rules() -> None:
+    ws = P(
+        name="workspaces/w/policies/ws",
+        target=WS,
+        allowed_models=["gpt-*"],
+        denied_models=["gpt-4"],
+        allowed_cidrs=["10.0.0.0/8"],
+        max_output_tokens=1000,
+        allowed_providers=["workspaces/w/providers/a", "workspaces/w/providers/b"],
+        prompt_logging=P.PROMPT_LOGGING_FULL,
+        prompt_retention=Duration(seconds=86400 * 30),
+        allow_labels=True,
+        budget_micro_usd=5_000_000,
+        budget_period=P.BUDGET_PERIOD_MONTH,
+    )
+    team = P(
+        name="workspaces/w/policies/team",
+        target=TEAM,
+        denied_models=["o1*"],
+        max_output_tokens=500,
+        require_actor_token=True,
+        allowed_providers=["workspaces/w/providers/b"],
+        prompt_logging=P.PROMPT_LOGGING_METADATA,
+        prompt_retention=Duration(seconds=3600),
+        allow_labels=True,
+        max_tokens_mode=P.MAX_TOKENS_MODE_CAP,
+        budget_micro_usd=1_000_000,
+        budget_period=P.BUDGET_PERIOD_DAY,
+    )
+    key = P(
+        name="workspaces/w/policies/key",
+        target=KEY,
+        allowed_models=["gpt-4o-mini"],
+        max_output_tokens=0,
+        replay_protection=True,
+        max_tokens_mode=P.MAX_TOKENS_MODE_REJECT,
+        requests_per_minute=60,
+    )
+    shadow = P(name="workspaces/w/policies/shadow", target=ACTOR, shadow=True, max_output_tokens=7)
+    out = merge(
+        KEY,
+        KEY,
+        [
+            Layer(WS, (ws,)),
+            Layer(TEAM, (team,)),
+            Layer(ACTOR, (shadow,)),
+            Layer(KEY, (key,)),
+        ],
+    )
+    p = out.policy
+    assert out.sources == (ws.name, team.name, shadow.name, key.name)
+    assert list(p.allowed_models) == ["gpt-4o-mini"]  # most specific non-empty list
+    assert list(p.denied_models) == ["gpt-4", "o1*"]  # union
+    assert list(p.allowed_cidrs) == ["10.0.0.0/8"]
+    assert p.max_output_tokens == 500  # smallest non-zero
+    assert p.max_tokens_mode == P.MAX_TOKENS_MODE_REJECT
+    assert p.require_actor_token and p.replay_protection  # OR
+    assert not p.allow_labels  # a permission: every policy must grant it
+    assert list(p.allowed_providers) == ["workspaces/w/providers/b"]  # exact intersection
+    assert p.prompt_logging == P.PROMPT_LOGGING_METADATA  # least logging
+    assert p.prompt_retention.seconds == 3600
+    assert p.budget_micro_usd == 1_000_000 and p.budget_period == P.BUDGET_PERIOD_DAY
+    assert p.requests_per_minute == 60
+    assert not p.shadow
+    assert out.shadow_policy is not None
+    assert out.shadow_policy.shadow and out.shadow_policy.max_output_tokens == 7
+
+
+def test_disjoint_providers_admit_none_and_no_policies_is_empty() -> None:
+    a = P(name="a", allowed_providers=["workspaces/w/providers/a"])
+    b = P(name="b", allowed_providers=["workspaces/w/providers/b"])
+    out = merge(WS, WS, [Layer(WS, (a, b))])
+    assert list(out.policy.allowed_providers) == [""]
+    empty = merge(WS, WS, [Layer(WS, ())])
+    assert empty.sources == () and empty.shadow_policy is None
+    assert empty.policy == P(name=WS, target=WS)

@@ -1,0 +1,305 @@
+"""Who pays: actor tokens resolved against a compiled snapshot, every refusal reason, labels."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt as pyjwt
+import pytest
+
+from dataplane.config.compiled import CompiledConfig, ConfigError, compile_snapshot
+from dataplane.core import errors
+from dataplane.core.identity import (
+    MAX_LABELS,
+    NOBODY,
+    Attribution,
+    ReplayCaches,
+    parse_labels,
+    parse_workflow,
+    resolve,
+)
+from oggy.actor_token import mint_actor_token
+from oggy.v1 import signing_key_pb2, snapshot_pb2
+from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot
+
+NOW = 1_800_000_000.0
+ALICE = actor("alice")
+
+
+def compiled(snapshot: snapshot_pb2.Snapshot | None = None) -> CompiledConfig:
+    return compile_snapshot(snapshot or identity_snapshot(), replay_caches=ReplayCaches())
+
+
+CFG = compiled()
+
+
+def who(key_id: str, token: str | None, cfg: CompiledConfig = CFG, now: float = NOW):
+    key = cfg.keys_by_id[key_id]
+    return resolve(key.identity, key.bound_actor, key.policy, token, now)
+
+
+def mint(key: object = ED, kid: str = "ed", subject: str = ALICE, **kw: object) -> str:
+    kw.setdefault("now", NOW)
+    return mint_actor_token(key, kid=kid, workspace=WS, subject=subject, **kw)  # type: ignore[arg-type]
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def forge(header: dict, claims: dict, signature: bytes = b"x" * 64) -> str:
+    return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}.{b64(signature)}"
+
+
+GOOD = {"sub": ALICE, "aud": WS, "exp": int(NOW) + 60}
+
+
+def hs(claims: dict, kid: str = "hs") -> str:
+    return pyjwt.encode(claims, HS, algorithm="HS256", headers={"kid": kid})
+
+
+# ------------------------------------------------------------------ who pays
+
+
+def test_no_token_workspace_key_is_nobody_and_bound_key_is_its_actor() -> None:
+    assert who("kws", None) is NOBODY
+    assert who("kalice", None) == Attribution(actor=ALICE, team=actor("ml"))
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (mint(), Attribution(actor=ALICE, team=actor("ml"))),
+        (mint(ES, "es"), Attribution(actor=ALICE, team=actor("ml"))),
+        (mint(HS, "hs"), Attribution(actor=ALICE, team=actor("ml"))),
+        # sub by bare id; a team actor with no team is its own team.
+        (mint(subject="alice"), Attribution(actor=ALICE, team=actor("ml"))),
+        (mint(subject="bob"), Attribution(actor=actor("bob"))),
+        (mint(subject="ml"), Attribution(actor=actor("ml"), team=actor("ml"))),
+        # On a workspace key the signed claims are the identity: all apply; a team claim
+        # naming a team actor (by id) is recorded as its resource name.
+        (
+            mint(subject="bob", team="ops", app="etl", env="prod", workflow="nightly"),
+            Attribution(actor("bob"), actor("ops"), "etl", "prod", "nightly"),
+        ),
+        (mint(subject="bob", team="data-science"), Attribution(actor("bob"), "data-science")),
+        # aud may be the bare workspace id; PyJWT-minted tokens verify.
+        (hs({**GOOD, "aud": "acme"}), Attribution(actor=ALICE, team=actor("ml"))),
+        (hs({**GOOD, "aud": ["x", WS]}), Attribution(actor=ALICE, team=actor("ml"))),
+    ],
+)
+def test_workspace_key_with_token(token: str, expected: Attribution) -> None:
+    assert who("kws", token) == expected
+
+
+def test_bound_key_token_may_not_change_attributes_without_overrides() -> None:
+    token = mint(team="ops", app="etl", workflow="nightly")
+    assert who("kalice", token) == Attribution(actor=ALICE, team=actor("ml"))
+
+
+def test_bound_key_overrides_apply_only_as_far_as_policy_allows() -> None:
+    token = mint(team="ops", app="etl", env="prod", workflow="nightly")
+    # kover's policy allows team and workflow, not app or env.
+    assert who("kover", token) == Attribution(actor=ALICE, team=actor("ops"), workflow="nightly")
+
+
+def test_bound_key_token_naming_another_actor_is_refused() -> None:
+    with pytest.raises(errors.ActorTokenInvalid) as info:
+        who("kover", mint(subject="bob", team="ops"))
+    assert info.value.reason == "actor_mismatch"
+    assert info.value.status == 401 and info.value.code == "actor_token_invalid"
+
+
+def test_claim_values_are_bounded() -> None:
+    got = who("kws", mint(subject="bob", app="a" * 2000))
+    assert len(got.app) == 256
+
+
+# ------------------------------------------------------------------ refusals
+
+BAD_TOKENS = [
+    (forge({"alg": "none", "kid": "ed"}, GOOD, b""), "alg_not_allowed"),
+    (forge({"alg": "RS256", "kid": "ed"}, GOOD), "alg_not_allowed"),
+    (forge({"alg": "EdDSA", "kid": "nope"}, GOOD), "unknown_kid"),
+    (forge({"alg": "HS256", "kid": "ed"}, GOOD), "alg_mismatch"),
+    (forge({"alg": "EdDSA", "kid": "ed"}, GOOD), "bad_signature"),
+    (mint(ES, "ed"), "alg_mismatch"),  # ES256 token claiming the EdDSA key
+    (hs({**GOOD, "exp": int(NOW) - 31}), "expired"),
+    (hs({**GOOD, "nbf": int(NOW) + 31}), "not_yet_valid"),
+    (hs({**GOOD, "iat": int(NOW) + 31}), "not_yet_valid"),
+    (hs({**GOOD, "aud": "workspaces/other"}), "wrong_audience"),
+    (hs({**GOOD, "aud": "other"}), "wrong_audience"),
+    (hs({"sub": ALICE, "exp": int(NOW) + 60}), "wrong_audience"),
+    ("x" * 5000, "too_large"),
+    ("not-a-jwt", "malformed"),
+    ("a.b.c", "malformed"),
+    ("", "malformed"),
+    (hs({**GOOD, "exp": "soon"}), "malformed"),
+    (hs({"sub": ALICE, "aud": WS}), "missing_claim"),
+    (hs({"aud": WS, "exp": int(NOW) + 60}), "missing_claim"),
+    (hs({**GOOD, "sub": "nobody"}), "unknown_actor"),
+    (hs({**GOOD, "sub": "workspaces/other/actors/mallory"}), "unknown_actor"),
+    (hs({**GOOD, "sub": actor("carol")}), "actor_disabled"),
+]
+
+
+@pytest.mark.parametrize(("token", "reason"), BAD_TOKENS)
+def test_bad_tokens_are_refused_with_a_reason(token: str, reason: str) -> None:
+    with pytest.raises(errors.ActorTokenInvalid) as info:
+        who("kws", token)
+    err = info.value
+    assert (err.status, err.code, err.reason) == (401, "actor_token_invalid", reason)
+    assert reason in err.message
+    if len(token) > 20:
+        assert token not in err.message and token[-20:] not in err.message
+
+
+def test_token_from_another_workspace_signing_key_is_refused() -> None:
+    # Same kid, other key material: the signature does not verify.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    with pytest.raises(errors.ActorTokenInvalid, match="bad_signature"):
+        who("kws", mint(Ed25519PrivateKey.generate(), "ed"))
+
+
+def test_workspace_without_signing_keys_refuses_every_token() -> None:
+    snap = identity_snapshot()
+    del snap.signing_keys[:]
+    with pytest.raises(errors.ActorTokenInvalid, match="unknown_kid"):
+        who("kws", mint(), compiled(snap))
+
+
+def test_replay_protection_requires_single_use_jti() -> None:
+    cfg = compiled()
+    token = mint(HS, "hs")
+    assert who("kreplay", token, cfg).actor == ALICE
+    with pytest.raises(errors.ActorTokenInvalid, match="replayed"):
+        who("kreplay", token, cfg)
+    # Without a jti the token is refused outright.
+    with pytest.raises(errors.ActorTokenInvalid, match="missing_claim"):
+        who("kreplay", mint(HS, "hs", jti=False), cfg)
+    # The same token on a key without replay protection is fine (memoised).
+    assert who("kws", token, cfg).actor == ALICE
+    assert who("kws", token, cfg).actor == ALICE
+
+
+def test_replay_cache_outlives_a_config_change() -> None:
+    caches = ReplayCaches()
+    token = mint(HS, "hs")
+    first = compile_snapshot(identity_snapshot(), replay_caches=caches)
+    who("kreplay", token, first)
+    second = compile_snapshot(identity_snapshot(), replay_caches=caches)
+    with pytest.raises(errors.ActorTokenInvalid, match="replayed"):
+        who("kreplay", token, second)
+
+
+def test_a_removed_signing_key_stops_verifying_even_if_memoised() -> None:
+    cfg = compiled()
+    token = mint()
+    assert who("kws", token, cfg).actor == ALICE
+    snap = identity_snapshot()
+    kept = [m for m in snap.signing_keys if not m.signing_key.name.endswith("/ed")]
+    del snap.signing_keys[:]
+    snap.signing_keys.extend(kept)
+    with pytest.raises(errors.ActorTokenInvalid, match="unknown_kid"):
+        who("kws", token, compiled(snap))
+
+
+def test_a_disabled_actor_is_refused_even_with_a_memoised_token() -> None:
+    token = mint(subject="bob")
+    cfg = compiled()
+    assert who("kws", token, cfg).actor == actor("bob")
+    snap = identity_snapshot()
+    for a in snap.actors:
+        if a.name == actor("bob"):
+            a.disabled = True
+    with pytest.raises(errors.ActorTokenInvalid, match="actor_disabled"):
+        who("kws", token, compiled(snap))
+
+
+# ------------------------------------------------------------------ config
+
+
+def _with_signing_key(**kw: object) -> snapshot_pb2.Snapshot:
+    snap = identity_snapshot()
+    snap.signing_keys.append(
+        snapshot_pb2.SigningKeyMaterial(
+            signing_key=signing_key_pb2.SigningKey(**kw),  # type: ignore[arg-type]
+        )
+    )
+    return snap
+
+
+SKA = signing_key_pb2.SigningKey
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"name": f"{WS}/keys/x", "algorithm": SKA.ALGORITHM_HS256}, "signingKeys"),
+        ({"name": "workspaces/nope/signingKeys/x", "algorithm": SKA.ALGORITHM_HS256}, "nope"),
+        ({"name": f"{WS}/signingKeys/x"}, "unspecified"),
+        ({"name": f"{WS}/signingKeys/x", "algorithm": SKA.ALGORITHM_HS256}, "HMAC secret"),
+        (
+            {
+                "name": f"{WS}/signingKeys/x",
+                "algorithm": SKA.ALGORITHM_EDDSA,
+                "public_key_pem": "x",
+            },
+            "does not parse",
+        ),
+        ({"name": f"{WS}/signingKeys/ed", "algorithm": SKA.ALGORITHM_HS256}, "twice"),
+    ],
+)
+def test_bad_signing_keys_are_rejected(kw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        compiled(_with_signing_key(**kw))
+
+
+def test_duplicate_kid_and_wrong_key_type_are_rejected() -> None:
+    snap = identity_snapshot()
+    snap.signing_keys.append(snap.signing_keys[2])
+    with pytest.raises(ConfigError, match="twice"):
+        compiled(snap)
+    es_pem = identity_snapshot().signing_keys[1].signing_key.public_key_pem
+    with pytest.raises(ConfigError, match="Ed25519"):
+        compiled(
+            _with_signing_key(
+                name=f"{WS}/signingKeys/x", algorithm=SKA.ALGORITHM_EDDSA, public_key_pem=es_pem
+            )
+        )
+
+
+def test_signing_key_material_never_in_reprs() -> None:
+    text = repr(CFG.identities[WS]) + repr(CFG.keys_by_id["kws"])
+    assert HS.decode() not in text
+
+
+# ------------------------------------------------------------------ labels
+
+
+@pytest.mark.parametrize(
+    ("header", "labels"),
+    [
+        (None, {}),
+        ("", {}),
+        ("team=ml,cost-center=42", {"team": "ml", "cost-center": "42"}),
+        (" a = 1 , b=2 ", {"a": "1", "b": "2"}),
+        ("a=1,broken,=x,y=,c=ok", {"a": "1", "c": "ok"}),
+        ("a=has space,b=ünï,c=x;y,d=v:1.2_3-4", {"d": "v:1.2_3-4"}),
+        (f"{'k' * 64}=v,{'k' * 65}=v", {"k" * 64: "v"}),
+        (f"a={'v' * 256},b={'v' * 257}", {"a": "v" * 256}),
+        (",".join(f"k{i}=v" for i in range(40)), {f"k{i}": "v" for i in range(MAX_LABELS)}),
+    ],
+)
+def test_parse_labels(header: str | None, labels: dict[str, str]) -> None:
+    assert parse_labels(header) == labels
+
+
+@pytest.mark.parametrize(
+    ("header", "workflow"),
+    [(None, ""), ("nightly-etl", "nightly-etl"), ("bad value", ""), ("x" * 300, "")],
+)
+def test_parse_workflow(header: str | None, workflow: str) -> None:
+    assert parse_workflow(header) == workflow
