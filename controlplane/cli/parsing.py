@@ -48,7 +48,7 @@ def format_duration(seconds: int) -> str:
     """86400 → `1d`, 5400 → `90m`: the largest unit that divides evenly."""
     if seconds == 0:
         return "0s"
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
+from controlplane.domain import urls
 from controlplane.domain.errors import InvalidArgument
 
 MAX_DISPLAY_NAME = 200
@@ -39,27 +39,9 @@ def etag(value: str) -> int:
     return int(value)
 
 
-def base_url(value: str) -> str:
-    if not value:
-        raise InvalidArgument("base_url is required")
-    try:
-        parts = urlsplit(value)
-        port = parts.port  # raises on a non-numeric or out-of-range port
-    except ValueError:
-        raise InvalidArgument("base_url is not a valid URL") from None
-    del port
-    if parts.scheme not in ("http", "https"):
-        raise InvalidArgument("base_url must use http or https")
-    if not parts.hostname:
-        raise InvalidArgument("base_url needs a host")
-    # Credentials belong in api_key, where they are encrypted, never in the URL.
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        raise InvalidArgument("base_url must not contain user info")
-    if parts.fragment:
-        raise InvalidArgument("base_url must not have a fragment")
-    if any(c.isspace() or ord(c) < 0x20 for c in value):
-        raise InvalidArgument("base_url must not contain whitespace")
-    return value
+def base_url(value: str, allow_private_network: bool = True) -> str:
+    """Syntax and address checks of a provider base URL (see controlplane.domain.urls)."""
+    return urls.validate_base_url(value, allow_private_network)
 
 
 def model_globs(values: Iterable[str], field: str, required: bool = False) -> list[str]:

@@ -16,6 +16,9 @@ _KINDS = {
     "actor": ("actors", lambda m: m.name),
     "provider": ("providers", lambda m: m.provider.name),
     "policy": ("policies", lambda m: m.name),
+    "signing_key": ("signing_keys", lambda m: m.signing_key.name),
+    "route": ("routes", lambda m: m.name),
+    "price": ("prices", lambda m: m.name),
 }
 
 
@@ -54,6 +57,8 @@ def apply_delta(
             for table in tables.values():
                 table.pop(change.name, None)
             continue
+        if kind not in _KINDS:
+            raise DeltaError(f"change {i} ({change.name}) has an unknown kind {kind!r}")
         field, name_of = _KINDS[kind]
         resource = getattr(change, kind)
         if name_of(resource) != change.name:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from dataplane.core.default_prices import default_catalog
@@ -34,23 +33,63 @@ _OPENAI_SERVED = frozenset({"azure_openai", "openai_compatible"})
 _ID = r"[a-z][a-z0-9-]{0,62}"
 _GLOBAL = re.compile(rf"prices/{_ID}")
 _IN_WORKSPACE = re.compile(rf"(workspaces/{_ID})/prices/{_ID}")
+_END_OF_TIME = 2**62
+_MEMO_SIZE = 4096
 
 
-@dataclass(frozen=True, slots=True)
 class PriceBook:
     """Catalogs consulted in order (workspace overrides first)."""
 
-    layers: tuple[PriceCatalog, ...]
-    version: str
+    __slots__ = ("_where", "layers", "version")
+
+    def __init__(self, layers: tuple[PriceCatalog, ...], version: str) -> None:
+        self.layers = layers
+        self.version = version
+        # (kind, model) → the (catalog, kind) that prices it, or None: memoised per book.
+        self._where: dict[tuple[str, str], tuple[PriceCatalog, str] | None] = {}
+
+    def _locate(self, kind: str, model: str) -> tuple[PriceCatalog, str] | None:
+        key = (kind, model)
+        try:
+            return self._where[key]
+        except KeyError:
+            pass
+        kinds = (kind, "openai") if kind in _OPENAI_SERVED else (kind,)
+        found = next(
+            (
+                (layer, k)
+                for layer in self.layers
+                for k in kinds
+                if layer.lookup(k, model, _END_OF_TIME) is not None
+            ),
+            None,
+        )
+        if len(self._where) >= _MEMO_SIZE:
+            self._where.clear()
+        self._where[key] = found
+        return found
 
     def price(self, kind: str, model: str, at: int, tokens: TokenCounts) -> Cost | None:
-        kinds = (kind, "openai") if kind in _OPENAI_SERVED else (kind,)
-        for layer in self.layers:
-            for k in kinds:
-                entry = layer.lookup(k, model, at)
-                if entry is not None:
-                    return Cost(cost_micro_usd(tokens, entry.price), self.version, entry)
-        return None
+        """Cost at the rates in force at `at` (unix seconds); None when unpriced."""
+        where = self._locate(kind, model)
+        if where is None:
+            return None
+        layer, k = where
+        entry = layer.lookup(k, model, at)
+        if entry is None:  # that layer prices it only from a later date on: walk them all
+            kinds = (kind, "openai") if kind in _OPENAI_SERVED else (kind,)
+            entry = next(
+                (
+                    e
+                    for cat in self.layers
+                    for k in kinds
+                    if (e := cat.lookup(k, model, at)) is not None
+                ),
+                None,
+            )
+            if entry is None:
+                return None
+        return Cost(cost_micro_usd(tokens, entry.price), self.version, entry)
 
 
 def entry_of(p: price_pb2.ModelPrice) -> PriceEntry:

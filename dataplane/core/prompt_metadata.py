@@ -102,9 +102,14 @@ def finish_reason_of(parsed: Any) -> str:
     return ""
 
 
-# Stream markers. Escaped quotes inside a content string (`\"finish_reason\"`)
-# do not match, so text a model writes cannot fake a reason.
-_REASON_KEYS = (b'"finish_reason"', b'"stop_reason"')
+# Stream markers: a key ending in `_reason` followed by a string value, in
+# compact JSON (`"finish_reason":"stop"`) or with one space after the colon
+# (Python's json.dumps). A null value (every chunk but the last) does not
+# match, so the common chunk costs two failed `rfind`s. Escaped quotes inside
+# a content string (`\"finish_reason\":\"x\"`) do not match either, so text
+# a model writes cannot fake a reason.
+_VALUE_NEEDLES = (b'_reason":"', b'_reason": "')
+_KEYS = (b'"finish', b'"stop')
 # Responses streams end with one of these event types.
 _RESPONSE_END = (
     (b'"response.completed"', "completed"),
@@ -115,36 +120,20 @@ _RESPONSE_END = (
 _CARRY = 96
 
 
-def _value_after(buf: bytes, key_end: int) -> str | None:
-    """The string value after `"key"` ending at key_end; None for null/absent/garbage."""
-    n = len(buf)
-    i = key_end
-    while i < n and buf[i] in b" \t":
-        i += 1
-    if i >= n or buf[i] != 58:  # ':'
-        return None
-    i += 1
-    while i < n and buf[i] in b" \t":
-        i += 1
-    if i >= n or buf[i] != 34:  # '"'
-        return None
-    m = _REASON_CHARS.match(buf, i + 1)
-    if m is None or m.end() >= n or buf[m.end()] != 34:
-        return None
-    return m.group(0).decode("ascii")
-
-
 def _last_reason(buf: bytes, responses: bool) -> str | None:
     best_at = -1
     best: str | None = None
-    for key in _REASON_KEYS:
-        end = len(buf)
-        while (i := buf.rfind(key, 0, end)) > best_at:
-            value = _value_after(buf, i + len(key))
-            if value is not None:
-                best_at, best = i, value
+    n = len(buf)
+    for needle in _VALUE_NEEDLES:
+        end = n
+        while (i := buf.rfind(needle, 0, end)) > best_at:
+            end = i
+            if not (buf.endswith(_KEYS[0], 0, i) or buf.endswith(_KEYS[1], 0, i)):
+                continue
+            m = _REASON_CHARS.match(buf, i + len(needle))
+            if m is not None and m.end() < n and buf[m.end()] == 34:  # closing '"'
+                best_at, best = i, m.group(0).decode("ascii")
                 break
-            end = i  # a null (or cut) value: look further back
     if responses:
         for marker, status in _RESPONSE_END:
             i = buf.rfind(marker)

@@ -20,6 +20,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from controlplane import keyring
 from tests.support.oggy_clients import AdminClient, Tenant, create_tenant, openai_client
 from tests.support.processes import (
     ControlPlane,
@@ -115,28 +116,13 @@ def state_dir_secrets(state_dir: Path) -> dict[str, str]:
         name: (state_dir / name).read_text(encoding="utf-8").strip()
         for name in ("admin_token", "node_token")
     }
-    kek = (state_dir / "kek").read_bytes()
-    try:
-        text = kek.decode("ascii").strip()
-    except UnicodeDecodeError:
-        text = ""
-    if len(text) >= 16:
-        found["kek"] = text
-    raw = kek if not text else _maybe_b64(text)
-    if raw and len(raw) >= 16:
-        found["kek (hex)"] = raw.hex()
-        found["kek (base64)"] = base64.b64encode(raw).decode()
-        found["kek (base64url)"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    kek_path = state_dir / "kek"
+    ring = keyring.loads(kek_path.read_text(encoding="utf-8"), str(kek_path))
+    for index, kek in enumerate((ring.primary, *ring.previous)):
+        found[f"kek{index} (hex)"] = kek.key.hex()
+        found[f"kek{index} (base64)"] = kek.to_base64()
+        found[f"kek{index} (base64url)"] = base64.urlsafe_b64encode(kek.key).decode().rstrip("=")
     return {label: value for label, value in found.items() if value}
-
-
-def _maybe_b64(text: str) -> bytes | None:
-    if not re.fullmatch(r"[A-Za-z0-9+/_=-]+", text):
-        return None
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except ValueError:
-        return None
 
 
 @pytest.fixture(scope="session")

@@ -83,14 +83,32 @@ def _apply_mask(
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"cannot update {unknown}")
     for path in paths:
         stored.ClearField(path)
-        field = patch.DESCRIPTOR.fields_by_name[path]
-        if field.label == field.LABEL_REPEATED:
-            getattr(stored, path).extend(getattr(patch, path))
-        elif field.message_type is not None:
-            if patch.HasField(path):
-                getattr(stored, path).CopyFrom(getattr(patch, path))
-        else:
-            setattr(stored, path, getattr(patch, path))
+        _copy_field(
+            stored,
+            path,
+            getattr(patch, path),
+            patch.HasField if _singular_message(patch, path) else None,
+        )
+
+
+def _singular_message(message: Message, name: str) -> bool:
+    field = message.DESCRIPTOR.fields_by_name[name]
+    return field.message_type is not None and not _repeated(message, name)
+
+
+def _repeated(message: Message, name: str) -> bool:
+    return hasattr(getattr(message, name), "extend")
+
+
+def _copy_field(target: Message, name: str, value: object, has=None) -> None:
+    """Set one field of `target` from `value` (repeated, message or scalar)."""
+    if _repeated(target, name):
+        getattr(target, name).extend(value)
+    elif _singular_message(target, name):
+        if has is None or has(name):
+            getattr(target, name).CopyFrom(value)
+    else:
+        setattr(target, name, value)
 
 
 class FakeAdmin(admin_service_pb2_grpc.AdminServiceServicer):
@@ -390,12 +408,7 @@ class FakeAdmin(admin_service_pb2_grpc.AdminServiceServicer):
                 for field, value in policy.ListFields():
                     if field.name in _POLICY_UPDATABLE and field.name not in ("target", "shadow"):
                         merged.ClearField(field.name)
-                        if field.label == field.LABEL_REPEATED:
-                            getattr(merged, field.name).extend(value)
-                        elif field.message_type is not None:
-                            getattr(merged, field.name).CopyFrom(value)
-                        else:
-                            setattr(merged, field.name, value)
+                        _copy_field(merged, field.name, value)
                 if policy.shadow:
                     merged.shadow = True
                 response.sources.append(name)

@@ -118,8 +118,8 @@ async def test_recovers_after_backends_are_terminated(schema: str, app_name: str
 class TcpProxy:
     """Loopback TCP forwarder to PostgreSQL that the test can take down and bring back."""
 
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -144,7 +144,7 @@ class TcpProxy:
         writer.transport.abort()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
         self._writers |= {writer, up_writer}
         try:
             await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
@@ -154,11 +154,9 @@ class TcpProxy:
 
 async def test_store_down_answers_not_stored_then_recovers(schema: str, app_name: str) -> None:
     postgres.require_postgres()
-    info = postgres.POSTGRES_URL.rsplit("@", 1)[1]  # host:port/db
-    host_port, db = info.split("/", 1)
-    proxy = TcpProxy(int(host_port.rsplit(":", 1)[1]))
+    proxy = TcpProxy(postgres.server_address())
     await proxy.up()
-    url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{db}"
+    url = postgres.via("127.0.0.1", proxy.port)
     # The constructor connects synchronously; off the loop, since the loop runs the proxy.
     store = await asyncio.to_thread(
         PostgresUsageStore, url, schema=schema, application_name=app_name

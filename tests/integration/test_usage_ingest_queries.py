@@ -11,7 +11,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from controlplane.api.admin_servicer import AdminServicer
 from controlplane.api.usage_queries import UsageQueries
+from controlplane.store.memory import InMemoryStore
 from controlplane.usage import RetentionJob, SqliteUsageStore
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import admin_service_pb2_grpc, usage_pb2
@@ -213,9 +215,6 @@ async def test_purge_rpc_goes_through_the_retention_job(store: SqliteUsageStore,
 
 async def test_admin_servicer_forwards_to_usage_queries(store: SqliteUsageStore, clock) -> None:
     # The real AdminServicer, given UsageQueries the way the server wires it.
-    from controlplane.api.admin_servicer import AdminServicer
-    from controlplane.store.memory import InMemoryStore
-
     admin = AdminServicer(
         InMemoryStore(),
         cipher=None,  # type: ignore[arg-type]  # no provider RPCs here

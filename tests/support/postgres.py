@@ -16,8 +16,29 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg import conninfo
 
 POSTGRES_URL = os.environ.get("OGGY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def redacted_url() -> str:
+    """POSTGRES_URL without its password, for messages."""
+    info = conninfo.conninfo_to_dict(POSTGRES_URL)
+    info.pop("password", None)
+    return conninfo.make_conninfo(**info)
+
+
+def via(host: str, port: int) -> str:
+    """POSTGRES_URL's conninfo, pointed at another host and port (e.g. a proxy)."""
+    info = conninfo.conninfo_to_dict(POSTGRES_URL)
+    info.update(host=host, port=str(port))
+    return conninfo.make_conninfo(**info)
+
+
+def server_address() -> tuple[str, int]:
+    """(host, port) of the test server (TCP only)."""
+    info = conninfo.conninfo_to_dict(POSTGRES_URL)
+    return str(info.get("host") or "127.0.0.1"), int(info.get("port") or 5432)
 
 
 @functools.cache
@@ -26,7 +47,7 @@ def _unreachable_reason() -> str | None:
         with psycopg.connect(POSTGRES_URL, connect_timeout=3, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_URL} is unreachable ({type(exc).__name__}: {exc})"
+        return f"PostgreSQL at {redacted_url()} is unreachable ({type(exc).__name__}: {exc})"
     return None
 
 

@@ -11,16 +11,18 @@ from dataplane.core.keys import hash_secret
 from dataplane.core.prompt_logging import (
     DEFAULT_PROMPT_LOGGING,
     DEFAULT_RETENTION_S,
-    GUARD_CHARS,
-    MAX_TEXT_BYTES,
-    TRUNCATED_MARKER,
     PromptCapture,
     PromptLogging,
     PromptLoggingError,
     PromptLoggingPolicy,
+    compile_prompt_logging,
+)
+from dataplane.core.prompt_text import (
+    GUARD_CHARS,
+    MAX_TEXT_BYTES,
+    TRUNCATED_MARKER,
     ResponseTextCollector,
     build_prompt_text,
-    compile_prompt_logging,
     request_text,
 )
 from dataplane.core.redaction import Redactor
@@ -284,16 +286,28 @@ def test_collector_whole_json(body: dict, text: str) -> None:
     assert c.text() == text
 
 
-def test_long_text_is_bounded_with_a_marker_and_a_split_secret_is_dropped() -> None:
-    redactor = Redactor()
+@pytest.mark.parametrize(
+    "secret",
+    ["jane.doe@example.com", "4539 1488 0343 6467", "sk-proj-Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz"],
+)
+@pytest.mark.parametrize("cut_at", [3, 10, 15])
+def test_long_text_is_bounded_and_a_secret_split_by_the_bound_is_dropped(
+    secret: str, cut_at: int
+) -> None:
     c = ResponseTextCollector()
-    # The raw cut lands inside an e-mail address: its first half must not be kept.
-    filler = "x " * ((MAX_TEXT_BYTES + GUARD_CHARS - 10) // 2)
-    c.feed_json({"choices": [{"text": filler + " jane.doe@example.com and more " * 100}]})
-    pt = build_prompt_text(redactor, request_text(None), c.bounded(), 0)
+    # The raw bound lands `cut_at` characters into the secret. The filler is
+    # card numbers, so redaction shrinks it and the cut would land inside the
+    # kept bytes, not be cut off by the byte bound anyway.
+    size = MAX_TEXT_BYTES + GUARD_CHARS - cut_at - 1
+    card = "4111111111111111 "
+    filler = card * (size // len(card)) + "x" * (size % len(card))
+    c.feed_json({"choices": [{"text": f"{filler} {secret} and more"}]})
+    assert c.bounded().cut
+    pt = build_prompt_text(Redactor(), request_text(None), c.bounded(), 0)
     assert pt.response_text.endswith(TRUNCATED_MARKER)
     assert len(pt.response_text.encode()) <= MAX_TEXT_BYTES
-    assert "jane" not in pt.response_text
+    assert secret[:cut_at] not in pt.response_text
+    assert pt.redactions["CARD"] == size // len(card)
 
 
 def test_truncation_counts_utf8_bytes() -> None:

@@ -128,3 +128,13 @@ def test_changes_apply_in_order() -> None:
 def test_rejected_deltas(d: snapshot_pb2.SnapshotDelta, match: str) -> None:
     with pytest.raises(DeltaError, match=match):
         apply_delta(base(), d)
+
+
+def test_every_resource_kind_in_the_contract_can_be_applied() -> None:
+    # A kind added to ResourceChange but not to apply_delta would NACK every
+    # delta that carries it; keep the two in step.
+    from dataplane.config.delta import _KINDS
+
+    oneof = snapshot_pb2.ResourceChange.DESCRIPTOR.oneofs_by_name["change"]
+    kinds = {field.name for field in oneof.fields} - {"deleted"}
+    assert kinds == set(_KINDS)

@@ -1,0 +1,348 @@
+"""Policy merge for providers, max tokens (CAP/REJECT), identity permissions, shadow; properties."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataplane.core import errors
+from dataplane.core.policy import (
+    ALLOW,
+    POLICY_REASONS,
+    Allow,
+    Decision,
+    Deny,
+    EffectivePolicy,
+    PolicyError,
+    cap_max_tokens_fields,
+    capped_max_tokens,
+    compile_effective,
+)
+from oggy.v1 import policy_pb2
+
+Policy = policy_pb2.Policy
+CAP = Policy.MAX_TOKENS_MODE_CAP
+REJECT = Policy.MAX_TOKENS_MODE_REJECT
+PA = "workspaces/w/providers/a"
+PB = "workspaces/w/providers/b"
+PC = "workspaces/w/providers/c"
+
+
+def P(name: str = "p", **kw: Any) -> policy_pb2.Policy:
+    return Policy(name=f"workspaces/w/policies/{name}", **kw)
+
+
+# ------------------------------------------------------------------ providers
+
+
+@pytest.mark.parametrize(
+    ("policies", "provider", "allowed"),
+    [
+        ([], PA, True),
+        ([P(allowed_providers=[PA])], PA, True),
+        ([P(allowed_providers=[PA])], PB, False),
+        ([P(allowed_providers=["a"])], PA, True),  # bare id, read within the workspace
+        ([P("x", allowed_providers=[PA, PB]), P("y", allowed_providers=[PB, PC])], PB, True),
+        ([P("x", allowed_providers=[PA, PB]), P("y", allowed_providers=[PB, PC])], PA, False),
+        ([P("x", allowed_providers=[PA]), P("y", allowed_providers=[PB])], PA, False),
+        ([P("x", allowed_providers=[PA]), P("y", allowed_providers=[PB])], PB, False),
+        ([P("x", allowed_providers=[PA]), P("y", denied_models=["z"])], PA, True),
+    ],
+)
+def test_check_provider(policies: list[Policy], provider: str, allowed: bool) -> None:
+    decision = compile_effective(policies).check_provider(provider)
+    assert isinstance(decision, Allow) is allowed
+    if isinstance(decision, Deny):
+        assert (decision.reason, decision.status) == ("provider_not_allowed", 403)
+        err = decision.error()
+        assert isinstance(err, errors.ProviderNotAllowed) and err.code == "provider_not_allowed"
+
+
+def test_check_provider_is_memoised_and_shadowed() -> None:
+    eff = compile_effective([P("s", allowed_providers=[PA], shadow=True)])
+    assert eff.check_provider(PB) == Allow(shadow_reason="provider_not_allowed")
+    assert eff.check_provider(PB) is eff.check_provider(PB)
+    assert eff.check_provider(PA) is ALLOW
+
+
+@pytest.mark.parametrize(
+    "entry", ["workspaces/other/providers/a", "workspaces/w/keys/a", "A", "", "w/providers/"]
+)
+def test_bad_allowed_provider_entries(entry: str) -> None:
+    with pytest.raises(PolicyError, match="allowed_providers"):
+        compile_effective([P(allowed_providers=[entry])])
+
+
+# ------------------------------------------------------------------ max tokens
+
+DENY = "deny"
+
+
+@pytest.mark.parametrize(
+    ("policies", "requested", "outcome"),
+    [
+        ([], 10_000, 10_000),
+        ([], None, None),
+        # UNSPECIFIED mode and REJECT refuse over the bound (absent = not refused).
+        ([P(max_output_tokens=100)], 100, 100),
+        ([P(max_output_tokens=100)], 101, DENY),
+        ([P(max_output_tokens=100)], None, None),
+        ([P(max_output_tokens=100, max_tokens_mode=REJECT)], 101, DENY),
+        # CAP lowers (or sets) the bound, never refuses.
+        ([P(max_output_tokens=100, max_tokens_mode=CAP)], 5_000, 100),
+        ([P(max_output_tokens=100, max_tokens_mode=CAP)], 50, 50),
+        ([P(max_output_tokens=100, max_tokens_mode=CAP)], None, 100),
+        # The smallest bound applies; CAP only if every bounding policy says CAP.
+        (
+            [
+                P("a", max_output_tokens=100, max_tokens_mode=CAP),
+                P("b", max_output_tokens=50, max_tokens_mode=CAP),
+            ],
+            80,
+            50,
+        ),
+        (
+            [
+                P("a", max_output_tokens=500, max_tokens_mode=CAP),
+                P("b", max_output_tokens=1000, max_tokens_mode=REJECT),
+            ],
+            800,
+            DENY,
+        ),
+        (
+            [
+                P("a", max_output_tokens=500, max_tokens_mode=CAP),
+                P("b", max_output_tokens=1000),
+            ],
+            400,
+            400,
+        ),
+        # A mode on a policy without a bound changes nothing.
+        ([P("a", max_output_tokens=100), P("b", max_tokens_mode=CAP)], 101, DENY),
+        (
+            [P("a", max_output_tokens=100, max_tokens_mode=CAP), P("b", max_tokens_mode=REJECT)],
+            101,
+            100,
+        ),
+    ],
+)
+def test_max_tokens_modes(policies: list[Policy], requested: int | None, outcome: object) -> None:
+    eff = compile_effective(policies)
+    decision = eff.check_max_tokens(requested)
+    if outcome == DENY:
+        assert isinstance(decision, Deny)
+        assert (decision.reason, decision.status) == ("max_tokens_exceeded", 400)
+    else:
+        assert decision is ALLOW
+        assert capped_max_tokens(requested, eff.max_tokens_cap) == outcome
+
+
+@pytest.mark.parametrize(
+    ("body", "fields", "cap", "after", "changed"),
+    [
+        (
+            {"max_tokens": 500},
+            ("max_completion_tokens", "max_tokens"),
+            100,
+            {"max_tokens": 100},
+            True,
+        ),
+        (
+            {"max_tokens": 50},
+            ("max_completion_tokens", "max_tokens"),
+            100,
+            {"max_tokens": 50},
+            False,
+        ),
+        (
+            {"max_tokens": 500, "max_completion_tokens": 80},
+            ("max_completion_tokens", "max_tokens"),
+            100,
+            {"max_tokens": 100, "max_completion_tokens": 80},
+            True,
+        ),
+        ({}, ("max_completion_tokens", "max_tokens"), 100, {"max_completion_tokens": 100}, True),
+        ({}, ("max_output_tokens",), 64, {"max_output_tokens": 64}, True),
+        ({"max_tokens": 500}, ("max_tokens",), 0, {"max_tokens": 500}, False),
+        ({}, (), 100, {}, False),
+    ],
+)
+def test_cap_max_tokens_fields(
+    body: dict, fields: tuple[str, ...], cap: int, after: dict, changed: bool
+) -> None:
+    assert cap_max_tokens_fields(body, fields, cap) is changed
+    assert body == after
+
+
+# ------------------------------------------------------------------ identity permissions
+
+
+def test_identity_permissions_merge() -> None:
+    eff = compile_effective(
+        [
+            P("a", actor_claim_overrides=["team"], allow_labels=True),
+            P("b", actor_claim_overrides=["workflow", "environment"], allow_labels=True),
+            P("s", actor_claim_overrides=["app"], shadow=True),
+        ]
+    )
+    assert eff.claim_overrides == {"team", "workflow", "env"}  # shadow policies grant nothing
+    assert eff.allow_labels
+    # allow_labels is a permission: every applying policy must grant it.
+    assert not compile_effective([P("a", allow_labels=True), P("b")]).allow_labels
+    assert not compile_effective([]).allow_labels
+    # require/replay: anywhere means required.
+    eff = compile_effective([P("a", replay_protection=True), P("b", require_actor_token=True)])
+    assert eff.replay_protection and eff.require_actor_token
+    assert isinstance(eff.check_actor_token(False), Deny)
+    assert eff.check_actor_token(True) is ALLOW
+
+
+@pytest.mark.parametrize("claim", ["sub", "actor", "Team", ""])
+def test_bad_claim_overrides(claim: str) -> None:
+    with pytest.raises(PolicyError, match="actor_claim_overrides"):
+        compile_effective([P(actor_claim_overrides=[claim])])
+
+
+def test_actor_token_required_decision() -> None:
+    decision = compile_effective([P(require_actor_token=True)]).check_actor_token(False)
+    assert isinstance(decision, Deny)
+    assert (decision.reason, decision.status) == ("actor_token_required", 401)
+    assert isinstance(decision.error(), errors.ActorTokenRequired)
+    shadow = compile_effective([P(require_actor_token=True, shadow=True)])
+    assert shadow.check_actor_token(False) == Allow(shadow_reason="actor_token_required")
+
+
+def test_policy_reasons_are_the_blocking_codes() -> None:
+    assert {
+        "ip_not_allowed",
+        "model_not_allowed",
+        "actor_token_required",
+        "actor_token_invalid",
+        "key_revoked",
+        "key_expired",
+        "invalid_api_key",
+        "provider_not_allowed",
+        "max_tokens_exceeded",
+        "actor_disabled",
+    } == POLICY_REASONS
+
+
+# ------------------------------------------------------------------ properties
+
+GLOBS = ["gpt-*", "*-mini", "claude-*", "gpt-4o", "*", "llama?"]
+CIDRS = ["10.0.0.0/8", "10.1.0.0/16", "192.168.0.0/16", "::1/128", "0.0.0.0/0"]
+PROVIDERS = [PA, PB, PC, "a", "b"]
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    return Policy(
+        allowed_models=draw(st.lists(st.sampled_from(GLOBS), max_size=2)),
+        denied_models=draw(st.lists(st.sampled_from(GLOBS), max_size=1)),
+        allowed_cidrs=draw(st.lists(st.sampled_from(CIDRS), max_size=2)),
+        allowed_providers=draw(st.lists(st.sampled_from(PROVIDERS), max_size=2)),
+        max_output_tokens=draw(st.sampled_from([0, 0, 100, 500, 1000])),
+        max_tokens_mode=draw(st.sampled_from([0, CAP, REJECT])),
+        require_actor_token=draw(st.booleans()),
+        replay_protection=draw(st.booleans()),
+        allow_labels=draw(st.booleans()),
+        actor_claim_overrides=draw(st.lists(st.sampled_from(["team", "app", "env"]), max_size=2)),
+        shadow=draw(st.booleans()),
+    )
+
+
+@dataclass(frozen=True)
+class Req:
+    model: str
+    ip: str
+    provider: str
+    max_tokens: int | None
+    has_token: bool
+
+
+requests = st.builds(
+    Req,
+    model=st.sampled_from(["gpt-4o", "gpt-4o-mini", "claude-3", "llama3", "o1"]),
+    ip=st.sampled_from(["10.1.2.3", "10.2.0.1", "192.168.1.1", "8.8.8.8", "::1", "bad"]),
+    provider=st.sampled_from([PA, PB, PC]),
+    max_tokens=st.sampled_from([None, 50, 300, 800, 5000]),
+    has_token=st.booleans(),
+)
+
+
+def named(ps: list[Policy]) -> list[Policy]:
+    out = []
+    for i, p in enumerate(ps):
+        q = Policy()
+        q.CopyFrom(p)
+        q.name = f"workspaces/w/policies/p{i}"
+        out.append(q)
+    return out
+
+
+def decide(eff: EffectivePolicy, req: Req) -> Decision:
+    checks = (
+        eff.check_ip(req.ip),
+        eff.check_actor_token(req.has_token),
+        eff.check_model(req.model),
+        eff.check_provider(req.provider),
+        eff.check_max_tokens(req.max_tokens),
+    )
+    for d in checks:
+        if isinstance(d, Deny):
+            return d
+    return ALLOW
+
+
+def forwarded_bound(eff: EffectivePolicy, req: Req) -> float:
+    v = capped_max_tokens(req.max_tokens, eff.max_tokens_cap)
+    return float("inf") if v is None else v
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.lists(policies(), max_size=4), policies(), requests)
+def test_adding_a_policy_never_loosens(base: list[Policy], extra: Policy, req: Req) -> None:
+    before = compile_effective(named(base))
+    after = compile_effective(named([*base, extra]))
+    d0, d1 = decide(before, req), decide(after, req)
+    if isinstance(d0, Deny):
+        assert isinstance(d1, Deny)
+    if isinstance(d1, Allow):
+        assert forwarded_bound(after, req) <= forwarded_bound(before, req)
+    # Requirements only ever get stricter, permissions narrower.
+    assert after.require_actor_token >= before.require_actor_token
+    assert after.replay_protection >= before.replay_protection
+    if any(not p.shadow for p in base):  # from no enforced policy to one is a first grant
+        assert after.allow_labels <= before.allow_labels
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(policies(), max_size=4), st.lists(policies(), min_size=1, max_size=3), requests)
+def test_shadow_policies_never_change_the_verdict(
+    base: list[Policy], shadows: list[Policy], req: Req
+) -> None:
+    enforced = [p for p in base if not p.shadow]
+    for s in shadows:
+        s.shadow = True
+    before = compile_effective(named(enforced))
+    after = compile_effective(named([*enforced, *shadows]))
+    d0, d1 = decide(before, req), decide(after, req)
+    assert isinstance(d0, Deny) == isinstance(d1, Deny)
+    if isinstance(d0, Deny):
+        assert d0 == d1
+    assert after.max_tokens_cap == before.max_tokens_cap
+    assert after.claim_overrides == before.claim_overrides
+    assert after.allow_labels == before.allow_labels
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(policies(), max_size=4), requests)
+def test_policy_order_does_not_matter(ps: list[Policy], req: Req) -> None:
+    a = compile_effective(named(ps))
+    b = compile_effective(list(reversed(named(ps))))
+    assert type(decide(a, req)) is type(decide(b, req))
+    assert a.max_tokens_cap == b.max_tokens_cap
