@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from controlplane.api.admin_servicer import AdminServicer, seed_default_prices
 from controlplane.api.auth import TokenAuthInterceptor
 from controlplane.api.kek_rotation import KekRotationApi, KekRotator
+from controlplane.api.usage_queries import UsageQueries
 from controlplane.kek_check import KekMismatch, verify_kek
 from controlplane.keyring import KeyringError, keyring_source
 from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
@@ -30,6 +31,7 @@ from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
 from controlplane.usage import UsageIngestServicer, open_usage_store
+from controlplane.usage.retention import RetentionJob
 from oggy.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
@@ -56,6 +58,7 @@ class ControlPlaneServer:
     store: EtcdStore
     publisher: ConfigPublisher
     usage_store: object
+    retention: RetentionJob
     health: health.aio.HealthServicer
     admin_token: str = field(repr=False)
     node_token: str = field(repr=False)
@@ -69,6 +72,7 @@ class ControlPlaneServer:
         await self.health.enter_graceful_shutdown()
         await self.grpc_server.stop(grace)
         await self.publisher.stop()
+        await self.retention.stop()
         await self.usage_store.close()  # type: ignore[attr-defined]
         await self.store.close()
 
@@ -116,6 +120,9 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
 
         usage_store = open_usage_store(settings.usage_store_url)
         cleanup.push_async_callback(usage_store.close)
+        retention = RetentionJob(usage_store, interval_s=settings.retention_interval_s)
+        retention.start()
+        cleanup.push_async_callback(retention.stop)
 
         publisher = ConfigPublisher(store, cipher, settings.etcd_prefix)
         await publisher.start()
@@ -128,6 +135,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
                 cipher,
                 prefix=settings.etcd_prefix,
                 usage_store=usage_store,
+                usage_queries=UsageQueries(usage_store, retention=retention),
                 kek_rotation=KekRotationApi(rotator),
             ),
             server,
@@ -157,7 +165,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         cleanup.pop_all()  # started: from now on ControlPlaneServer.stop owns the cleanup
 
     cp = ControlPlaneServer(
-        server, store, publisher, usage_store, health_servicer, admin_token, node_token
+        server, store, publisher, usage_store, retention, health_servicer, admin_token, node_token
     )
     return cp, port
 

@@ -48,6 +48,8 @@ class Settings:
     etcd_timeout_s: float = 5.0
     etcd_startup_wait_s: float = 15.0
     shutdown_grace_s: float = 5.0
+    # How often expired prompt text is purged.
+    retention_interval_s: float = 300.0
 
     def __post_init__(self) -> None:
         try:
@@ -61,7 +63,10 @@ class Settings:
         if not 0 <= self.grpc_port <= 65535:
             raise SettingsError("grpc port out of range")
         if self.usage_store and not self.usage_store.startswith(("sqlite:", "postgres")):
-            raise SettingsError(f"--usage-store must be sqlite:///PATH, got {self.usage_store!r}")
+            raise SettingsError(
+                "--usage-store must be sqlite:///PATH or postgresql://..., "
+                f"got a {self.usage_store.split(':', 1)[0]!r} URL"
+            )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("--tls-cert and --tls-key go together")
         for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
@@ -141,7 +146,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", required=True, help="dir for kek, admin_token, node_token")
     parser.add_argument("--etcd-prefix", default=DEFAULT_PREFIX, help="key prefix in etcd")
     parser.add_argument(
-        "--usage-store", default=None, help="sqlite:///PATH (default STATE_DIR/usage.db)"
+        "--usage-store",
+        default=None,
+        help="sqlite:///PATH (default STATE_DIR/usage.db) or postgresql://USER@HOST/DB",
     )
     add_security_arguments(parser)
 

@@ -28,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="kek, admin_token, node_token, usage.db (default %(default)s)",
     )
     cp.add_argument("--etcd-prefix", help="key prefix in etcd (default /oggy/)")
-    cp.add_argument("--usage-store", help="sqlite:///PATH (default STATE_DIR/usage.db)")
+    cp.add_argument(
+        "--usage-store",
+        help="sqlite:///PATH (default STATE_DIR/usage.db) or postgresql://USER@HOST/DB",
+    )
     cp.add_argument("--kek-file", help="KEK keyring file (default $OGGY_KEK, else STATE_DIR/kek)")
     cp.add_argument("--tls-cert", help="serve gRPC over TLS: certificate chain (PEM)")
     cp.add_argument("--tls-key", help="serve gRPC over TLS: private key (PEM)")

@@ -3,7 +3,7 @@
 import pytest
 
 from controlplane.cli import main
-from controlplane.cli.commands import policy
+from controlplane.cli.commands import policy_spec as policy
 from controlplane.cli.errors import CliError
 from oggy.v1 import policy_pb2
 
