@@ -17,7 +17,7 @@ version field would close that gap).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -145,11 +145,6 @@ def from_entry(entry: PriceEntry, name: str) -> price_pb2.ModelPrice:
         if value is not None:
             setattr(price, field, value)
     return price
-
-
-def catalog_version(revisions: Iterable[int]) -> str:
-    newest = max(revisions, default=0)
-    return str(newest) if newest else DEFAULT_VERSION
 
 
 def default_id(entry: PriceEntry) -> str:

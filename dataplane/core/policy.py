@@ -27,8 +27,8 @@ key bound to an actor must name that actor; overrides only let its `team`,
 
 Policies with `shadow` set merge into a separate layer that is evaluated and
 reported (`Allow.shadow_reason`) but never blocks; a shadow layer reports
-denials only (a shadow CAP or replay protection is not evaluated). Model and
-provider decisions are memoised per name in bounded dicts.
+denials only (a shadow CAP or replay protection is not evaluated). Model,
+provider and client-address decisions are memoised in bounded dicts.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MODEL_CACHE_SIZE = 1024
+IP_CACHE_SIZE = 4096
 
 
 class PolicyError(ValueError):
@@ -176,6 +177,7 @@ class EffectivePolicy:
     allow_labels: bool = False
     _models: dict[str, Decision] = field(default_factory=dict, repr=False)
     _providers: dict[str, Decision] = field(default_factory=dict, repr=False)
+    _ips: dict[str, Decision] = field(default_factory=dict, repr=False)
     # check_actor_token's two answers (token absent, token present), decided once.
     _token: tuple[Decision, Decision] = field(init=False, repr=False)
 
@@ -218,8 +220,14 @@ class EffectivePolicy:
     def check_ip(self, ip: str) -> Decision:
         if not self.checks_ip:
             return ALLOW
-        addr = parse_ip(ip)
-        return _layered(self.enforced.check_ip(addr), self.shadow, "check_ip", addr)
+        decision = self._ips.get(ip)
+        if decision is None:
+            addr = parse_ip(ip)
+            decision = _layered(self.enforced.check_ip(addr), self.shadow, "check_ip", addr)
+            if len(self._ips) >= IP_CACHE_SIZE:
+                del self._ips[next(iter(self._ips))]
+            self._ips[ip] = decision
+        return decision
 
     def check_max_tokens(self, requested: int | None) -> Decision:
         """REJECT mode: Deny over the bound. In CAP mode use `max_tokens_cap` instead."""

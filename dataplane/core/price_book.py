@@ -16,7 +16,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
-from dataplane.core.default_prices import default_catalog
+from dataplane.core.default_prices import DEFAULT_CATALOG_VERSION, default_catalog
 from dataplane.core.pricing import (
     Cost,
     Price,
@@ -121,6 +121,20 @@ def _version(prices: Iterable[price_pb2.ModelPrice]) -> str:
     return h.hexdigest()[:12]
 
 
+def catalog_version(
+    catalog: Collection[price_pb2.ModelPrice],
+    overrides: Collection[price_pb2.ModelPrice] = (),
+) -> str:
+    """The version a cost is stamped with: a hash of exactly the prices in play.
+
+    Content-addressed rather than an etcd revision, so every data plane and
+    the control plane name the same catalog the same way, and a delete
+    changes it too. No catalog prices: the shipped defaults' version.
+    """
+    version = "c-" + _version(catalog) if catalog else DEFAULT_CATALOG_VERSION
+    return f"{version}+w-{_version(overrides)}" if overrides else version
+
+
 def _check(p: price_pb2.ModelPrice, error: type[Exception]) -> None:
     if p.provider not in PROVIDER_KINDS:
         raise error(
@@ -164,12 +178,8 @@ def compile_price_books(
             raise error(f"{p.name}: workspace {m.group(1)} is not in the snapshot")
         overrides.setdefault(m.group(1), []).append(p)
 
-    if catalog:
-        version = "c-" + _version(catalog)
-        base = PriceCatalog(version, (entry_of(p) for p in catalog))
-    else:
-        base = default_catalog()
-        version = base.version
+    version = catalog_version(catalog)
+    base = PriceCatalog(version, (entry_of(p) for p in catalog)) if catalog else default_catalog()
     default_book = PriceBook((base,), version)
     books: dict[str, PriceBook] = {}
     for ws in workspaces:
@@ -177,7 +187,7 @@ def compile_price_books(
         if not own:
             books[ws] = default_book
             continue
-        ws_version = f"{version}+w-{_version(own)}"
+        ws_version = catalog_version(catalog, own)
         books[ws] = PriceBook(
             (PriceCatalog(ws_version, (entry_of(p) for p in own)), base), ws_version
         )

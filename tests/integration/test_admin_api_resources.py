@@ -19,6 +19,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from controlplane.server import ControlPlaneServer, create_server
 from controlplane.settings import Settings
 from controlplane.store.etcd import EtcdStore
+from dataplane.core.price_book import catalog_version
 from oggy.v1 import (
     actor_pb2,
     audit_pb2,
@@ -384,7 +385,8 @@ async def test_prices_catalog_overrides_and_estimates(env: Env) -> None:
     stub, md = env.stub, env.md
     catalog = await stub.ListModelPrices(pb.ListModelPricesRequest(page_size=1000), metadata=md)
     assert len(catalog.model_prices) > 20  # seeded on first start
-    assert catalog.catalog_version == str(max(int(p.etag) for p in catalog.model_prices))
+    # Content-addressed, the same way the data plane stamps costs.
+    assert catalog.catalog_version == catalog_version(catalog.model_prices)
     set_catalog = await stub.SetModelPrice(
         pb.SetModelPriceRequest(
             model_price=price_pb2.ModelPrice(
@@ -398,7 +400,8 @@ async def test_prices_catalog_overrides_and_estimates(env: Env) -> None:
     )
     price = set_catalog.model_price
     assert price.name.startswith("prices/") and price.HasField("effective_time")
-    assert set_catalog.catalog_version == price.etag
+    assert set_catalog.catalog_version.startswith("c-")
+    assert set_catalog.catalog_version != catalog.catalog_version
     override = (
         await stub.SetModelPrice(
             pb.SetModelPriceRequest(
@@ -413,7 +416,7 @@ async def test_prices_catalog_overrides_and_estimates(env: Env) -> None:
     assert override.name.startswith(f"{W}/prices/")
     listed = await stub.ListModelPrices(pb.ListModelPricesRequest(parent=W), metadata=md)
     assert [p.name for p in listed.model_prices] == [override.name]
-    assert listed.catalog_version == override.etag
+    assert listed.catalog_version.startswith(set_catalog.catalog_version + "+w-")
     req = pb.EstimateCostRequest(
         model="m-large", provider="openai_compatible", input_tokens=1000, output_tokens=1000
     )

@@ -21,6 +21,7 @@ from controlplane.domain.names import Collection, WorkspaceName, parse_workspace
 from controlplane.store.base import Item, RevisionConflict
 from controlplane.store.txn import Absent, PrefixEmpty, Put, TxnStore
 from dataplane.core.default_prices import default_entries
+from dataplane.core.price_book import catalog_version
 from oggy.v1 import admin_service_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -85,20 +86,26 @@ class PriceRpcs(ServicerBase):
             break
         if item is None:
             raise InvalidArgument(f"{name} keeps changing; retry")
-        # The write is the newest price in every scope it belongs to.
         return pb.SetModelPriceResponse(
-            model_price=convert.price_out(item), catalog_version=str(item.mod_revision)
+            model_price=convert.price_out(item), catalog_version=await self._version_for(owner)
         )
+
+    async def _version_for(self, workspace: WorkspaceName | None) -> str:
+        catalog = [convert.price_out(i) for i in await self._prices_in(None)]
+        if workspace is None:
+            return catalog_version(catalog)
+        overrides = [convert.price_out(i) for i in await self._prices_in(workspace)]
+        return catalog_version(catalog, overrides)
 
     @grpc_errors
     async def ListModelPrices(self, request: pb.ListModelPricesRequest, context: Ctx):
         parent = prices.parse_parent(request.parent)
         scope = request.parent or "prices/"
         items = await self._prices_in(parent)
-        in_scope = [*items, *(await self._prices_in(None) if parent else [])]
-        current = prices.in_force_and_scheduled(
-            [convert.price_out(i) for i in items], int(self._clock())
-        )
+        stored = [convert.price_out(i) for i in items]
+        catalog = [convert.price_out(i) for i in await self._prices_in(None)] if parent else stored
+        version = catalog_version(catalog, stored if parent else ())
+        current = prices.in_force_and_scheduled(stored, int(self._clock()))
         page, token = paging.paginate(
             current,
             lambda p: p.name,
@@ -109,7 +116,7 @@ class PriceRpcs(ServicerBase):
         return pb.ListModelPricesResponse(
             model_prices=page,
             next_page_token=token,
-            catalog_version=prices.catalog_version(i.mod_revision for i in in_scope),
+            catalog_version=version,
         )
 
     @grpc_errors
@@ -132,12 +139,14 @@ class PriceRpcs(ServicerBase):
             cache_write=request.cache_write_tokens,
             reasoning=request.reasoning_tokens,
         )
-        catalog_items = await self._prices_in(None)
-        override_items = await self._prices_in(workspace) if workspace else []
-        version = prices.catalog_version(i.mod_revision for i in (*catalog_items, *override_items))
+        catalog = [convert.price_out(i) for i in await self._prices_in(None)]
+        overrides = (
+            [convert.price_out(i) for i in await self._prices_in(workspace)] if workspace else []
+        )
+        version = catalog_version(catalog, overrides)
         found = prices.estimate(
-            [convert.price_out(i) for i in catalog_items],
-            [convert.price_out(i) for i in override_items],
+            catalog,
+            overrides,
             provider=request.provider,
             model=request.model,
             at=int(self._clock()),

@@ -245,9 +245,19 @@ def test_default_prices_have_unique_valid_ids_and_round_trip() -> None:
     assert [prices.to_entry(p) for p in defaults] == default_entries()
 
 
-def test_catalog_version() -> None:
-    assert prices.catalog_version([]) == "default"
-    assert prices.catalog_version([3, 9, 4]) == "9"
+def test_catalog_version_names_exactly_the_prices_in_play() -> None:
+    from dataplane.core.default_prices import DEFAULT_CATALOG_VERSION
+    from dataplane.core.price_book import catalog_version
+
+    a = price(name="prices/a", input_per_mtok=1, output_per_mtok=1, etag="3")
+    b = price(name="prices/b", input_per_mtok=2, output_per_mtok=2, etag="9")
+    assert catalog_version([]) == DEFAULT_CATALOG_VERSION
+    assert catalog_version([a, b]) == catalog_version([b, a])  # order-free
+    assert catalog_version([a]) != catalog_version([a, b])  # a delete changes it
+    moved = price(name="prices/a", input_per_mtok=1, output_per_mtok=1, etag="12")
+    assert catalog_version([moved]) == catalog_version([a])  # etags are not content
+    override = price(name="workspaces/w/prices/o", input_per_mtok=1, output_per_mtok=1)
+    assert catalog_version([a], [override]).startswith(catalog_version([a]) + "+w-")
 
 
 def test_estimate_override_wins_and_no_price_is_not_found() -> None:
