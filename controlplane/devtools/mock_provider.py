@@ -184,17 +184,21 @@ async def _write_events(
     await response.prepare(request)
     # A mid-stream error comes after a couple of words, like a provider failing halfway.
     error_at = min(2, script.words) if script.error_in_stream else None
-    for i, event in enumerate(events):
-        if script.stall_after is not None and i >= script.stall_after:
-            await _pause(state, MAX_STALL_S, request)
-            return response
-        if i == error_at:
-            await response.write(error_event)
-            return response
-        await response.write(event)
-    if done:
-        await response.write(done)
-    await response.write_eof()
+    try:
+        for i, event in enumerate(events):
+            if script.stall_after is not None and i >= script.stall_after:
+                await _pause(state, MAX_STALL_S, request)
+                return response
+            if i == error_at:
+                await response.write(error_event)
+                return response
+            await response.write(event)
+        if done:
+            await response.write(done)
+        await response.write_eof()
+    except ConnectionResetError:
+        # The gateway hung up mid-stream (its client went away): expected, not an error.
+        pass
     return response
 
 

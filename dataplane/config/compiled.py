@@ -31,7 +31,7 @@ from dataplane.core.identity import (
     build_actor_entries,
     build_workspace_identity,
 )
-from dataplane.core.policy import EffectivePolicy, PolicyError, compile_effective
+from dataplane.core.policy import EffectivePolicy, PolicyError, PolicySets, compile_effective
 from dataplane.core.price_book import PriceBook, compile_price_books
 from dataplane.core.prompt_logging import (
     DEFAULT_PROMPT_LOGGING,
@@ -150,6 +150,8 @@ class CompiledKey:
     # The workspace's actors and actor-token verifiers; the key's bound actor, if any.
     identity: WorkspaceIdentity = field(default=None, repr=False)  # type: ignore[assignment]
     bound_actor: ActorEntry | None = field(default=None, repr=False)
+    # Names of the policies merged into `policy` (sorted), for merging in a token's actor.
+    policy_names: tuple[str, ...] = ()
 
     @property
     def workspace_name(self) -> str:
@@ -203,9 +205,6 @@ def compile_snapshot(
             if not team.startswith(parent + "/actors/"):
                 raise ConfigError(f"actor {actor.name}: team {team!r} is not in {parent}")
         actors[actor.name] = (actor.disabled, tuple(actor.teams))
-    identities = _compile_identities(
-        snapshot, workspace_names, replay_caches or PROCESS_REPLAY_CACHES
-    )
 
     price_books = compile_price_books(snapshot.prices, workspace_names, ConfigError)
     workspaces = _compile_providers(snapshot, parent_of, workspace_names, warnings, price_books)
@@ -216,6 +215,13 @@ def compile_snapshot(
     prompt_cache: dict[tuple[str, ...], PromptLoggingPolicy] = {}
     redactors: dict[tuple[tuple[str, str], ...], Redactor] = {}
     key_names: set[str] = set()
+    identities = _compile_identities(
+        snapshot,
+        workspace_names,
+        replay_caches or PROCESS_REPLAY_CACHES,
+        policies_by_target,
+        PolicySets({p.name: p for p in snapshot.policies}, effective_cache),
+    )
     for material in snapshot.keys:
         key = material.key
         parent = parent_of(key.name, "keys")
@@ -271,6 +277,7 @@ def compile_snapshot(
             actor_disabled=actor_disabled,
             **_previous_secret(material),
             identity=identities[parent],
+            policy_names=cache_key,
             bound_actor=identities[parent].actors.get(key.actor) if key.actor else None,
             prompt_logging=prompt_logging,
         )
@@ -303,9 +310,19 @@ _SIGNING_KEY = re.compile(rf"(workspaces/{_ID})/signingKeys/({_ID})")
 
 
 def _compile_identities(
-    snapshot: snapshot_pb2.Snapshot, workspace_names: set[str], replay_caches: ReplayCaches
+    snapshot: snapshot_pb2.Snapshot,
+    workspace_names: set[str],
+    replay_caches: ReplayCaches,
+    policies_by_target: Mapping[str, list[policy_pb2.Policy]],
+    policy_sets: PolicySets,
 ) -> dict[str, WorkspaceIdentity]:
-    """Per workspace: its actors (by name and bare id) and actor-token verifiers."""
+    """Per workspace: its actors (by name and bare id, with the names of the policies on
+    their teams and themselves) and actor-token verifiers."""
+
+    def actor_policies(a: actor_pb2.Actor) -> tuple[str, ...]:
+        targets = (*a.teams, a.name)
+        return tuple(sorted({p.name for t in targets for p in policies_by_target.get(t, ())}))
+
     actors: dict[str, list[actor_pb2.Actor]] = {w: [] for w in workspace_names}
     for actor in snapshot.actors:  # names already checked by the caller
         actors[actor.name.split("/actors/", 1)[0]].append(actor)
@@ -325,7 +342,11 @@ def _compile_identities(
     for ws in workspace_names:
         try:
             out[ws] = build_workspace_identity(
-                ws, build_actor_entries(ws, actors[ws]), signing[ws], replay_caches.get(ws)
+                ws,
+                build_actor_entries(ws, actors[ws], actor_policies),
+                signing[ws],
+                replay_caches.get(ws),
+                policy_sets=policy_sets,
             )
         except IdentityConfigError as e:
             raise ConfigError(str(e)) from e

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from dataplane.core import errors
+from dataplane.core.policy import cap_max_tokens_fields
 
 MAX_MODEL_LEN = 256
 # Fields that could redirect a request or swap its credential in some client or proxy.
@@ -135,7 +136,9 @@ class _Shape:
     streams: bool = True
 
 
-def _prepare(raw: bytes, shape: _Shape, model_override: str | None) -> ChatRequest:
+def _prepare(
+    raw: bytes, shape: _Shape, model_override: str | None, max_tokens_cap: int = 0
+) -> ChatRequest:
     body = parse_json_object(raw)
     model = _model(body, model_override)
     if shape.required_list is not None:
@@ -169,6 +172,11 @@ def _prepare(raw: bytes, shape: _Shape, model_override: str | None) -> ChatReque
             body["stream_options"] = {**options, "include_usage": True}
             changed = True
 
+    if max_tokens_cap and shape.max_fields:
+        # A CAP policy (policy.max_tokens_cap): validate first, then lower or set the bound.
+        _max_tokens(body, shape.max_fields)
+        changed = cap_max_tokens_fields(body, shape.max_fields, max_tokens_cap) or changed
+
     body_model = body.get("model")
     return ChatRequest(
         model=model,
@@ -199,21 +207,29 @@ _RESPONSES = _Shape(None, (), ("max_output_tokens",), False, lambda b: _texts(b.
 _MESSAGES = _Shape("messages", (), ("max_tokens",), False, _anthropic_prompt)
 
 
-def prepare_chat(raw: bytes, model: str | None = None) -> ChatRequest:
-    return _prepare(raw, _CHAT, model)
+def prepare_chat(raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0) -> ChatRequest:
+    return _prepare(raw, _CHAT, model, max_tokens_cap)
 
 
-def prepare_completions(raw: bytes, model: str | None = None) -> ChatRequest:
-    return _prepare(raw, _COMPLETIONS, model)
+def prepare_completions(
+    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
+) -> ChatRequest:
+    return _prepare(raw, _COMPLETIONS, model, max_tokens_cap)
 
 
-def prepare_embeddings(raw: bytes, model: str | None = None) -> ChatRequest:
-    return _prepare(raw, _EMBEDDINGS, model)
+def prepare_embeddings(
+    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
+) -> ChatRequest:
+    return _prepare(raw, _EMBEDDINGS, model, max_tokens_cap)
 
 
-def prepare_responses(raw: bytes, model: str | None = None) -> ChatRequest:
-    return _prepare(raw, _RESPONSES, model)
+def prepare_responses(
+    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
+) -> ChatRequest:
+    return _prepare(raw, _RESPONSES, model, max_tokens_cap)
 
 
-def prepare_messages(raw: bytes, model: str | None = None) -> ChatRequest:
-    return _prepare(raw, _MESSAGES, model)
+def prepare_messages(
+    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
+) -> ChatRequest:
+    return _prepare(raw, _MESSAGES, model, max_tokens_cap)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from dataplane.core import errors
 from dataplane.core.actor_token import (
@@ -34,7 +35,7 @@ from dataplane.core.actor_token import (
     VerificationKey,
     verification_key,
 )
-from dataplane.core.policy import EffectivePolicy
+from dataplane.core.policy import EffectivePolicy, PolicySets
 from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
 
 ACTOR_HEADER = "X-Oggy-Actor"
@@ -44,6 +45,8 @@ MAX_LABELS = 16
 MAX_LABEL_KEY = 64
 MAX_LABEL_VALUE = 256
 MAX_CLAIM_VALUE = 256
+AS_ACTOR_CACHE_SIZE = 10_000
+K = TypeVar("K")
 _LABEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
 _ALGORITHMS = {
     signing_key_pb2.SigningKey.ALGORITHM_EDDSA: "EdDSA",
@@ -80,6 +83,8 @@ class ActorEntry:
     # Attribution when nothing overrides it: the actor and its first team
     # (a team actor with no team of its own is its own team).
     attribution: Attribution
+    # Names of the policies targeting the actor's teams and the actor (sorted).
+    policy_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,29 @@ class WorkspaceIdentity:
     # None when the workspace registered no signing key: every token is refused.
     verifier: ActorTokenVerifier | None = None
     replay_verifier: ActorTokenVerifier | None = None
+    policy_sets: PolicySets | None = field(default=None, repr=False)
+    # (key id, actor) → the key with the actor's policies merged in; bounded.
+    _as_actor: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def as_actor(self, key: K, actor: str) -> K:
+        """`key` (a workspace key) with the policies of the token's `actor` merged in.
+
+        The policy that gates the request is then workspace → the actor's teams
+        → the actor → the key, as for a key bound to that actor. The key itself
+        when the actor has no policies of its own.
+        """
+        entry = self.actors.get(actor)
+        if entry is None or not entry.policy_names or self.policy_sets is None:
+            return key
+        memo_key = (key.key_id, actor)  # type: ignore[attr-defined]
+        found = self._as_actor.get(memo_key)
+        if found is None:
+            base = key.policy_names  # type: ignore[attr-defined]
+            found = replace(key, policy=self.policy_sets.union(base, entry.policy_names))  # type: ignore[type-var]
+            if len(self._as_actor) >= AS_ACTOR_CACHE_SIZE:
+                del self._as_actor[next(iter(self._as_actor))]
+            self._as_actor[memo_key] = found
+        return found
 
     def verify(
         self, token: str, now: float, replay_protection: bool
@@ -136,7 +164,11 @@ class ReplayCaches:
 PROCESS_REPLAY_CACHES = ReplayCaches()
 
 
-def build_actor_entries(workspace: str, actors: Iterable[actor_pb2.Actor]) -> dict[str, ActorEntry]:
+def build_actor_entries(
+    workspace: str,
+    actors: Iterable[actor_pb2.Actor],
+    policy_names: Callable[[actor_pb2.Actor], tuple[str, ...]] = lambda a: (),
+) -> dict[str, ActorEntry]:
     """Actors of one workspace, indexed by resource name and by bare id."""
     out: dict[str, ActorEntry] = {}
     for a in actors:
@@ -147,7 +179,9 @@ def build_actor_entries(workspace: str, actors: Iterable[actor_pb2.Actor]) -> di
             team = a.name
         else:
             team = ""
-        entry = ActorEntry(a.name, a.disabled, teams, Attribution(actor=a.name, team=team))
+        entry = ActorEntry(
+            a.name, a.disabled, teams, Attribution(actor=a.name, team=team), policy_names(a)
+        )
         out[a.name] = entry
         out[a.name.rsplit("/", 1)[1]] = entry
     return out
@@ -159,6 +193,7 @@ def build_workspace_identity(
     signing_keys: Iterable[snapshot_pb2.SigningKeyMaterial],
     replay_cache: ReplayCache,
     clock: Callable[[], float] = time.time,
+    policy_sets: PolicySets | None = None,
 ) -> WorkspaceIdentity:
     keys: dict[str, VerificationKey] = {}
     for material in signing_keys:
@@ -182,7 +217,9 @@ def build_workspace_identity(
         replay_verifier = ActorTokenVerifier(
             keys, audiences, clock, replay_protection=True, replay_cache=replay_cache
         )
-    return WorkspaceIdentity(workspace, MappingProxyType(actors), verifier, replay_verifier)
+    return WorkspaceIdentity(
+        workspace, MappingProxyType(actors), verifier, replay_verifier, policy_sets
+    )
 
 
 def resolve(

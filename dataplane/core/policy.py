@@ -35,15 +35,16 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dataplane.core import errors
 from dataplane.core.globs import GlobError, compile_globs
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
 MODEL_CACHE_SIZE = 1024
 IP_CACHE_SIZE = 4096
 
@@ -251,13 +252,33 @@ class EffectivePolicy:
         return self._token[present]
 
 
+def permitted_targets(
+    policy: EffectivePolicy, targets: Sequence[T], provider_of: Callable[[T], str]
+) -> tuple[tuple[T, ...], Decision]:
+    """Routing targets whose provider the policy allows, in order, and what to enforce.
+
+    With at least one left the decision is an Allow (carrying a shadow reason if
+    a shadow policy would refuse the first one); with none, the first Deny
+    (`provider_not_allowed`). Fallbacks never reach a disallowed provider.
+    """
+    kept: list[T] = []
+    first: Decision | None = None
+    for target in targets:
+        decision = policy.check_provider(provider_of(target))
+        if first is None or (isinstance(first, Deny) and not isinstance(decision, Deny)):
+            first = decision
+        if not isinstance(decision, Deny):
+            kept.append(target)
+    return tuple(kept), ALLOW if first is None else first
+
+
 def cap_max_tokens_fields(body: dict[str, Any], fields: Sequence[str], cap: int) -> bool:
     """Apply a CAP bound to a parsed request body in place; True when it changed.
 
     `fields` are the endpoint's output-token fields, preferred first (chat:
     `max_completion_tokens`, `max_tokens`; responses: `max_output_tokens`).
-    Every present field over the cap is lowered; when none is present the
-    first is set to the cap. Values are validated by the request preparer.
+    Every present field over the cap (or not an integer) is lowered; when none
+    is present the first is set to the cap.
     """
     if not cap:
         return False
@@ -268,8 +289,9 @@ def cap_max_tokens_fields(body: dict[str, Any], fields: Sequence[str], cap: int)
         if value is None:
             continue
         present = True
-        capped = capped_max_tokens(value, cap)
-        if capped != value:
+        # A value that is not a plain int is not trusted to be under the cap.
+        capped = capped_max_tokens(value, cap) if type(value) is int else cap
+        if capped != value or type(value) is not int:
             body[name] = capped
             changed = True
     if not present and fields:
@@ -413,6 +435,42 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
         claim_overrides=frozenset(overrides),
         allow_labels=bool(enforced) and all(p.allow_labels for p in enforced),
     )
+
+
+class PolicySets:
+    """Effective policies by the set of policy names that apply, each set compiled once.
+
+    A key's set (workspace, its bound actor's teams, the actor, the key) is
+    compiled with the snapshot. A workspace key used with an actor token adds
+    the token actor's set (its teams' and its own policies): that union is
+    compiled on first use and memoised in a bounded dict, so the request path
+    stays a dict lookup.
+    """
+
+    def __init__(
+        self,
+        policies: Mapping[str, policy_pb2.Policy],
+        compiled: dict[tuple[str, ...], EffectivePolicy],
+        max_unions: int = 4096,
+    ) -> None:
+        self._policies = policies
+        self._compiled = compiled  # shared with the compiler: every set seen so far
+        self._unions: dict[tuple[tuple[str, ...], tuple[str, ...]], EffectivePolicy] = {}
+        self._max = max_unions
+
+    def union(self, base: tuple[str, ...], extra: tuple[str, ...]) -> EffectivePolicy:
+        key = (base, extra)
+        found = self._unions.get(key)
+        if found is None:
+            names = tuple(sorted(set(base).union(extra)))
+            found = self._compiled.get(names)
+            if found is None:
+                # Every policy compiled on its own at config time: this cannot fail.
+                found = compile_effective([self._policies[n] for n in names])
+            if len(self._unions) >= self._max:
+                del self._unions[next(iter(self._unions))]
+            self._unions[key] = found
+        return found
 
 
 def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[IpNetwork]) -> str:

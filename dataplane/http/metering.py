@@ -106,7 +106,10 @@ def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> 
 
     Order: key (secret, then revoked/expired) → bound actor disabled → client
     IP → actor token required → actor token verified (signature checks are
-    memoised per token) → attribution and, when the policy allows, labels.
+    memoised per token) → attribution (a workspace key used with a token gets the
+    token actor's policies merged in; the returned key carries that policy) →
+    labels, when the policy allows. Token requirement, replay protection, claim
+    overrides and trusted proxies come from the key's own policy set.
     Blocks raise a GatewayError whose code becomes the event's policy_reason.
     """
     headers = request.headers
@@ -125,6 +128,13 @@ def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> 
     enforce(policy.check_actor_token(token is not None), rec)
     who = resolve_identity(key.identity, key.bound_actor, policy, token, now)
     rec.set_attribution(who)
+    if token is not None and key.bound_actor is None:
+        # A workspace key acting for a verified actor: the actor's (and its teams')
+        # policies apply too, as for a key bound to it (memoised per key and actor).
+        key = key.identity.as_actor(key, who.actor)
+        if key.policy is not policy:
+            policy = key.policy
+            enforce(policy.check_ip(rec.client_ip), rec)
     if policy.allow_labels:
         labels = parse_labels(headers.get(TAGS_HEADER))
         if labels:

@@ -16,6 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from dataplane.core import errors
+from dataplane.core.policy import permitted_targets
 from dataplane.core.routing import Target
 from dataplane.core.stream_tap import StreamTap
 from dataplane.http.metering import Deps, authorize, current_config, enforce
@@ -23,6 +24,7 @@ from dataplane.http.proxy import (
     SSE_CONTENT_TYPE,
     Call,
     open_with_fallback,
+    provider_name,
     read_body,
     relay_buffered,
     relay_stream,
@@ -68,6 +70,8 @@ class PassthroughHandler:
             if provider is None:
                 raise errors.NotFound("No OpenAI provider in this workspace serves this path.")
             targets = (Target(provider, ""),)
+        targets, decision = permitted_targets(key.policy, targets, provider_name)
+        enforce(decision, rec)
         client_headers = request.headers
         # Everything after `/v1`, query included, exactly as the client sent it.
         tail = raw_path[len("/v1") :]

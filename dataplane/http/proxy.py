@@ -29,6 +29,7 @@ from dataplane.config.compiled import CompiledProvider, CompiledWorkspace
 from dataplane.core import errors
 from dataplane.core.chat_request import ChatRequest
 from dataplane.core.estimate import estimate_from_text, estimate_usage
+from dataplane.core.policy import permitted_targets
 from dataplane.core.prompt_logging import PromptCapture
 from dataplane.core.routing import Target
 from dataplane.core.stream_tap import StreamTap
@@ -171,7 +172,7 @@ class ProxyHandler:
         )
         raw = await read_body(request, self._max_body)
         rec.prompt = PromptCapture(key.prompt_logging, spec.endpoint, len(raw))
-        req = spec.prepare(raw, path_model)
+        req = spec.prepare(raw, path_model, max_tokens_cap=key.policy.max_tokens_cap)
         rec.prompt.request(req.body)
         rec.model = rec.requested_model = req.model
         rec.stream = req.stream
@@ -186,6 +187,9 @@ class ProxyHandler:
                 f" for {spec.endpoint}.",
                 param="model",
             )
+        # Fallbacks never reach a provider the policy does not allow.
+        targets, decision = permitted_targets(key.policy, targets, provider_name)
+        enforce(decision, rec)
         client_headers = request.headers
 
         def build(target: Target[CompiledProvider]) -> tuple[object, dict[str, str], bytes]:
@@ -436,3 +440,7 @@ def _loads(body: bytes) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
+
+
+def provider_name(target: Target[CompiledProvider]) -> str:
+    return target.provider.name

@@ -224,3 +224,17 @@ async def test_cidr_key_refused_from_loopback_even_with_spoofed_xff(env: Env) ->
     assert info.value.code == "ip_not_allowed"
     [ev] = await env.sink.wait_for(1)
     assert ev.client_ip == "127.0.0.1" and ev.policy_reason == "ip_not_allowed"
+
+
+async def test_token_actor_policy_gates_a_workspace_key(env: Env) -> None:
+    bob = env.client("kws", **{"X-Oggy-Actor": mint(subject="bob")})
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        await bob.chat.completions.create(model="gpt-4o", messages=user("hi"))
+    assert info.value.code == "model_not_allowed"
+    alice = env.client("kws", **{"X-Oggy-Actor": mint()})
+    await alice.chat.completions.create(model="gpt-4o", messages=user("hi"))
+    events = await env.sink.wait_for(2)
+    assert [(e.actor, e.policy_reason) for e in events] == [
+        (actor("bob"), "model_not_allowed"),
+        (ALICE, ""),
+    ]

@@ -8,6 +8,7 @@ from aiohttp.test_utils import make_mocked_request
 from dataplane.config.compiled import compile_snapshot
 from dataplane.core import errors
 from dataplane.core.identity import ReplayCaches
+from dataplane.core.policy import Allow, Deny
 from dataplane.http.metering import authorize
 from dataplane.http.record import RequestRecord
 from oggy.actor_token import mint_actor_token
@@ -154,3 +155,31 @@ def test_failed_key_auth_sets_policy_reason() -> None:
     rec = RequestRecord("r", "/v1/models", NOW_NS, 0.0, "127.0.0.1")
     rec.fail(504, "upstream_timeout")
     assert rec.policy_reason == ""
+
+
+def test_token_actor_policies_apply_on_a_workspace_key() -> None:
+    request = make_mocked_request(
+        "POST",
+        "/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key_text('kws')}", "X-Oggy-Actor": token("bob")},
+    )
+    rec = RequestRecord("r", "/v1/chat/completions", NOW_NS, 0.0, "8.8.8.8")
+    key = authorize(request, rec, CFG)
+    assert key.name == f"{WS}/keys/kws"
+    assert isinstance(key.policy.check_model("gpt-4o"), Deny)  # bob's own policy
+    assert isinstance(key.policy.check_model("gpt-4o-mini"), Allow)
+    assert authorize(request, rec, CFG) is key  # memoised per (key, actor)
+    # Without a token (or as alice) the workspace key's policy is unchanged.
+    plain = CFG.keys_by_id["kws"]
+    assert isinstance(plain.policy.check_model("gpt-4o"), Allow)
+    _, err = run("kws", {"X-Oggy-Actor": token()}, peer="8.8.8.8")
+    assert err is None
+
+
+@pytest.mark.parametrize(("peer", "allowed"), [("10.9.9.9", True), ("8.8.8.8", False)])
+def test_token_actor_team_policies_apply_on_a_workspace_key(peer: str, allowed: bool) -> None:
+    rec, err = run("kws", {"X-Oggy-Actor": token("dave")}, peer=peer)
+    assert (err is None) is allowed
+    if not allowed:
+        assert isinstance(err, errors.ClientIpNotAllowed)
+        assert rec.policy_reason == "ip_not_allowed" and rec.actor == actor("dave")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataplane.core import errors
+from dataplane.core.chat_request import prepare_chat
 from dataplane.core.policy import (
     ALLOW,
     POLICY_REASONS,
@@ -21,6 +23,7 @@ from dataplane.core.policy import (
     cap_max_tokens_fields,
     capped_max_tokens,
     compile_effective,
+    permitted_targets,
 )
 from oggy.v1 import policy_pb2
 
@@ -346,3 +349,58 @@ def test_policy_order_does_not_matter(ps: list[Policy], req: Req) -> None:
     b = compile_effective(list(reversed(named(ps))))
     assert type(decide(a, req)) is type(decide(b, req))
     assert a.max_tokens_cap == b.max_tokens_cap
+
+
+# ------------------------------------------------------------------ call-site helpers
+
+
+@pytest.mark.parametrize(
+    ("policies", "targets", "kept", "outcome"),
+    [
+        ([], [PA, PB], [PA, PB], ""),
+        ([P(allowed_providers=[PB])], [PA, PB], [PB], ""),  # fallback skips the disallowed
+        ([P(allowed_providers=[PC])], [PA, PB], [], "provider_not_allowed"),
+        ([P(allowed_providers=[PA], shadow=True)], [PB, PA], [PB, PA], "shadow"),
+    ],
+)
+def test_permitted_targets(
+    policies: list[Policy], targets: list[str], kept: list[str], outcome: str
+) -> None:
+    got, decision = permitted_targets(compile_effective(policies), targets, lambda t: t)
+    assert list(got) == kept
+    if outcome == "provider_not_allowed":
+        assert isinstance(decision, Deny) and decision.reason == outcome
+    elif outcome == "shadow":
+        assert decision == Allow(shadow_reason="provider_not_allowed")
+    else:
+        assert decision is ALLOW
+
+
+def _chat(**fields: Any) -> bytes:
+    return orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}], **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "forwarded", "bound"),
+    [
+        ({"max_tokens": 900}, {"max_tokens": 100}, 100),
+        ({"max_completion_tokens": 900}, {"max_completion_tokens": 100}, 100),
+        ({}, {"max_completion_tokens": 100}, 100),
+        ({"max_tokens": 20}, {"max_tokens": 20}, 20),
+    ],
+)
+def test_prepare_chat_applies_a_cap(fields: dict, forwarded: dict, bound: int) -> None:
+    eff = compile_effective([P(max_output_tokens=100, max_tokens_mode=CAP)])
+    req = prepare_chat(_chat(**fields), max_tokens_cap=eff.max_tokens_cap)
+    body = orjson.loads(req.payload)
+    assert {k: body[k] for k in forwarded} == forwarded
+    assert req.max_output_tokens == bound
+    assert eff.check_max_tokens(req.max_output_tokens) is ALLOW
+
+
+def test_prepare_chat_still_validates_before_capping() -> None:
+    with pytest.raises(errors.InvalidRequest):
+        prepare_chat(_chat(max_tokens="lots"), max_tokens_cap=100)
+    # No cap: the body goes up byte for byte.
+    raw = _chat(max_tokens=900)
+    assert prepare_chat(raw).payload is raw
