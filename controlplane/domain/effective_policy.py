@@ -16,8 +16,9 @@ policies merged into a separate layer:
   are exact and are intersected exactly; an empty intersection shows as `[""]`
   (a list that admits no provider — an empty list would read as "any").
 - denied lists and trusted proxies: union.
-- `max_output_tokens`: the smallest non-zero bound; `max_tokens_mode` REJECT
-  wins over CAP.
+- `max_output_tokens`: the smallest non-zero bound; `max_tokens_mode` is CAP
+  only when every policy that sets a bound says CAP (a bound without a mode
+  rejects), exactly as the data plane enforces it.
 - booleans (`require_actor_token`, `replay_protection`): OR.
   `allow_labels` is a permission, so AND over the policies that set it.
 - prompt logging: the least logging wins (OFF < METADATA < FULL), retention the
@@ -101,11 +102,14 @@ def merge_policies(
         values = [getattr(p, field) for p in policies if getattr(p, field) > 0]
         if values:
             setattr(out, field, min(values))
-    modes = {p.max_tokens_mode for p in policies}
-    if Policy.MAX_TOKENS_MODE_REJECT in modes:
-        out.max_tokens_mode = Policy.MAX_TOKENS_MODE_REJECT
-    elif Policy.MAX_TOKENS_MODE_CAP in modes:
-        out.max_tokens_mode = Policy.MAX_TOKENS_MODE_CAP
+    # As the data plane decides: only policies that set a bound have a say, a
+    # bound without a mode rejects, and CAP holds only if every bound says CAP.
+    bounded = [p for p in policies if p.max_output_tokens > 0]
+    if bounded:
+        all_cap = all(p.max_tokens_mode == Policy.MAX_TOKENS_MODE_CAP for p in bounded)
+        out.max_tokens_mode = (
+            Policy.MAX_TOKENS_MODE_CAP if all_cap else Policy.MAX_TOKENS_MODE_REJECT
+        )
     out.require_actor_token = any(p.require_actor_token for p in policies)
     out.replay_protection = any(p.replay_protection for p in policies)
     out.allow_labels = bool(policies) and all(p.allow_labels for p in policies)

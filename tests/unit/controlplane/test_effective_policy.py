@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from controlplane.domain.effective_policy import Layer, merge, targets_for
+from controlplane.domain.effective_policy import Layer, merge, merge_policies, targets_for
 from oggy.v1 import policy_pb2
 
 P = policy_pb2.Policy
@@ -95,3 +96,35 @@ def test_disjoint_providers_admit_none_and_no_policies_is_empty() -> None:
     empty = merge(WS, WS, [Layer(WS, ())])
     assert empty.sources == () and empty.shadow_policy is None
     assert empty.policy == P(name=WS, target=WS)
+
+
+CAP = policy_pb2.Policy.MAX_TOKENS_MODE_CAP
+REJECT = policy_pb2.Policy.MAX_TOKENS_MODE_REJECT
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        [(100, CAP)],
+        [(100, 0)],
+        [(100, CAP), (200, REJECT)],
+        [(100, CAP), (0, REJECT)],
+        [(100, CAP), (50, CAP)],
+        [(0, CAP), (300, 0)],
+    ],
+)
+def test_max_tokens_summary_matches_what_the_data_plane_enforces(bounds) -> None:
+    from dataplane.core.policy import compile_rules
+
+    policies = [
+        policy_pb2.Policy(
+            name=f"workspaces/w/policies/p{i}", max_output_tokens=n, max_tokens_mode=m
+        )
+        for i, (n, m) in enumerate(bounds)
+    ]
+    for policy, (_, mode) in zip(policies, bounds, strict=True):
+        policy.max_tokens_mode = mode
+    summary = merge_policies(policies, "effective", "workspaces/w")
+    rules = compile_rules(policies)
+    assert summary.max_output_tokens == rules.max_output_tokens
+    assert (summary.max_tokens_mode == CAP) == rules.max_tokens_cap
