@@ -59,6 +59,7 @@ class ControlPlaneServer:
     publisher: ConfigPublisher
     usage_store: object
     retention: RetentionJob
+    usage_ingest: UsageIngestServicer
     health: health.aio.HealthServicer
     admin_token: str = field(repr=False)
     node_token: str = field(repr=False)
@@ -70,8 +71,11 @@ class ControlPlaneServer:
         self._stopped = True
         # NOT_SERVING first, so load balancers drain us before connections close.
         await self.health.enter_graceful_shutdown()
-        await self.grpc_server.stop(grace)
+        # Long-lived streams first: they never end on their own, and the
+        # server's graceful stop would otherwise wait out its whole grace.
         await self.publisher.stop()
+        self.usage_ingest.drain()
+        await self.grpc_server.stop(grace)
         await self.retention.stop()
         await self.usage_store.close()  # type: ignore[attr-defined]
         await self.store.close()
@@ -143,9 +147,8 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         config_service_pb2_grpc.add_ConfigDiscoveryServiceServicer_to_server(
             ConfigDiscoveryServicer(publisher), server
         )
-        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(
-            UsageIngestServicer(usage_store), server
-        )
+        usage_ingest = UsageIngestServicer(usage_store)
+        usage_service_pb2_grpc.add_UsageServiceServicer_to_server(usage_ingest, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -165,7 +168,15 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         cleanup.pop_all()  # started: from now on ControlPlaneServer.stop owns the cleanup
 
     cp = ControlPlaneServer(
-        server, store, publisher, usage_store, retention, health_servicer, admin_token, node_token
+        server,
+        store,
+        publisher,
+        usage_store,
+        retention,
+        usage_ingest,
+        health_servicer,
+        admin_token,
+        node_token,
     )
     return cp, port
 

@@ -7,6 +7,7 @@ order. A batch the store cannot take, or a malformed one, is answered with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -37,14 +38,38 @@ def validate_batch(request: usage_service_pb2.ReportUsageRequest) -> str | None:
 class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
     def __init__(self, store: UsageStore) -> None:
         self._store = store
+        self._draining = asyncio.Event()
+
+    def drain(self) -> None:
+        """End every stream at its next batch boundary (shutdown).
+
+        A stream idles between batches forever, so without this a graceful
+        server stop would always wait out its whole grace. Nothing is lost:
+        a batch is either acknowledged or resent by the data plane.
+        """
+        self._draining.set()
 
     async def ReportUsage(
         self,
         request_iterator: AsyncIterator[usage_service_pb2.ReportUsageRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[usage_service_pb2.ReportUsageResponse]:
-        async for request in request_iterator:
-            yield await self._handle(request)
+        requests = aiter(request_iterator)
+        draining = asyncio.ensure_future(self._draining.wait())
+        try:
+            while True:
+                next_request = asyncio.ensure_future(anext(requests))
+                await asyncio.wait({next_request, draining}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_request.done():
+                    next_request.cancel()
+                    return
+                try:
+                    request = next_request.result()
+                except StopAsyncIteration:
+                    return
+                yield await self._handle(request)
+        finally:
+            draining.cancel()
 
     async def _handle(
         self, request: usage_service_pb2.ReportUsageRequest

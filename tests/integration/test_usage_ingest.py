@@ -178,3 +178,24 @@ async def test_malformed_batch_is_rejected_not_fatal(
     )
     await call.done_writing()
     assert await call.read() == grpc.aio.EOF
+
+
+async def test_drain_ends_an_idle_stream_at_a_batch_boundary(store: GatedStore) -> None:
+    # Shutdown must not wait out the server's grace on streams that idle between batches.
+    servicer = UsageIngestServicer(store)
+    server = grpc.aio.server()
+    usage_service_pb2_grpc.add_UsageServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = usage_service_pb2_grpc.UsageServiceStub(channel).ReportUsage()
+            await call.write(batch("b1", "d1"))
+            assert (await call.read()).stored
+            servicer.drain()
+            assert await call.read() == grpc.aio.EOF
+            assert await call.code() == grpc.StatusCode.OK
+    finally:
+        await server.stop(grace=None)
+    events, _ = await store.list_events(admin_service_pb2.UsageFilter(workspace=W), 10, "")
+    assert [e.event_id for e in events] == ["d1"]

@@ -13,7 +13,9 @@ from tests.e2e.conftest import Stack
 
 
 @pytest.fixture(scope="module")
-def acct(stack: Stack, secret_registry: dict[str, str], request: pytest.FixtureRequest) -> AcctTenant:
+def acct(
+    stack: Stack, secret_registry: dict[str, str], request: pytest.FixtureRequest
+) -> AcctTenant:
     """A priced workspace on the shared stack with OpenAI-compatible, Azure and Anthropic
     providers at the shared mock, and a key the shared data plane accepts."""
     prefix = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.rsplit(".", 1)[-1].lower())

@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from google.protobuf import duration_pb2
+
 from oggy.v1 import admin_service_pb2 as admin_pb
-from oggy.v1 import price_pb2, provider_pb2, usage_pb2, workspace_pb2
+from oggy.v1 import policy_pb2, price_pb2, provider_pb2, usage_pb2, workspace_pb2
 from tests.support.oggy_clients import (
     AdminClient,
     WaitTimeout,
@@ -201,6 +203,65 @@ def register(secret_registry: dict[str, str], tenant: AcctTenant) -> AcctTenant:
     secret_registry[f"{tenant.key_name} gateway key text"] = tenant.key_text
     secret_registry[f"{tenant.key_name} gateway key secret"] = tenant.key_text.rsplit("_", 1)[1]
     return tenant
+
+
+# ------------------------------------------------------------------ prompt logging
+
+
+def create_full_logging_tenant(
+    admin: AdminClient, mock_url: str, dataplane_url: str, retention_s: int
+) -> AcctTenant:
+    """A workspace whose policy logs full (redacted) prompts for `retention_s` seconds."""
+    workspace = create_workspace(admin, "redact")
+    provider, api_key = create_provider(
+        admin, workspace, "mock", Kind.KIND_OPENAI_COMPATIBLE, f"{mock_url}/v1", [CHAT_MODEL]
+    )
+    admin.CreatePolicy(
+        admin_pb.CreatePolicyRequest(
+            parent=workspace,
+            policy_id="full-logging",
+            policy=policy_pb2.Policy(
+                target=workspace,
+                prompt_logging=policy_pb2.Policy.PROMPT_LOGGING_FULL,
+                prompt_retention=duration_pb2.Duration(seconds=retention_s),
+            ),
+        )
+    )
+    # Created after the policy: once the data plane accepts the key, it has the policy too.
+    key_name, key_text = create_key(admin, workspace, dataplane_url)
+    return AcctTenant(workspace, key_name, key_text, {provider: api_key}, {"mock": provider})
+
+
+def luhn_card() -> str:
+    """A random 16-digit Visa-style number with a valid Luhn check digit."""
+    body = "4" + "".join(secrets.choice("0123456789") for _ in range(14))
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:  # doubled: these sit at odd positions once the check digit is appended
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return body + str((10 - total % 10) % 10)
+
+
+def secret_prompt() -> tuple[str, str, dict[str, str]]:
+    """(marker, prompt text, label → raw secret form) for a prompt with an email, a card
+    and an API key (plus `mock:words=5`)."""
+    marker = f"ledger{secrets.token_hex(4)}"
+    email = f"jane.doe.{secrets.token_hex(3)}@example.com"
+    card = luhn_card()
+    spaced = " ".join(card[i : i + 4] for i in range(0, 16, 4))
+    api_key = f"sk-proj-{secrets.token_urlsafe(30)}"
+    needles = {
+        "email": email,
+        "email local part": email.split("@")[0],
+        "card": card,
+        "card (spaced)": spaced,
+        "api key": api_key,
+        "api key body": api_key.removeprefix("sk-proj-"),
+    }
+    text = f"{marker}: mail {email} and charge {spaced} with key {api_key} please mock:words=5"
+    return marker, text, needles
 
 
 # ------------------------------------------------------------------ exactly once

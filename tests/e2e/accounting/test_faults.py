@@ -29,10 +29,12 @@ from tests.e2e.accounting.support import (
     create_acct_tenant,
     create_provider,
     register,
+    request_id_counts,
     wait_all_once,
 )
 from tests.e2e.conftest import Stack
 from tests.support.oggy_clients import (
+    WaitTimeout,
     chat_body,
     create_key,
     http_request,
@@ -66,19 +68,29 @@ def test_data_plane_sigkill_under_load(fstack: Stack, tenant: AcctTenant) -> Non
     dp = fstack.start_dataplane("dp-kill")
     wait_key_accepted(dp.url, tenant.key_text)
     current = {"url": dp.url}
-    with Load(lambda: current["url"], tenant.key_text, workers=4, total=200, tag="kill") as load:
+    with Load(
+        lambda: current["url"], tenant.key_text, workers=4, total=200, tag="kill", pause=0.005
+    ) as load:
         load.wait_answered(80, timeout=60)
         dp.child.kill()
-        answered_before_kill = len(load.result.answered)
+        before_kill = set(load.result.answered)
         restarted = fstack.start_dataplane("dp-kill", spool_dir=dp.spool_dir)
         current["url"] = restarted.url
         load.wait_answered(200, timeout=90)
     r = load.result
     assert r.sent == 200, r
-    assert answered_before_kill >= 80
     got_answer = r.answered + [rid for _, rid in r.other_status if rid]
-    # Requests cut off by the kill may or may not have an event; never two.
-    wait_all_once(fstack.admin, tenant.workspace, got_answer, timeout=30)
+    try:
+        # Requests cut off by the kill may or may not have an event; never two.
+        wait_all_once(fstack.admin, tenant.workspace, got_answer, timeout=20)
+    except WaitTimeout as e:
+        have = set(request_id_counts(fstack.admin, tenant.workspace))
+        lost = set(got_answer) - have
+        raise AssertionError(
+            f"{len(lost)} answered requests have no usage event: {len(lost & before_kill)} of "
+            f"the {len(before_kill)} answered before the SIGKILL, {len(lost - before_kill)} "
+            f"answered later ({e})"
+        ) from None
 
 
 def test_control_plane_down_under_load(fstack: Stack, tenant: AcctTenant) -> None:

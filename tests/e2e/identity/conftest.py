@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -306,12 +306,3 @@ def wait_past(deadline_unix_s: float) -> None:
     remaining = deadline_unix_s - time.time()
     if remaining > 0:
         time.sleep(remaining)
-
-
-@pytest.fixture(scope="module")
-def module_dataplane_cleanup(stack: Stack) -> Iterator[list[Any]]:
-    """Extra data planes a module starts; stopped when the module ends."""
-    started: list[Any] = []
-    yield started
-    for dp in started:
-        dp.child.stop()

@@ -2,7 +2,8 @@
 `oggy secrets rotate-kek` (the CLI) and the RotateKeyEncryptionKey RPC, every provider
 credential and HS256 signing secret still works — on the running data plane, after a
 control plane restart, and on a data plane that starts afterwards and so gets every secret
-decrypted under the new KEK. Runs on a stack of its own (it restarts the control plane)."""
+decrypted under the new KEK. Runs on a stack of its own (it restarts the control plane,
+once cleanly and once after SIGKILL)."""
 
 from __future__ import annotations
 
@@ -169,7 +170,7 @@ def test_kek_rotation_keeps_every_secret_working_across_a_restart(
     assert int(rotated["rewrapped"]) >= 3, rotated
     assert_every_secret_works(world, stack.dp, "after cli rotation")
 
-    stack.cp.child.stop()
+    stack.cp.child.stop()  # a clean shutdown (SIGTERM)
     stack.restart_control_plane()
     credential = world.admin.GetProviderCredential(
         admin_pb.GetProviderCredentialRequest(name=world.tenant.provider)
@@ -201,7 +202,7 @@ def test_kek_rotation_keeps_every_secret_working_across_a_restart(
         )
     )
     world.provider_keys["mistral-kek"] = third_key
-    stack.cp.child.stop()
+    stack.cp.child.kill()  # this time a crash: nothing gets to flush or close cleanly
     stack.restart_control_plane()
     last = stack.start_dataplane("kek-after-second-restart")
     wait_key_accepted(last.url, world.tenant.key_text)
