@@ -42,6 +42,7 @@ from oggy.v1 import (
 )
 
 log = logging.getLogger(__name__)
+MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 
 SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
@@ -132,7 +133,11 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         await publisher.start()
         cleanup.push_async_callback(publisher.stop)
 
-        server = grpc.aio.server(interceptors=[TokenAuthInterceptor(admin_token, node_token)])
+        server = grpc.aio.server(
+            interceptors=[TokenAuthInterceptor(admin_token, node_token)],
+            # Usage batches are capped at 8 MiB by data planes; leave headroom.
+            options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
+        )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(
                 store,

@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Batches stay well under the control plane's gRPC message limit even when
+# events carry prompt text (up to 256 KiB a side with `full` logging).
+MAX_BATCH_BYTES = 8 * 1024 * 1024
+
 
 @dataclass(slots=True)
 class _Pending:
@@ -212,7 +216,7 @@ class UsageReporter:
                 events=chunk,
                 dataplane_id=self._settings.node_id,
             )
-            for chunk in _chunks(events, self._max_batch)
+            for chunk in _chunks(events, self._max_batch, MAX_BATCH_BYTES)
         ]
         refs: Sequence[BatchRef | None]
         self._flushing += len(events)
@@ -364,6 +368,18 @@ class UsageReporter:
             )
 
 
-def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _chunks(
+    events: list[usage_pb2.UsageEvent], size: int, max_bytes: int
+) -> Iterator[list[usage_pb2.UsageEvent]]:
+    """Runs of at most `size` events and about `max_bytes` (an event is never split)."""
+    chunk: list[usage_pb2.UsageEvent] = []
+    chunk_bytes = 0
+    for event in events:
+        event_bytes = event.ByteSize()
+        if chunk and (len(chunk) >= size or chunk_bytes + event_bytes > max_bytes):
+            yield chunk
+            chunk, chunk_bytes = [], 0
+        chunk.append(event)
+        chunk_bytes += event_bytes
+    if chunk:
+        yield chunk

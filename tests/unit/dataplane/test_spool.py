@@ -168,3 +168,22 @@ def test_recover_counts_existing_bytes_against_the_cap(tmp_path: Path) -> None:
     assert spool.size_bytes() == record * 2
     with pytest.raises(SpoolFull):
         spool.append([batch("c")])
+
+
+def test_reporter_batches_are_bounded_by_count_and_bytes() -> None:
+    from dataplane.usage.reporter import _chunks
+    from oggy.v1 import usage_pb2
+
+    small = [usage_pb2.UsageEvent(event_id=f"e{i}") for i in range(5)]
+    assert [len(c) for c in _chunks(small, 2, 1 << 20)] == [2, 2, 1]
+    big = [
+        usage_pb2.UsageEvent(
+            event_id=f"b{i}", prompt_text=usage_pb2.PromptText(request_text="x" * 1000)
+        )
+        for i in range(5)
+    ]
+    chunks = list(_chunks(big, 500, 2500))
+    assert [len(c) for c in chunks] == [2, 2, 1]
+    assert [e.event_id for c in chunks for e in c] == [f"b{i}" for i in range(5)]
+    # One event over the cap still travels, alone.
+    assert [len(c) for c in _chunks(big[:2], 500, 10)] == [1, 1]
