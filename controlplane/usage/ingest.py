@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from controlplane.usage.base import UsageStore
+from controlplane.usage.errors import UsageStoreUnavailable
 from oggy.v1 import usage_service_pb2, usage_service_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,18 @@ class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
             )
         try:
             inserted, duplicates = await self._store.insert(request.events)
+        except UsageStoreUnavailable as exc:
+            # Expected during an outage; the data plane resends. One line, no traceback.
+            log.warning(
+                "usage store unavailable, batch %s (%d events) from %s not stored: %s",
+                request.batch_id,
+                len(request.events),
+                request.dataplane_id,
+                exc,
+            )
+            return usage_service_pb2.ReportUsageResponse(
+                batch_id=request.batch_id, stored=False, error_detail=STORE_FAILED_DETAIL
+            )
         except Exception:
             log.exception(
                 "usage store failed on batch %s (%d events) from %s",

@@ -69,6 +69,8 @@ class SqliteUsageStore(SqlUsageStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=5000")
+            # Purged prompt text must not linger in freed pages.
+            conn.execute("PRAGMA secure_delete=ON")
             migrate(conn, SQLITE, schema_version)
         except BaseException:
             conn.close()
@@ -133,6 +135,17 @@ class SqliteUsageStore(SqlUsageStore):
 
     async def _write_batch(self, event_rows: list[Row], prompt_rows: list[Row]) -> int:
         return await self._run(self._insert_rows, event_rows, prompt_rows)
+
+    async def purge_expired(self, now_us: int) -> int:
+        purged = await super().purge_expired(now_us)
+        if purged:
+            # The deleted rows' pages still sit in the WAL until a checkpoint;
+            # fold them into the (securely overwritten) main file and truncate it.
+            await self._run(self._checkpoint)
+        return purged
+
+    def _checkpoint(self) -> None:
+        self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def close(self) -> None:
         if self._closed:
