@@ -97,14 +97,9 @@ def summarise(collapsed: str, top: int = 20) -> Summary:
 
 @dataclass(frozen=True)
 class Window:
-    """What the recorded process did meanwhile: its CPU time per request served."""
+    """The recorded process's CPU time per request served (from an unprofiled run)."""
 
     cpu_us_per_request: float
-
-    @classmethod
-    def of(cls, rps: float, sut_cpu: float) -> Window:
-        """From the request rate and the SUT's CPU share (1.0 = one CPU) over the run."""
-        return cls(sut_cpu / rps * 1e6 if rps else 0.0)
 
 
 def markdown(title: str, summary: Summary, window: Window, top: int = 15) -> str:

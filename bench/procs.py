@@ -62,10 +62,17 @@ class Child:
 
     def peak_rss_kib(self) -> int:
         """VmHWM (peak resident set) of the live process, in KiB."""
+        return self._status_kib("VmHWM")
+
+    def rss_kib(self) -> int:
+        """VmRSS (current resident set) of the live process, in KiB."""
+        return self._status_kib("VmRSS")
+
+    def _status_kib(self, field: str) -> int:
         status = Path(f"/proc/{self.pid}/status").read_text()
-        match = re.search(r"^VmHWM:\s+(\d+)\s+kB", status, re.MULTILINE)
+        match = re.search(rf"^{field}:\s+(\d+)\s+kB", status, re.MULTILINE)
         if not match:
-            raise BenchError(f"no VmHWM for {self.name} (pid {self.pid})")
+            raise BenchError(f"no {field} for {self.name} (pid {self.pid})")
         return int(match.group(1))
 
     def stop(self, timeout: float = 10.0) -> None:

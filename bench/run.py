@@ -89,6 +89,7 @@ class Target:
     key: str
     child: procs.Child
     slug: str
+    start_rss_kib: int
     tally: Tally | None = None  # set for the data plane: its usage is checked afterwards
 
     def json(self) -> wrk_load.Request:
@@ -212,26 +213,30 @@ class Runner:
                     result.runs[kind].append(run)
         for target, result in zip(targets, results, strict=True):
             result.peak_rss_kib = target.child.peak_rss_kib()
+            result.start_rss_kib = target.start_rss_kib
         return results
 
-    def profile(self, targets: list[Target]) -> str:
-        """py-spy each SUT while wrk loads it at c64, one recording per SUT and flavour."""
+    def profile(self, targets: list[Target], measured: list[report.SutRun]) -> str:
+        """py-spy each SUT while wrk loads it at c64, one recording per SUT and flavour.
+
+        µs figures scale each function's share of the samples by the CPU time per request
+        of the measured (unprofiled) runs, since sampling itself slows the SUT.
+        """
         out_dir = Path(self.args.profile_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         seconds, rate = self.args.profile_seconds, PROFILE_RATE
         sections = []
-        for label, stream in (("non-stream", False), ("stream", True)):
-            for target in targets:
+        for label, stream, kind in (("non-stream", False, "rps_json"), ("stream", True, "rps_sse")):
+            for target, sut in zip(targets, measured, strict=True):
                 raw = out_dir / f"{target.slug}-{label}.txt"
                 with ThreadPoolExecutor(1) as pool:
                     loaded = pool.submit(self._load_target, target, stream, 64, seconds + 2)
                     time.sleep(1)
                     log(f"  py-spy {target.name} {label} -> {raw}")
                     hotspots.record(target.child.pid, seconds, raw, cpu=LOAD_CPU, rate=rate)
-                    result = loaded.result()
+                    loaded.result()
                 summary = hotspots.summarise(raw.read_text())
-                sut_cpu = result.cpu.sut if result.cpu else 0.0
-                window = hotspots.Window.of(result.rps, sut_cpu)
+                window = hotspots.Window(sut.cpu_us_per_request(kind))
                 top = 15 if target.tally is not None else 8
                 sections.append(
                     hotspots.markdown(f"{target.name}, c64 {label}", summary, window, top)
@@ -241,9 +246,9 @@ class Runner:
         intro = (
             f"`py-spy record --gil --rate {rate}` for {seconds} s while wrk loads the SUT at "
             "64 connections (py-spy and wrk on CPU 1; sampling pauses the SUT briefly, so "
-            "these runs are not the measured ones). µs CPU per request = the SUT's CPU time "
-            "over the run / requests served; a function's µs/req = its share of the "
-            f"GIL-holding samples x that. Collapsed stacks: `{shown}/`.\n"
+            "these are extra runs, not the measured ones). µs CPU per request = the SUT's CPU "
+            "time / requests served in the measured c64 runs (median); a function's µs/req = "
+            f"its share of the GIL-holding samples x that. Collapsed stacks: `{shown}/`.\n"
         )
         return intro + "\n" + "\n".join(sections)
 
@@ -259,6 +264,7 @@ class Runner:
             key="floor",
             child=child,
             slug="floor",
+            start_rss_kib=child.rss_kib(),
         )
 
     def start_dataplane(
@@ -286,6 +292,7 @@ class Runner:
             key=tenant.key_text,
             child=dp,
             slug="dataplane",
+            start_rss_kib=dp.rss_kib(),
             tally=Tally(),
         )
         return target, admin, tenant
@@ -402,7 +409,7 @@ def run(args: argparse.Namespace, runner: Runner) -> report.Bench:
         )
         if args.profile:
             log("profiling under load")
-            bench.profile_md = runner.profile(targets)
+            bench.profile_md = runner.profile(targets, results)
         if admin is not None and tenant is not None:
             dp_target = targets[1]
             assert dp_target.tally is not None
@@ -441,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         children.stop_all()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
-    Path(args.output).write_text(report.render(bench, report.machine()))
+    output = Path(args.output)
+    kept = report.kept_analysis(output.read_text()) if output.exists() else ""
+    text = report.render(bench, report.machine())
+    output.write_text(text + ("\n" + kept if kept else ""))
     print(report.table(bench))
     for line in [*report.verdicts(bench), *report.mock_check(bench), *bench.usage_lines]:
         print(f"- {line}")

@@ -4,6 +4,11 @@
 to its response (through the one mapper), and in `finally` emits exactly one
 UsageEvent — for successes, auth failures, policy blocks, upstream errors and
 clients that went away alike.
+
+A plain response goes out after the handler returns, so the event is with the
+sink (journaled) before the client has its answer. A streamed response is
+written by the handler itself: it calls `emit_usage_now` just before ending
+the stream, for the same ordering; `finally` then emits nothing more.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from dataplane.usage_sink import UsageSink
 log = logging.getLogger(__name__)
 
 Inner = Callable[[web.Request, RequestRecord], Awaitable[web.StreamResponse]]
+_EMIT_USAGE = web.RequestKey("oggy_emit_usage", Callable[[], None])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,19 @@ def metered(
         rec = RequestRecord(
             new_id(), endpoint, time.time_ns(), time.perf_counter(), request.remote or ""
         )
+        emitted = False
+
+        def emit() -> None:
+            nonlocal emitted
+            if emitted:
+                return
+            emitted = True
+            try:
+                sink.emit(rec.to_event(time.perf_counter(), dataplane_id))
+            except Exception:  # the contract says emit never raises; a bug must not 500 a request
+                log.exception("usage sink raised for request %s", rec.request_id)
+
+        request[_EMIT_USAGE] = emit
         try:
             resp = await inner(request, rec)
             if not rec.http_status:
@@ -86,12 +105,19 @@ def metered(
             metrics.observe(endpoint, rec.http_status, end - rec.start_mono)
             if rec.shadow_reason:
                 metrics.shadow_denial(rec.shadow_reason)
-            try:
-                sink.emit(rec.to_event(end, dataplane_id))
-            except Exception:  # the contract says emit never raises; a bug must not 500 a request
-                log.exception("usage sink raised for request %s", rec.request_id)
+            emit()
 
     return handler
+
+
+def emit_usage_now(request: web.Request) -> None:
+    """Emit the request's usage event now, as recorded so far (once per request).
+
+    For handlers that write the response themselves: call it before ending it.
+    """
+    emit = request.get(_EMIT_USAGE)
+    if emit is not None:
+        emit()
 
 
 def current_config(holder: ConfigHolder) -> CompiledConfig:

@@ -35,7 +35,7 @@ from dataplane.core.routing import Target
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import error_code
 from dataplane.http.errors import sse_error_event
-from dataplane.http.metering import Deps, authorize, current_config, enforce
+from dataplane.http.metering import Deps, authorize, current_config, emit_usage_now, enforce
 from dataplane.http.metrics import Metrics
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream, response_headers, upstream_headers
@@ -329,6 +329,7 @@ async def relay_stream(
         _settle_now(call, tap)
         raise
 
+    settled = False
     try:
         if failure is None:
             resp.release()
@@ -346,14 +347,24 @@ async def relay_stream(
             prefix = b"\n\n" if tap is not None and tap.partial_sent() else b""
             if tap is not None:
                 await out.write(prefix + sse_error_event(failure))
+        # Usage is settled and emitted (journaled) before the client sees the end.
+        await _settle_stream(call, tap)
+        settled = True
+        emit_usage_now(request)
         await out.write_eof()
     except ConnectionResetError:
-        if failure is None:
+        if failure is None and not settled:
             rec.fail(499, "client_disconnected")
+    if not settled:
+        await _settle_stream(call, tap)
+    return out
+
+
+async def _settle_stream(call: Call, tap: StreamTap | None) -> None:
     await settle_stream_usage(call, tap)
+    prompt = call.rec.prompt
     if prompt is not None and prompt.logs_text:  # FULL logging: redact off the loop
         await asyncio.to_thread(prompt.seal, time.time())
-    return out
 
 
 async def settle_stream_usage(call: Call, tap: StreamTap | None) -> None:

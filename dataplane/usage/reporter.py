@@ -1,15 +1,20 @@
 """UsageReporter: the data plane's UsageSink, delivering usage at least once.
 
-emit() only appends to an in-memory buffer. A flusher cuts the buffer into
+emit() appends the event to an in-memory buffer and to the write-ahead journal
+(journal.py: one os.write, no fsync), so an event emitted before the response
+goes out survives a SIGKILL of the process. A flusher cuts the buffer into
 batches (≤ max_batch_events, or whatever arrived within flush_interval) and
 appends them to the disk spool — one fsync per flush — before anything is sent.
 A single sender then streams spooled batches, oldest first, on a long-lived
 ReportUsage call and deletes them from the spool only on `stored = true`. A
 failed stream or `stored = false` closes the call; after a jittered backoff the
-sender reopens it and resends every unacknowledged batch in order. Batches left
-in the spool by an earlier process are queued ahead of live traffic at start, so
-replay and live events share one ordered path. Resending is safe: the control
-plane's store is idempotent on event_id.
+sender reopens it and resends every unacknowledged batch in order. At each flush
+the journal is rotated together with the buffer; a sealed journal segment is
+deleted once its events are fsynced in the spool (or, if the spool would not
+take them, once they are acknowledged). Batches left in the spool by an earlier
+process, then journaled events the spool lacks (recovery.py), are queued ahead
+of live traffic at start, so replay and live events share one ordered path.
+Resending is safe: the control plane's store is idempotent on event_id.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import grpc
 from dataplane.backoff import Backoff
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from dataplane.usage.journal import Journal
+from dataplane.usage.recovery import recover
 from dataplane.usage.spool import BatchRef, Spool, SpoolError, SpoolFull
 from oggy.v1 import usage_pb2, usage_service_pb2, usage_service_pb2_grpc
 
@@ -42,6 +49,14 @@ MAX_BATCH_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
+class _JournalHold:
+    """Journal segments kept until these many in-memory-only batches are acknowledged."""
+
+    segments: list[int]
+    batches: int
+
+
+@dataclass(slots=True)
 class _Pending:
     """An unacknowledged batch: on disk (ref), in memory (request), or both."""
 
@@ -49,6 +64,7 @@ class _Pending:
     events: int
     ref: BatchRef | None
     request: usage_service_pb2.ReportUsageRequest | None
+    hold: _JournalHold | None = None
 
 
 class _StreamFailed(Exception):
@@ -65,6 +81,7 @@ class UsageReporter:
         *,
         channel: grpc.aio.Channel | None = None,
         spool: Spool | None = None,
+        journal: Journal | None = None,
         backoff: Backoff | None = None,
         max_batch_events: int = 500,
         flush_interval_s: float = 0.2,
@@ -78,6 +95,7 @@ class UsageReporter:
         self._own_channel = channel is None
         self._channel = channel
         self._spool = spool or Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+        self._journal = journal or Journal(settings.spool_dir / "journal")
         self._backoff = backoff or Backoff(0.1, 5.0)
         self._max_batch = max_batch_events
         self._flush_interval = flush_interval_s
@@ -111,9 +129,10 @@ class UsageReporter:
     # -- UsageSink -------------------------------------------------------------
 
     def emit(self, event: usage_pb2.UsageEvent) -> None:
-        """Buffer one event; never blocks, never raises."""
+        """Journal and buffer one event; never blocks, never raises."""
         try:
             self._buffer.append(event)
+            self._journal.append(event)
             self._idle.clear()
             self._has_events.set()
             if len(self._buffer) >= self._max_batch:
@@ -136,9 +155,12 @@ class UsageReporter:
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        refs = await self._in_io(self._spool.recover)
-        for ref in refs:
+        found = await self._in_io(recover, self._spool, self._journal, self._make_batches)
+        for ref in found.refs:
             self._add_pending(_Pending(ref.batch_id, ref.events, ref, None))
+        hold = _JournalHold(found.held_segments, len(found.unspooled))
+        for batch in found.unspooled:
+            self._add_pending(_Pending(batch.batch_id, len(batch.events), None, batch, hold))
         if self._channel is None:
             self._channel = open_channel(self._settings)
         self._tasks = [
@@ -181,12 +203,18 @@ class UsageReporter:
                 len(self._pending),
             )
             if lost:
-                log.error("%d usage events were never spooled (spool full) and are lost", lost)
+                log.error(
+                    "%d usage events were never spooled (spool full); they are replayed from "
+                    "the usage journal on next start, unless it could not be written either",
+                    lost,
+                )
         if self._own_channel and self._channel is not None:
             await self._channel.close()
             self._channel = None
         await self._in_io(self._spool.close)
         self._io.shutdown(wait=True)
+        # On the loop, where emit() writes: a later emit finds it closed, never a stale fd.
+        self._journal.close()
 
     # -- flushing --------------------------------------------------------------
 
@@ -205,12 +233,43 @@ class UsageReporter:
 
     async def _flush_locked(self) -> None:
         events, self._buffer = self._buffer, []
+        # In the same step, so the sealed segment holds just these events.
+        sealed = self._journal.rotate()
         self._has_events.clear()
         self._buffer_full.clear()
         if not events:
             self._update_idle()
             return
-        batches = [
+        batches = self._make_batches(events)
+        refs: Sequence[BatchRef | None]
+        hold = None
+        self._flushing += len(events)
+        try:
+            refs = await self._in_io(self._spool_batches, batches, sealed)
+            if self._spool_failing:
+                self._spool_failing = False
+                log.info("usage spool accepting batches again")
+        except (SpoolFull, SpoolError, OSError) as e:
+            # Never drop usage: keep it in memory and still send it; its journal
+            # segment stays until it is acknowledged, for a crash before that.
+            if not self._spool_failing:
+                self._spool_failing = True
+                log.error("cannot spool usage, holding it in memory: %s", e)
+            refs = [None] * len(batches)
+            if sealed is not None:
+                hold = _JournalHold([sealed], len(batches))
+        finally:
+            self._flushing -= len(events)
+        for batch, ref in zip(batches, refs, strict=True):
+            keep = ref is None or self._in_memory < self._max_in_memory
+            self._add_pending(
+                _Pending(batch.batch_id, len(batch.events), ref, batch if keep else None, hold)
+            )
+
+    def _make_batches(
+        self, events: list[usage_pb2.UsageEvent]
+    ) -> list[usage_service_pb2.ReportUsageRequest]:
+        return [
             usage_service_pb2.ReportUsageRequest(
                 batch_id=self._new_batch_id(),
                 events=chunk,
@@ -218,27 +277,15 @@ class UsageReporter:
             )
             for chunk in _chunks(events, self._max_batch, MAX_BATCH_BYTES)
         ]
-        refs: Sequence[BatchRef | None]
-        self._flushing += len(events)
-        try:
-            refs = await self._in_io(self._spool.append, batches)
-            if self._spool_failing:
-                self._spool_failing = False
-                log.info("usage spool accepting batches again")
-        except (SpoolFull, SpoolError, OSError) as e:
-            # Never drop usage: keep it in memory and still send it; only a crash
-            # before it is acknowledged can lose it now.
-            if not self._spool_failing:
-                self._spool_failing = True
-                log.error("cannot spool usage, holding it in memory: %s", e)
-            refs = [None] * len(batches)
-        finally:
-            self._flushing -= len(events)
-        for batch, ref in zip(batches, refs, strict=True):
-            keep = ref is None or self._in_memory < self._max_in_memory
-            self._add_pending(
-                _Pending(batch.batch_id, len(batch.events), ref, batch if keep else None)
-            )
+
+    def _spool_batches(
+        self, batches: list[usage_service_pb2.ReportUsageRequest], sealed: int | None
+    ) -> list[BatchRef]:
+        """(I/O thread) Spool durably, then drop the journal segment they came from."""
+        refs = self._spool.append(batches)
+        if sealed is not None:
+            self._journal.remove([sealed])
+        return refs
 
     def _add_pending(self, p: _Pending) -> None:
         self._pending[p.batch_id] = p
@@ -256,6 +303,10 @@ class UsageReporter:
             self._pending_events -= p.events
             if p.request is not None:
                 self._in_memory -= 1
+            if p.hold is not None:
+                p.hold.batches -= 1
+                if p.hold.batches == 0:
+                    self._io.submit(self._journal.remove, p.hold.segments)
             self._update_idle()
         return p
 

@@ -1,6 +1,6 @@
 """On-disk spool of usage batches not yet acknowledged by the control plane.
 
-Append-only segment files `<seq>.seg`, each a run of records:
+Append-only segment files `<seq>.seg`, each a run of records (framing.py):
     u32 length | u32 crc32(payload) | payload (a serialized ReportUsageRequest)
 big-endian. A batch is appended and fsynced before it is sent, so a batch the
 control plane has not acknowledged survives a crash. A crash mid-append leaves a
@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import threading
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +26,12 @@ from typing import BinaryIO
 
 from google.protobuf.message import DecodeError
 
+from dataplane.usage.framing import HEADER as _HEADER
+from dataplane.usage.framing import frame, unframe
 from oggy.v1 import usage_service_pb2
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">II")
 _SUFFIX = ".seg"
 DEFAULT_MAX_BYTES = 1024**3
 DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024
@@ -157,8 +156,7 @@ class Spool:
             refs = []
             for batch, payload in zip(batches, payloads, strict=True):
                 ref = BatchRef(batch.batch_id, len(batch.events), seg.seq, seg.size, len(payload))
-                f.write(_HEADER.pack(len(payload), zlib.crc32(payload)))
-                f.write(payload)
+                f.write(frame(payload))
                 seg.size += _HEADER.size + len(payload)
                 seg.unacked.add(batch.batch_id)
                 self._where[batch.batch_id] = seg
@@ -251,15 +249,12 @@ class Spool:
 
 def _decode(data: bytes, offset: int) -> tuple[usage_service_pb2.ReportUsageRequest, int] | None:
     """The record at `offset` and the offset after it; None if torn or damaged."""
-    if len(data) - offset < _HEADER.size:
+    record = unframe(data, offset)
+    if record is None:
         return None
-    length, crc = _HEADER.unpack_from(data, offset)
-    start = offset + _HEADER.size
-    payload = data[start : start + length]
-    if len(payload) != length or zlib.crc32(payload) != crc:
-        return None
+    payload, end = record
     try:
-        return usage_service_pb2.ReportUsageRequest.FromString(payload), start + length
+        return usage_service_pb2.ReportUsageRequest.FromString(payload), end
     except DecodeError:
         return None
 

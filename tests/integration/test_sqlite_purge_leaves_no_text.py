@@ -25,9 +25,13 @@ async def test_purge_scrubs_the_database_and_its_wal(tmp_path: Path) -> None:
         )
         await store.insert([event])
         assert await store.purge_expired(1_700_000_200 * 1_000_000) == 1
-        files = [p for p in tmp_path.iterdir() if p.name.startswith("usage.db")]
-        assert files
-        for path in files:
-            assert MARKER.encode() not in path.read_bytes(), path.name
     finally:
         await store.close()
+    assert_no_marker(tmp_path)
+
+
+def assert_no_marker(directory: Path) -> None:
+    files = [p for p in directory.iterdir() if p.name.startswith("usage.db")]
+    assert files
+    for path in files:
+        assert MARKER.encode() not in path.read_bytes(), path.name

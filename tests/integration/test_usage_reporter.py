@@ -15,7 +15,9 @@ import pytest
 
 from dataplane.backoff import Backoff
 from dataplane.settings import Settings
+from dataplane.usage.framing import unframe
 from dataplane.usage.reporter import UsageReporter
+from dataplane.usage.spool import Spool
 from oggy.v1 import usage_pb2
 from tests.integration.dataplane_fakes import (
     TOKEN,
@@ -43,6 +45,22 @@ def segments(spool: Path) -> list[Path]:
     return sorted(spool.glob("*.seg"))
 
 
+def journaled(spool: Path) -> list[str]:
+    """Event ids in the journal's segment files, read without opening a Journal."""
+    out = []
+    for path in sorted((spool / "journal").glob("*.wal")):
+        data, offset = path.read_bytes(), 0
+        while (record := unframe(data, offset)) is not None:
+            out.append(usage_pb2.UsageEvent.FromString(record[0]).event_id)
+            offset = record[1]
+    return out
+
+
+def spooled(spool: Path) -> list[str]:
+    s = Spool(spool)
+    return [e.event_id for ref in s.recover() for e in s.read(ref).events]
+
+
 async def test_events_are_batched_and_acked(tmp_path) -> None:
     store = FakeStore()
     servicer = FakeUsageServicer(store)
@@ -61,6 +79,7 @@ async def test_events_are_batched_and_acked(tmp_path) -> None:
     assert {b.dataplane_id for b in servicer.batches} == {"dp-test"}
     assert reporter.queue_depth() == 0
     assert segments(tmp_path / "spool") == []
+    assert journaled(tmp_path / "spool") == []
 
 
 async def test_a_few_events_are_flushed_by_the_timer(tmp_path) -> None:
@@ -225,3 +244,120 @@ async def test_stop_without_traffic_or_control_plane_is_quick(tmp_path, n) -> No
         reporter.emit(event(i))
     await asyncio.wait_for(reporter.stop(grace_s=0.1), 5)
     assert len(segments(tmp_path)) == n
+
+
+_KILLED_AFTER_EMIT = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from dataplane.settings import Settings
+    from dataplane.usage.reporter import UsageReporter
+    from oggy.v1 import usage_pb2
+
+    async def main():
+        control_plane, spool, n, token = sys.argv[1:5]
+        s = Settings(control_plane=control_plane, node_token=token, spool_dir=Path(spool))
+        reporter = UsageReporter(s, max_batch_events=100, flush_interval_s=0.01)
+        await reporter.start()
+        n = int(n)
+        for i in range(n):
+            reporter.emit(usage_pb2.UsageEvent(event_id=f"e{i:05d}"))
+            if i % 50 == 49 and i < n - 1:
+                await asyncio.sleep(0.002)  # traffic pacing: flushes spool some meanwhile
+        # Answered: the last emit returned. Die before anything else can run.
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("control_plane_up", [False, True])
+async def test_sigkill_right_after_emit_loses_nothing(tmp_path, control_plane_up) -> None:
+    n = 3000
+    spool = tmp_path / "spool"
+    store = FakeStore()
+    port = free_port()
+    server = None
+    if control_plane_up:
+        server, _ = await start_server(usage=FakeUsageServicer(store), port=port)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _KILLED_AFTER_EMIT,
+        f"127.0.0.1:{port}",
+        str(spool),
+        str(n),
+        TOKEN,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert await asyncio.wait_for(proc.wait(), 60) == -signal.SIGKILL
+        if not control_plane_up:
+            # The newest events only ever reached the journal.
+            assert set(journaled(spool)) - set(spooled(spool))
+            assert set(journaled(spool)) | set(spooled(spool)) == {f"e{i:05d}" for i in range(n)}
+            server, _ = await start_server(usage=FakeUsageServicer(store), port=port)
+        reporter = UsageReporter(settings(port, spool))
+        await reporter.start()
+        try:
+            await asyncio.wait_for(reporter.wait_idle(), 20)
+        finally:
+            await reporter.stop()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        if server is not None:
+            await server.stop(0)
+    assert sorted(store.events) == [f"e{i:05d}" for i in range(n)]
+    if not control_plane_up:
+        # Nothing was acknowledged before the kill, and journal replay skipped what the
+        # spool already held: every event was sent exactly once.
+        assert set(store.inserts.values()) == {1}
+    assert segments(spool) == [] and journaled(spool) == []
+
+
+async def test_unspoolable_events_keep_their_journal_segment_until_acked(tmp_path) -> None:
+    spool = tmp_path / "spool"
+    port = free_port()
+    s = settings(port, spool)
+    reporter = UsageReporter(
+        s, spool=Spool(spool, max_bytes=10), backoff=Backoff(0.01, 0.05)
+    )  # a full spool: batches are held in memory only
+    await reporter.start()
+    store = FakeStore()
+    server = None
+    try:
+        for i in range(20):
+            reporter.emit(event(i))
+        await reporter.flush()
+        assert segments(spool) == []
+        assert journaled(spool) == [f"e{i:05d}" for i in range(20)]  # the crash safety net
+        server, _ = await start_server(usage=FakeUsageServicer(store), port=port)
+        await asyncio.wait_for(reporter.wait_idle(), 10)
+    finally:
+        await reporter.stop()
+        if server is not None:
+            await server.stop(0)
+    assert len(store.events) == 20
+    assert journaled(spool) == []  # released once acknowledged
+
+
+async def test_a_broken_journal_falls_back_to_memory(tmp_path, caplog) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "journal").write_text("not a directory")
+    store = FakeStore()
+    server, port = await start_server(usage=FakeUsageServicer(store))
+    reporter = UsageReporter(settings(port, spool))
+    await reporter.start()
+    try:
+        for i in range(30):
+            reporter.emit(event(i))
+        await asyncio.wait_for(reporter.wait_idle(), 10)
+    finally:
+        await reporter.stop()
+        await server.stop(0)
+    assert len(store.events) == 30
+    assert caplog.text.count("cannot write the usage journal") == 1
