@@ -24,9 +24,14 @@ Kind = provider_pb2.ProviderCredential.Kind
 KINDS = {
     "openai": Kind.KIND_OPENAI,
     "openai-compatible": Kind.KIND_OPENAI_COMPATIBLE,
+    "azure-openai": Kind.KIND_AZURE_OPENAI,
+    "anthropic": Kind.KIND_ANTHROPIC,
 }
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1"}
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+}
 
 
 def kind_label(kind: int) -> str:
@@ -58,7 +63,19 @@ def register(
     )
     add_p.add_argument("provider", metavar="NAME", help="provider id, e.g. openai")
     add_p.add_argument("--kind", choices=sorted(KINDS), required=True)
-    add_p.add_argument("--base-url", help="default for kind openai: https://api.openai.com/v1")
+    add_p.add_argument(
+        "--base-url",
+        help="default for openai: https://api.openai.com/v1, for anthropic: "
+        "https://api.anthropic.com; azure-openai: https://RESOURCE.openai.azure.com",
+    )
+    add_p.add_argument("--api-version", default="", help="azure-openai: the api-version")
+    add_p.add_argument(
+        "--deployment",
+        action="append",
+        default=[],
+        metavar="MODEL=DEPLOYMENT",
+        help="azure-openai: the deployment serving MODEL (repeatable; default: the model name)",
+    )
     add_p.add_argument(
         "--models", nargs="+", required=True, metavar="GLOB", help="model globs, e.g. 'gpt-4o*'"
     )
@@ -103,6 +120,16 @@ def read_api_key(env_var: str | None, env: Mapping[str, str], stdin: TextIO | No
     return value
 
 
+def parse_deployments(pairs: list[str]) -> dict[str, str]:
+    deployments: dict[str, str] = {}
+    for pair in pairs:
+        model, sep, deployment = pair.partition("=")
+        if not sep or not model or not deployment:
+            raise CliError(f"--deployment takes MODEL=DEPLOYMENT, got {pair!r}")
+        deployments[model] = deployment
+    return deployments
+
+
 def add(ctx: Context) -> int:
     args = ctx.args
     base_url = args.base_url or DEFAULT_BASE_URLS.get(args.kind)
@@ -116,7 +143,11 @@ def add(ctx: Context) -> int:
         models=args.models,
         api_key=read_api_key(args.api_key_env, ctx.env),
         allow_private_network=args.allow_private_network,
+        api_version=args.api_version,
+        deployments=parse_deployments(args.deployment),
     )
+    if args.kind == "azure-openai" and not args.api_version:
+        raise CliError("--api-version is required for kind azure-openai (e.g. 2024-10-21)")
     request = admin_service_pb2.CreateProviderCredentialRequest(
         parent=ctx.workspace,
         provider_id=names.short_id(name),

@@ -42,7 +42,7 @@ def test_provider_add() -> None:
     "argv",
     [
         ["provider", "add", "p", "--models", "m"],  # no --kind
-        ["provider", "add", "p", "--kind", "anthropic", "--models", "m"],  # unsupported kind
+        ["provider", "add", "p", "--kind", "bedrock", "--models", "m"],  # unsupported kind
         ["provider", "add", "p", "--kind", "openai"],  # no --models
         ["provider", "add", "p", "--kind", "openai", "--models", "m", "--api-key", "sk"],
         ["usage", "list", "--format", "yaml"],

@@ -111,3 +111,18 @@ def test_ports_reuse_saved_when_free(tmp_path: Path) -> None:
     assert saved == {"mock": free}
     assert ports.pick(saved, "mock") == free
     assert ports.pick(saved, "other", {free}) != free
+
+
+def test_azure_deployments_parse_and_reject_bad_pairs() -> None:
+    import pytest
+
+    from controlplane.cli.commands.provider import parse_deployments
+    from controlplane.cli.errors import CliError
+
+    assert parse_deployments(["gpt-4o=prod-4o", "o3=o3-east"]) == {
+        "gpt-4o": "prod-4o",
+        "o3": "o3-east",
+    }
+    for bad in ("gpt-4o", "=x", "gpt-4o="):
+        with pytest.raises(CliError):
+            parse_deployments([bad])
