@@ -12,7 +12,8 @@ Each run uses a fresh store: a new SQLite file (WAL, synchronous=FULL) or a new
 PostgreSQL schema (dropped afterwards). Events carry every UsageEvent field; 10 %
 carry prompt text (stored in prompt_logs in the same transaction).
 
-Prints a table and writes bench/out/ingest.json.
+Prints a table and writes bench/out/ingest.json (or `--out`). bench/run.py runs it as
+the "usage ingest" section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -222,8 +223,8 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{r['store']:<11}{r['batch']:>6}{r['events']:>8}{r['events_per_s']:>10}"
             f"{r['ack_p50_ms']:>8.1f}ms{r['ack_p99_ms']:>8.1f}ms"
         )
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(
+    write_json(
+        Path(args.out),
         json.dumps(
             {
                 "benchmark": "usage ingest over gRPC (UsageIngestServicer), loopback",
@@ -245,10 +246,15 @@ async def main_async(args: argparse.Namespace) -> int:
             },
             indent=2,
         )
-        + "\n"
+        + "\n",
     )
-    print(f"wrote {OUT.relative_to(HERE.parent)}", file=sys.stderr)
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
+
+
+def write_json(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def main() -> int:
@@ -257,6 +263,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, action="append")
     parser.add_argument("--window", type=int, default=32)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--out", default=str(OUT), help="where to write the JSON results")
     parser.add_argument("--client", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:

@@ -20,7 +20,8 @@ from oggy.v1 import (
     workspace_pb2,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
 ETCD = "/usr/bin/etcd"
 OGGY = [sys.executable, "-m", "controlplane.cli.main"]
 JSON_MODEL = "bench-model"
@@ -61,11 +62,21 @@ def start_etcd(
 
 
 def start_controlplane(
-    etcd_url: str, state_dir: Path, *, cpu: int, log_dir: Path, children: procs.Children
+    etcd_url: str,
+    state_dir: Path,
+    *,
+    cpu: int,
+    log_dir: Path,
+    children: procs.Children,
+    name: str = "controlplane",
+    ready_timeout: float = 30.0,
+    large_etcd_responses: bool = False,
 ) -> tuple[procs.Child, str]:
+    """`oggy controlplane`; through bench/cp_shim.py when `large_etcd_responses`."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    program = [sys.executable, str(HERE / "cp_shim.py")] if large_etcd_responses else OGGY
     cmd = [
-        *OGGY,
+        *program,
         "controlplane",
         "--etcd",
         etcd_url,
@@ -74,8 +85,8 @@ def start_controlplane(
         "--state-dir",
         str(state_dir),
     ]
-    child = children.add(procs.start("controlplane", cmd, cpu=cpu, log_dir=log_dir, cwd=REPO))
-    match = child.wait_for_log(r"controlplane listening on (\S+:\d+)", 30)
+    child = children.add(procs.start(name, cmd, cpu=cpu, log_dir=log_dir, cwd=REPO))
+    match = child.wait_for_log(r"controlplane listening on (\S+:\d+)", ready_timeout)
     return child, match.group(1)
 
 
@@ -87,7 +98,10 @@ def start_dataplane(
     cpu: int,
     log_dir: Path,
     children: procs.Children,
+    ready_timeout: float = 30.0,
+    name: str = "dataplane",
 ) -> tuple[procs.Child, str]:
+    """Start a data plane and wait until /readyz answers (it has a snapshot)."""
     spool_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         *OGGY,
@@ -100,10 +114,10 @@ def start_dataplane(
         str(spool_dir),
     ]
     env = {"OGGY_NODE_TOKEN": node_token}
-    child = children.add(procs.start("dataplane", cmd, cpu=cpu, log_dir=log_dir, env=env, cwd=REPO))
-    match = child.wait_for_log(r"dataplane listening on (http://\S+:\d+)", 30)
+    child = children.add(procs.start(name, cmd, cpu=cpu, log_dir=log_dir, env=env, cwd=REPO))
+    match = child.wait_for_log(r"dataplane listening on (http://\S+:\d+)", ready_timeout)
     url = match.group(1)
-    procs.wait_http_ok(f"{url}/readyz", 30, child)
+    procs.wait_http_ok(f"{url}/readyz", ready_timeout, child)
     return child, url
 
 
@@ -133,11 +147,16 @@ class Admin:
     def close(self) -> None:
         self._channel.close()
 
-    def setup(self, json_base_url: str, sse_base_url: str) -> Tenant:
+    def call(self, method: str, request: object, timeout: float = 10) -> object:
+        """Any AdminService RPC by name, with the admin token."""
+        return getattr(self._stub, method)(request, metadata=self._md, timeout=timeout)
+
+    def setup(self, json_base_url: str, sse_base_url: str, workspace_id: str = "bench") -> Tenant:
         """A workspace, one provider per mock flavour, and a gateway key."""
         ws = self._stub.CreateWorkspace(
             admin_service_pb2.CreateWorkspaceRequest(
-                workspace_id="bench", workspace=workspace_pb2.Workspace(display_name="bench")
+                workspace_id=workspace_id,
+                workspace=workspace_pb2.Workspace(display_name=workspace_id),
             ),
             metadata=self._md,
             timeout=10,

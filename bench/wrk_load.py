@@ -17,7 +17,7 @@ wrk.method = "POST"
 wrk.body = [==[{body}]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer {key}"
-
+{extra}
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -31,13 +31,50 @@ end
 """
 
 
+# Requests cycle through the variants in a tab-separated file (key, then header name /
+# value pairs, one variant a line), pre-formatted once per wrk thread in init().
+ROTATE_LUA = """\
+local requests = {{}}
+local n = 0
+
+init = function(args)
+  for line in io.lines("{variants}") do
+    local fields = {{}}
+    for field in string.gmatch(line, "[^\\t]+") do fields[#fields + 1] = field end
+    local headers = {{}}
+    for name, value in pairs(wrk.headers) do headers[name] = value end
+    headers["Authorization"] = "Bearer " .. fields[1]
+    for j = 2, #fields - 1, 2 do headers[fields[j]] = fields[j + 1] end
+    requests[#requests + 1] = wrk.format(nil, nil, headers, nil)
+  end
+end
+
+request = function()
+  n = n % #requests + 1
+  return requests[n]
+end
+"""
+
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One request of a rotation: its gateway key and extra headers."""
+
+    key: str
+    headers: Headers = ()
+
+
 @dataclass(frozen=True)
 class Request:
-    """What every wrk connection sends."""
+    """What every wrk connection sends: the same request, or `rotate` in turn when given."""
 
     url: str
     body: str
     key: str
+    headers: Headers = ()
+    rotate: tuple[Variant, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,10 +111,30 @@ class Result:
         )
 
 
+_UNSAFE = frozenset('"\\\t\r\n')
+
+
+def _safe(text: str) -> str:
+    if _UNSAFE & set(text):
+        raise ValueError("a key or header cannot be embedded in the Lua script")
+    return text
+
+
 def write_script(request: Request, path: Path) -> Path:
-    if "]==]" in request.body or '"' in request.key:
-        raise ValueError("body or key cannot be embedded in the Lua script")
-    path.write_text(LUA.format(body=request.body, key=request.key, marker=MARKER))
+    if "]==]" in request.body:
+        raise ValueError("body cannot be embedded in the Lua script")
+    extra = "".join(f'wrk.headers["{_safe(k)}"] = "{_safe(v)}"\n' for k, v in request.headers)
+    text = LUA.format(body=request.body, key=_safe(request.key), marker=MARKER, extra=extra)
+    if request.rotate:
+        variants = path.with_suffix(".tsv")
+        variants.write_text(
+            "".join(
+                "\t".join(_safe(x) for x in (v.key, *(y for h in v.headers for y in h))) + "\n"
+                for v in request.rotate
+            )
+        )
+        text += ROTATE_LUA.format(variants=_safe(str(variants)))
+    path.write_text(text)
     return path
 
 

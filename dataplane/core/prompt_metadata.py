@@ -126,7 +126,8 @@ def _last_reason(buf: bytes, responses: bool) -> str | None:
     n = len(buf)
     for needle in _VALUE_NEEDLES:
         end = n
-        while (i := buf.rfind(needle, 0, end)) > best_at:
+        # Only a marker after the best one so far matters: search just that far.
+        while (i := buf.rfind(needle, best_at + 1, end)) > best_at:
             end = i
             if not (buf.endswith(_KEYS[0], 0, i) or buf.endswith(_KEYS[1], 0, i)):
                 continue
@@ -136,7 +137,7 @@ def _last_reason(buf: bytes, responses: bool) -> str | None:
                 break
     if responses:
         for marker, status in _RESPONSE_END:
-            i = buf.rfind(marker)
+            i = buf.rfind(marker, best_at + 1)
             if i > best_at:
                 best_at, best = i, status
     return best

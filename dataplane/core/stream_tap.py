@@ -81,9 +81,7 @@ class StreamTap:
         # with no per-event work (the common case: whole content chunks).
         first = len(chunk)
         for needle in _INTERESTING:
-            i = chunk.find(needle, 0, first)
-            if i >= 0:
-                first = i
+            first = _first(chunk, needle, first)
         end = chunk.rfind(b"\n\n", 0, first)
         cut = end + 2 if end >= 0 else 0
         if cut == len(chunk):
@@ -144,6 +142,23 @@ class StreamTap:
             return False
         self.usage, usage_only = self._observe(obj, self.usage)
         return usage_only
+
+
+def _first(chunk: bytes, needle: bytes, end: int) -> int:
+    """A point at or before the start of the first event (before `end`) holding `needle`
+    wholly before `end`; `end` if no event does. (`feed` cuts at the `\\n\\n` before it.)
+
+    Searched backwards, jumping to the start of each event found (a usage object
+    holds many `_tokens"`): CPython's reverse search is about twice as fast as the
+    forward one on JSON text, and what a tap looks for sits near a stream's end.
+    """
+    i = chunk.rfind(needle, 0, end)
+    while i >= 0:
+        end = chunk.rfind(b"\n\n", 0, i) + 2  # this event's start (1: the chunk's)
+        if end < 2:
+            return 0
+        i = chunk.rfind(needle, 0, end)
+    return end
 
 
 def _loads(data: bytes) -> Any:

@@ -57,7 +57,7 @@ class Uuid7:
             | 0b10 << 62
             | (rand & 0x3FFF_FFFF_FFFF_FFFF)
         )
-        h = f"{value:032x}"
+        h = value.to_bytes(16, "big").hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

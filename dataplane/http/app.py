@@ -12,7 +12,7 @@ from dataplane.config.holder import ConfigHolder
 from dataplane.core.uuid7 import uuid7
 from dataplane.http import endpoints
 from dataplane.http.errors import error_middleware
-from dataplane.http.metering import Deps, metered
+from dataplane.http.metering import Deps, drain_deferred, metered
 from dataplane.http.metrics import Metrics
 from dataplane.http.ops import healthz, metrics_handler, readyz
 from dataplane.http.passthrough import PassthroughHandler
@@ -81,6 +81,7 @@ def create_app(
     upstream = Upstream(
         connect_timeout_s=options.upstream_connect_timeout_s,
         first_byte_timeout_s=options.upstream_first_byte_timeout_s,
+        idle_timeout_s=options.upstream_between_chunks_timeout_s,
         pool_limit=options.upstream_pool_limit,
     )
     metrics = Metrics(queue_depth=getattr(usage_sink, "queue_depth", None))
@@ -98,6 +99,11 @@ def create_app(
     app.cleanup_ctx.append(upstream_lifetime)
 
     deps = Deps(holder, usage_sink, upstream, metrics, options.dataplane_id, new_id)
+
+    async def drain_usage(_: web.Application) -> None:
+        await drain_deferred(deps)
+
+    app.on_cleanup.append(drain_usage)
     limits = {
         "max_body_bytes": options.max_body_bytes,
         "idle_timeout_s": options.upstream_between_chunks_timeout_s,

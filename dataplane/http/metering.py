@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -55,6 +55,8 @@ class Deps:
     metrics: Metrics
     dataplane_id: str
     new_id: Callable[[], str]
+    # Events waiting for a token estimate in a thread (see `emit`); drained at cleanup.
+    deferred: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def metered(
@@ -64,6 +66,7 @@ def metered(
     metrics = deps.metrics
     new_id = deps.new_id
     dataplane_id = deps.dataplane_id
+    deferred = deps.deferred
 
     async def handler(request: web.Request) -> web.StreamResponse:
         rec = RequestRecord(
@@ -76,10 +79,16 @@ def metered(
             if emitted:
                 return
             emitted = True
-            try:
-                sink.emit(rec.to_event(time.perf_counter(), dataplane_id))
-            except Exception:  # the contract says emit never raises; a bug must not 500 a request
-                log.exception("usage sink raised for request %s", rec.request_id)
+            if rec.deferred_settle is not None:
+                # A cancelled stream whose estimate needs the tokenizer loaded: never
+                # on the loop. Still exactly one event, emitted once it is settled.
+                task = asyncio.get_running_loop().create_task(
+                    _settle_and_emit(rec, sink, dataplane_id)
+                )
+                deferred.add(task)
+                task.add_done_callback(deferred.discard)
+                return
+            _emit(sink, rec, time.perf_counter(), dataplane_id)
 
         request[_EMIT_USAGE] = emit
         try:
@@ -108,6 +117,31 @@ def metered(
             emit()
 
     return handler
+
+
+def _emit(sink: UsageSink, rec: RequestRecord, end_mono: float, dataplane_id: str) -> None:
+    try:
+        sink.emit(rec.to_event(end_mono, dataplane_id))
+    except Exception:  # the contract says emit never raises; a bug must not 500 a request
+        log.exception("usage sink raised for request %s", rec.request_id)
+
+
+async def _settle_and_emit(rec: RequestRecord, sink: UsageSink, dataplane_id: str) -> None:
+    end = time.perf_counter()  # the request ended now; settling is bookkeeping
+    settle, rec.deferred_settle = rec.deferred_settle, None
+    try:
+        if settle is not None:
+            await asyncio.to_thread(settle)
+    except Exception:
+        log.exception("usage estimate failed for request %s", rec.request_id)
+    finally:
+        _emit(sink, rec, end, dataplane_id)
+
+
+async def drain_deferred(deps: Deps) -> None:
+    """Wait for events still being settled (app cleanup, before the sink stops)."""
+    while deps.deferred:
+        await asyncio.gather(*deps.deferred, return_exceptions=True)
 
 
 def emit_usage_now(request: web.Request) -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
 from dataplane.config.compiled import CompiledProvider, CompiledWorkspace
 from dataplane.core import errors
@@ -38,9 +39,9 @@ from dataplane.http.errors import sse_error_event
 from dataplane.http.metering import Deps, authorize, current_config, emit_usage_now, enforce
 from dataplane.http.metrics import Metrics
 from dataplane.http.record import RequestRecord
-from dataplane.http.upstream import Upstream, response_headers, upstream_headers
+from dataplane.http.upstream import Upstream, provider_headers, response_headers
 from dataplane.providers import WireFormat
-from dataplane.tokens import encoding_for_model
+from dataplane.tokens import encoding_for_model, loaded_encoding_for_model
 from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ MAX_ERROR_BODY = 64 * 1024
 
 Prepare = Callable[[bytes, str | None], ChatRequest]
 # target → (url, headers, payload) of one attempt.
-BuildAttempt = Callable[[Target[CompiledProvider]], tuple[object, dict[str, str], bytes | None]]
+BuildAttempt = Callable[[Target[CompiledProvider]], tuple[object, Mapping[str, str], bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +134,9 @@ async def open_with_fallback(
 
 
 async def _read_error_body(resp: aiohttp.ClientResponse, timeout_s: float) -> bytes:
+    # Bounded by the session's sock_read (the idle timeout, `timeout_s`).
     try:
-        async with asyncio.timeout(timeout_s):
-            body = await resp.content.read(MAX_ERROR_BODY)
+        body = await resp.content.read(MAX_ERROR_BODY)
     except (TimeoutError, aiohttp.ClientError):
         body = b""
     resp.close()  # never reuse a connection whose body may be unread
@@ -192,12 +193,9 @@ class ProxyHandler:
         enforce(decision, rec)
         client_headers = request.headers
 
-        def build(target: Target[CompiledProvider]) -> tuple[object, dict[str, str], bytes]:
+        def build(target: Target[CompiledProvider]) -> tuple[object, CIMultiDict[str], bytes]:
             p = target.provider
-            d = p.dialect
-            headers = upstream_headers(
-                client_headers, p.auth_headers, d.forward_headers, d.default_headers
-            )
+            headers = provider_headers(p, client_headers)
             return p.url(spec.op, target.model), headers, req.payload_for(target.model)
 
         resp, served = await open_with_fallback(
@@ -235,8 +233,8 @@ async def relay_buffered(
     """A whole JSON response (or any upstream error): read, inspect, pass through unchanged."""
     rec = call.rec
     try:
-        async with asyncio.timeout(idle_s):
-            body = await resp.read()
+        # Gaps in the body are bounded by the session's sock_read (`idle_s`).
+        body = await resp.read()
     except TimeoutError:
         resp.close()
         metrics.upstream_error("timeout")
@@ -286,37 +284,50 @@ async def relay_stream(
     rec = call.rec
     headers = response_headers(resp.headers, rec.request_id)
     headers["Cache-Control"] = "no-cache"
-    out = web.StreamResponse(status=resp.status, headers=headers)
+    out = _StreamOut(status=resp.status, headers=headers)
     rec.http_status = resp.status
-    loop = asyncio.get_running_loop()
     failure: errors.GatewayError | None = None
     prompt = rec.prompt
+    # The last bytes of an upstream body that is complete already: they go out
+    # with the end of the response, after usage is journaled, in one write.
+    held = b""
     try:
-        await out.prepare(request)
+        await out.prepare(request)  # headers wait for the first body bytes
         content = resp.content
-        async with asyncio.timeout(None) as deadline:
-            while True:
-                # Only the wait for upstream is bounded; a slow client is not a stall.
-                deadline.reschedule(loop.time() + idle)
+        # What came in with the response headers, if anything; else the headers go
+        # out alone now, so the client learns at once that its stream has started.
+        chunk = content.read_nowait()
+        if not chunk and not content.at_eof():
+            await out.write(b"")
+        # Gaps between chunks are bounded by the session's sock_read (`idle`); it
+        # only counts while aiohttp reads the socket, so a slow client is not a stall.
+        while True:
+            if not chunk:
                 try:
                     chunk = await content.readany()
+                except TimeoutError:  # aiohttp's SocketTimeoutError (also a ClientError)
+                    failure = errors.UpstreamTimeout("The upstream stream stalled.")
+                    metrics.upstream_error("idle_timeout")
+                    break
                 except aiohttp.ClientError:
                     failure = errors.UpstreamUnavailable("The upstream stream broke off.")
                     metrics.upstream_error("broken")
                     break
-                deadline.reschedule(None)
                 if not chunk:
                     break
-                if prompt is not None:
-                    prompt.stream_chunk(chunk)
-                data = tap.feed(chunk) if tap is not None else chunk
-                if data:
-                    if rec.first_byte is None:
-                        rec.first_byte = time.perf_counter()
+            if prompt is not None:
+                prompt.stream_chunk(chunk)
+            data = tap.feed(chunk) if tap is not None else chunk
+            chunk = b""
+            if data:
+                if rec.first_byte is None:
+                    rec.first_byte = time.perf_counter()
+                if held:
+                    data, held = held + data, b""
+                if content.is_eof():
+                    held = data  # the upstream body is complete: no more waiting
+                else:
                     await out.write(data)
-    except TimeoutError:
-        failure = errors.UpstreamTimeout("The upstream stream stalled.")
-        metrics.upstream_error("idle_timeout")
     except ConnectionResetError:  # includes aiohttp's ClientConnectionResetError on write
         rec.fail(499, "client_disconnected")
         resp.close()
@@ -325,8 +336,13 @@ async def relay_stream(
     except BaseException:  # CancelledError: the client went away (or shutdown)
         rec.fail(499, "client_disconnected")
         resp.close()
-        # No awaiting while cancelled: estimate inline (rare path, bounded input).
-        _settle_now(call, tap)
+        # No awaiting while cancelled. With the tokenizer loaded (warmed at startup)
+        # the estimate runs inline (rare path, bounded input); never load it here:
+        # the usage emitter then runs the estimate in a thread before emitting.
+        if _settle_ready(call, tap):
+            _settle_now(call, tap)
+        else:
+            rec.defer_settle(lambda: _settle_now(call, tap))
         raise
 
     settled = False
@@ -336,9 +352,7 @@ async def relay_stream(
             if tap is not None:
                 if tap.error_type:
                     rec.error_type = tap.error_type
-                tail = tap.finish()
-                if tail:
-                    await out.write(tail)
+                held += tap.finish()
         else:
             resp.close()
             rec.fail(failure.status, failure.code)
@@ -346,18 +360,29 @@ async def relay_stream(
             # A half-sent event would swallow the error event: end it first.
             prefix = b"\n\n" if tap is not None and tap.partial_sent() else b""
             if tap is not None:
-                await out.write(prefix + sse_error_event(failure))
+                held += prefix + sse_error_event(failure)
         # Usage is settled and emitted (journaled) before the client sees the end.
         await _settle_stream(call, tap)
         settled = True
         emit_usage_now(request)
-        await out.write_eof()
+        await out.write_eof(held)
     except ConnectionResetError:
         if failure is None and not settled:
             rec.fail(499, "client_disconnected")
     if not settled:
         await _settle_stream(call, tap)
     return out
+
+
+class _StreamOut(web.StreamResponse):
+    """A streamed response whose headers go out with its first body bytes.
+
+    aiohttp's own `Response` buffers its headers like this; `write(b"")` sends
+    them alone when there is nothing to go with them. (Older aiohttp without the
+    switch sends them at `prepare`, which is what this class avoids, not a fault.)
+    """
+
+    _send_headers_immediately = False
 
 
 async def _settle_stream(call: Call, tap: StreamTap | None) -> None:
@@ -373,6 +398,13 @@ async def settle_stream_usage(call: Call, tap: StreamTap | None) -> None:
         return
     # Tokenising is CPU work (and the first use loads an encoding): off the loop.
     await asyncio.to_thread(_settle_now, call, tap)
+
+
+def _settle_ready(call: Call, tap: StreamTap | None) -> bool:
+    """Whether `_settle_now` can run without loading a tokenizer."""
+    if tap is None or tap.usage is not None or call.req is None:
+        return True
+    return loaded_encoding_for_model(call.served.model) is not None
 
 
 def _settle_now(call: Call, tap: StreamTap | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dataplane.core.identity import Attribution
@@ -18,6 +19,7 @@ class RequestRecord:
         "attempts",
         "client_ip",
         "cost_micro_usd",
+        "deferred_settle",
         "endpoint",
         "environment",
         "error_type",
@@ -81,6 +83,8 @@ class RequestRecord:
         # Why policy blocked the request; what a shadow policy would have blocked it for.
         self.policy_reason = ""
         self.shadow_reason = ""
+        # Set when usage still needs a blocking settle (proxy.py, a cancelled stream).
+        self.deferred_settle: Callable[[], None] | None = None
 
     def set_key(self, key: Any) -> None:
         """Attribute the request to a key (a CompiledKey, or one named by a failed auth)."""
@@ -106,40 +110,57 @@ class RequestRecord:
         if reason and not self.shadow_reason:
             self.shadow_reason = reason
 
+    def defer_settle(self, settle: Callable[[], None]) -> None:
+        """Settle usage (a blocking token estimate) in a thread before the event is built."""
+        self.deferred_settle = settle
+
     def to_event(self, end_mono: float, dataplane_id: str) -> usage_pb2.UsageEvent:
+        first_byte = self.first_byte
         ev = usage_pb2.UsageEvent(
             event_id=self.request_id,
             workspace=self.workspace,
             key=self.key,
-            actor=self.actor,
             provider=self.provider,
             model=self.model,
             endpoint=self.endpoint,
             stream=self.stream,
             http_status=self.http_status,
-            error_type=self.error_type,
             latency_ms=(end_mono - self.start_mono) * 1000.0,
-            time_to_first_token_ms=(
-                (self.first_byte - self.start_mono) * 1000.0 if self.first_byte else 0.0
-            ),
+            time_to_first_token_ms=((first_byte - self.start_mono) * 1000.0 if first_byte else 0.0),
             dataplane_id=dataplane_id,
             client_ip=self.client_ip,
             request_id=self.request_id,
-            upstream_request_id=self.upstream_request_id,
             requested_model=self.requested_model,
-            attempts=self.attempts,
-            price_catalog_version=self.price_catalog_version,
-            team=self.team,
-            app=self.app,
-            environment=self.environment,
-            workflow=self.workflow,
-            labels=self.labels,
-            policy_reason=self.policy_reason,
-            shadow_reason=self.shadow_reason,
         )
+        # Mostly empty (the proto default): set only when there is something to say.
+        if self.actor:
+            ev.actor = self.actor
+        if self.error_type:
+            ev.error_type = self.error_type
+        if self.upstream_request_id:
+            ev.upstream_request_id = self.upstream_request_id
+        if self.price_catalog_version:
+            ev.price_catalog_version = self.price_catalog_version
+        if self.team:
+            ev.team = self.team
+        if self.app:
+            ev.app = self.app
+        if self.environment:
+            ev.environment = self.environment
+        if self.workflow:
+            ev.workflow = self.workflow
+        if self.policy_reason:
+            ev.policy_reason = self.policy_reason
+        if self.shadow_reason:
+            ev.shadow_reason = self.shadow_reason
+        if self.attempts:
+            ev.attempts.extend(self.attempts)
+        if self.labels:
+            ev.labels.update(self.labels)
         if self.cost_micro_usd is not None:
             ev.cost_micro_usd = self.cost_micro_usd
-        ev.start_time.FromNanoseconds(self.start_ns)
+        ts = ev.start_time  # what Timestamp.FromNanoseconds does, without its checks
+        ts.seconds, ts.nanos = divmod(self.start_ns, 1_000_000_000)
         u = self.usage
         if u is not None:
             ev.prompt_tokens = u.prompt_tokens

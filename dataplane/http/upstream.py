@@ -11,8 +11,8 @@ travels in the provider's own auth header.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict
@@ -34,6 +34,8 @@ FORWARD_RESPONSE_HEADERS = frozenset(
     }
 )
 RATE_LIMIT_PREFIX = "x-ratelimit-"
+# Sent when the client sent no User-Agent (aiohttp would otherwise add its own).
+DEFAULT_USER_AGENT = "oggy-dataplane"
 
 
 class Upstream:
@@ -44,14 +46,27 @@ class Upstream:
         *,
         connect_timeout_s: float,
         first_byte_timeout_s: float,
+        idle_timeout_s: float | None = None,
         pool_limit: int = 1000,
         keepalive_timeout_s: float = 30.0,
     ) -> None:
         self.first_byte_timeout_s = first_byte_timeout_s
+        # Longest silence between two reads of a response body (stream chunks).
+        self.idle_timeout_s = first_byte_timeout_s if idle_timeout_s is None else idle_timeout_s
         self._connect_timeout_s = connect_timeout_s
         self._pool_limit = pool_limit
         self._keepalive_timeout_s = keepalive_timeout_s
         self._session: aiohttp.ClientSession | None = None
+        # aiohttp's sock_read restarts on every read from the socket: it bounds the
+        # wait for the response headers and every gap between body chunks, with one
+        # timer the protocol already keeps (no asyncio.timeout per request or chunk).
+        # When the first-byte timeout differs, the headers get their own sock_read
+        # (one ClientTimeout made here, not per request), and the body's is set
+        # once the headers are in.
+        self._differs = self.first_byte_timeout_s != self.idle_timeout_s
+        self._open_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout_s, sock_read=first_byte_timeout_s
+        )
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -61,12 +76,11 @@ class Upstream:
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            # Only the TCP connect is bounded here; first byte and idle gaps are
-            # bounded per request (they differ between streams and non-streams).
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout_s),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=self._connect_timeout_s, sock_read=self.idle_timeout_s
+            ),
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
-            skip_auto_headers=("User-Agent",),
             raise_for_status=False,
         )
 
@@ -87,15 +101,29 @@ class Upstream:
         if session is None:
             raise errors.UpstreamUnavailable("The upstream client is not running.")
         try:
-            async with asyncio.timeout(self.first_byte_timeout_s):
+            if not self._differs:
                 return await session.request(
                     method, url, data=payload, headers=headers, allow_redirects=False
                 )
+            resp = await session.request(
+                method,
+                url,
+                data=payload,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._open_timeout,
+            )
+            conn = resp.connection
+            if conn is not None and conn.protocol is not None:
+                # From now on the body's idle bound, counted from the headers.
+                conn.protocol.read_timeout = self.idle_timeout_s
+                conn.protocol.start_timeout()
+            return resp
         except aiohttp.ConnectionTimeoutError:
             raise errors.UpstreamUnavailable(
                 "Timed out connecting to the upstream provider."
             ) from None
-        except TimeoutError:
+        except TimeoutError:  # sock_read: no response headers in time
             raise errors.UpstreamTimeout() from None
         except aiohttp.ClientError as e:
             # The class name says what failed (connector, DNS, reset) without the URL.
@@ -104,9 +132,48 @@ class Upstream:
             ) from None
 
 
-def request_headers(client: Mapping[str, str], authorization: str | None) -> dict[str, str]:
+def request_headers(client: Mapping[str, str], authorization: str | None) -> CIMultiDict[str]:
     auth = {"Authorization": authorization} if authorization is not None else {}
     return upstream_headers(client, auth)
+
+
+class HeaderTemplate:
+    """The fixed part of one provider's upstream headers, built once (per provider).
+
+    Per request only the allowlisted client headers are looked up and set on a
+    copy; the result is the ready CIMultiDict aiohttp takes without converting.
+    """
+
+    __slots__ = ("_auth", "_base", "_forward")
+
+    def __init__(
+        self,
+        auth: Mapping[str, str],
+        forward: Iterable[str] = FORWARD_REQUEST_HEADERS,
+        defaults: Iterable[tuple[str, str]] = (),
+        content_type: str | None = "application/json",
+    ) -> None:
+        base: CIMultiDict[str] = CIMultiDict()
+        base["Accept-Encoding"] = "identity"
+        if content_type:
+            base["Content-Type"] = content_type
+        base["User-Agent"] = DEFAULT_USER_AGENT
+        for name, value in defaults:
+            base[name] = value
+        base.update(auth)
+        self._base = base
+        names = CIMultiDict((name, None) for name in auth)
+        # The provider's auth always wins over a client header of the same name.
+        self._forward = tuple(name for name in forward if name not in names)
+
+    def build(self, client: Mapping[str, str]) -> CIMultiDict[str]:
+        headers = self._base.copy()
+        get = client.get
+        for name in self._forward:
+            v = get(name)
+            if v is not None:
+                headers[name] = v
+        return headers
 
 
 def upstream_headers(
@@ -115,27 +182,54 @@ def upstream_headers(
     forward: Iterable[str] = FORWARD_REQUEST_HEADERS,
     defaults: Iterable[tuple[str, str]] = (),
     content_type: str | None = "application/json",
-) -> dict[str, str]:
+) -> CIMultiDict[str]:
     """Headers for the upstream request: allowlisted client headers, the provider's auth."""
-    headers = {"Accept-Encoding": "identity"}
-    if content_type:
-        headers["Content-Type"] = content_type
-    for name in forward:
-        v = client.get(name)
-        if v is not None:
-            headers[name] = v
-    for name, value in defaults:
-        if name not in headers:
-            headers[name] = value
-    headers.update(auth)
-    return headers
+    return HeaderTemplate(auth, forward, defaults, content_type).build(client)
+
+
+# Templates of the providers in use, by identity (a new config brings new providers).
+_templates: dict[int, tuple[Any, HeaderTemplate]] = {}
+_MAX_TEMPLATES = 4096
+
+
+def provider_headers(provider: Any, client: Mapping[str, str]) -> CIMultiDict[str]:
+    """`upstream_headers` for a CompiledProvider, its fixed part built once."""
+    found = _templates.get(id(provider))
+    if found is None or found[0] is not provider:
+        if len(_templates) >= _MAX_TEMPLATES:
+            _templates.clear()
+        d = provider.dialect
+        found = (
+            provider,
+            HeaderTemplate(provider.auth_headers, d.forward_headers, d.default_headers),
+        )
+        _templates[id(provider)] = found
+    return found[1].build(client)
 
 
 def response_headers(upstream: Mapping[str, str], request_id: str) -> CIMultiDict[str]:
     out: CIMultiDict[str] = CIMultiDict()
+    passes = _passes
     for name, value in upstream.items():
-        lname = name.lower()
-        if lname in FORWARD_RESPONSE_HEADERS or lname.startswith(RATE_LIMIT_PREFIX):
+        ok = passes.get(name)
+        if ok is None:
+            ok = _decide(name)
+        if ok:
             out.add(name, value)
     out["X-Request-Id"] = request_id
     return out
+
+
+# Whether a response header (by its name as the provider spells it) goes back to
+# the client; a provider uses a handful of names, so the decision is memoised.
+_passes: dict[str, bool] = {}
+_MAX_NAMES = 1024
+
+
+def _decide(name: str) -> bool:
+    lname = name.lower()
+    ok = lname in FORWARD_RESPONSE_HEADERS or lname.startswith(RATE_LIMIT_PREFIX)
+    if len(_passes) >= _MAX_NAMES:
+        _passes.clear()
+    _passes[name] = ok
+    return ok

@@ -5,6 +5,17 @@ from dataplane.tokens.encodings import (
     EncodingUnavailable,
     encoding_for_model,
     load_encoding,
+    loaded_encoding,
+    loaded_encoding_for_model,
+    warm_encodings,
 )
 
-__all__ = ["ENCODING_SHA256", "EncodingUnavailable", "encoding_for_model", "load_encoding"]
+__all__ = [
+    "ENCODING_SHA256",
+    "EncodingUnavailable",
+    "encoding_for_model",
+    "load_encoding",
+    "loaded_encoding",
+    "loaded_encoding_for_model",
+    "warm_encodings",
+]

@@ -13,8 +13,8 @@ import base64
 import fnmatch
 import gzip
 import hashlib
+import logging
 import threading
-from functools import cache
 from importlib import resources
 
 import tiktoken
@@ -43,6 +43,13 @@ _MODEL_ENCODINGS: tuple[tuple[str, str], ...] = (
 DEFAULT_ENCODING = "o200k_base"
 
 _constructor_lock = threading.Lock()
+# Loaded encodings; a load builds ~100 MiB of tables for ~0.3 s, so each name is
+# loaded at most once (single flight: concurrent first callers wait for it).
+_loaded: dict[str, tiktoken.Encoding] = {}
+_load_locks: dict[str, threading.Lock] = {}
+_load_locks_guard = threading.Lock()
+
+log = logging.getLogger(__name__)
 
 
 class EncodingUnavailable(RuntimeError):
@@ -79,8 +86,41 @@ def parse_bpe(raw: bytes) -> dict[bytes, int]:
     return ranks
 
 
-@cache
 def load_encoding(name: str) -> tiktoken.Encoding:
+    """The encoding `name`, loaded on first use (blocking: call it off the event loop)."""
+    found = _loaded.get(name)
+    if found is not None:
+        return found
+    with _load_locks_guard:
+        lock = _load_locks.setdefault(name, threading.Lock())
+    with lock:
+        found = _loaded.get(name)
+        if found is None:
+            found = _loaded[name] = _build_encoding(name)
+    return found
+
+
+def loaded_encoding(name: str) -> tiktoken.Encoding | None:
+    """The encoding if it is already loaded, else None; never blocks."""
+    return _loaded.get(name)
+
+
+def warm_encodings(names: tuple[str, ...] = (DEFAULT_ENCODING,)) -> threading.Thread:
+    """Load `names` in a background thread (at startup), so no request waits for it."""
+
+    def load() -> None:
+        for name in names:
+            try:
+                load_encoding(name)
+            except Exception:  # estimates then report no counts; serving goes on
+                log.warning("could not load tokenizer %s", name, exc_info=True)
+
+    thread = threading.Thread(target=load, name="tokenizer-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def _build_encoding(name: str) -> tiktoken.Encoding:
     ranks = parse_bpe(read_verified_bpe(name))
     constructor = getattr(openai_public, name)
     # tiktoken's constructors fetch the file themselves; hand them the verified
@@ -105,3 +145,8 @@ def encoding_name_for_model(model: str) -> str:
 
 def encoding_for_model(model: str) -> tiktoken.Encoding:
     return load_encoding(encoding_name_for_model(model))
+
+
+def loaded_encoding_for_model(model: str) -> tiktoken.Encoding | None:
+    """`encoding_for_model` if that encoding is loaded already, else None (never blocks)."""
+    return _loaded.get(encoding_name_for_model(model))
