@@ -70,13 +70,11 @@ def start_controlplane(
     children: procs.Children,
     name: str = "controlplane",
     ready_timeout: float = 30.0,
-    large_etcd_responses: bool = False,
 ) -> tuple[procs.Child, str]:
-    """`oggy controlplane`; through bench/cp_shim.py when `large_etcd_responses`."""
+    """`oggy controlplane`."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    program = [sys.executable, str(HERE / "cp_shim.py")] if large_etcd_responses else OGGY
     cmd = [
-        *program,
+        *OGGY,
         "controlplane",
         "--etcd",
         etcd_url,

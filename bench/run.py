@@ -1,15 +1,16 @@
 """Oggy benchmark: the data plane against a raw aiohttp pass-through floor, on loopback.
 
-    .venv/bin/python bench/run.py [--quick] [--profile] [--skip-dataplane] [--actor-scale]
-                                  [--skip-ingest] [--sections passthrough,actor-scale,ingest]
+    .venv/bin/python bench/run.py [--quick] [--profile] [--skip-dataplane]
+                                  [--skip-actor-scale] [--skip-ingest]
+                                  [--sections passthrough,actor-scale,ingest]
 
 Starts nginx as the mock provider, measures it alone, then the floor (bench/passthrough.py)
 and — when it exists — the real data plane behind a real control plane and etcd, with wrk
 (section "passthrough"). Then, on the same etcd and control plane, a data plane whose
 snapshot holds 100k gateway keys and 10k actors, every request carrying a signed actor
 token (section "actor-scale", bench/actor_scale.py), and finally the usage ingest rates
-(section "ingest", bench/ingest.py). By default: passthrough and ingest; a section not
-run keeps its text from the previous RESULTS.md, marked as kept. Writes bench/RESULTS.md
+(section "ingest", bench/ingest.py). All three by default (~9 min); a section left out
+keeps its text from the previous RESULTS.md, marked as kept. Writes bench/RESULTS.md
 and prints the summaries. See report.py for the method text.
 """
 
@@ -54,9 +55,8 @@ RETRIES = 2  # redo a measured run disturbed by other work at most this often
 QUIET = 0.15  # a CPU this busy (or less) with nothing of ours running counts as quiet
 QUIET_WAIT_S = 60.0
 SECTIONS = ("passthrough", "actor-scale", "ingest")
-# actor-scale takes ~8 min on its own (the control plane ingests the bulk seed slowly), so
-# it runs on request (--actor-scale or --sections); RESULTS.md keeps its last figures.
-DEFAULT_SECTIONS = ("passthrough", "ingest")
+# Full default run with --profile: ~6 min passthrough + ~3 min actor-scale + ~1 min ingest.
+DEFAULT_SECTIONS = SECTIONS
 
 
 def _chat_body(model: str, stream: bool) -> str:
@@ -297,7 +297,7 @@ class Runner:
         assert self.admin is not None
         return self.admin
 
-    def _start_controlplane(self, name: str = "controlplane", shim: bool = False) -> None:
+    def _start_controlplane(self, name: str = "controlplane") -> None:
         state = self.tmp / "state"
         self.cp_child, self.cp_addr = oggy_stack.start_controlplane(
             self.etcd_url,
@@ -307,7 +307,6 @@ class Runner:
             children=self.children,
             name=name,
             ready_timeout=120,
-            large_etcd_responses=shim,
         )
         self.node_token = (state / "node_token").read_text().strip()
         self.admin = oggy_stack.Admin(self.cp_addr, (state / "admin_token").read_text().strip())
@@ -319,13 +318,9 @@ class Runner:
         self.cp_child.stop()
 
     def restart_controlplane(self) -> float:
-        """A new control plane on the same etcd and state dir; seconds until it serves.
-
-        Through bench/cp_shim.py: an unmodified control plane cannot read a workspace
-        range larger than 4 MiB from etcd (see there).
-        """
+        """A new control plane on the same etcd and state dir; seconds until it serves."""
         started = time.perf_counter()
-        self._start_controlplane("controlplane-2", shim=True)
+        self._start_controlplane("controlplane-2")
         return time.perf_counter() - started
 
     def launch_dataplane(
@@ -546,8 +541,8 @@ def measure_actor_scale(
     checks += _scale_usage(admin, completed, in_flight, {a for _, a in pairs})
     checks.append(_propagation(admin, dp_url, dict(variants[0].headers)))
     return report.ActorScale(
-        keys=snap.keys,
-        actors=snap.actors,
+        keys=args.key_count,
+        actors=args.actor_count,
         teams=actor_scale.TEAMS,
         signing_keys="EdDSA `ed`, ES256 `es`, HS256 `hs`",
         policies=(
@@ -676,7 +671,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"(default: {','.join(DEFAULT_SECTIONS)})",
     )
     parser.add_argument(
-        "--actor-scale", action="store_true", help="add the actor-scale section (~8 min)"
+        "--skip-actor-scale", action="store_true", help="leave out the actor-scale section"
     )
     parser.add_argument("--skip-ingest", action="store_true", help="leave out the ingest section")
     parser.add_argument(
@@ -699,7 +694,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--ingest-events", type=int, help="events per ingest run (default 50000, quick 10000)"
     )
     args = parser.parse_args(argv)
-    wanted = set(args.sections) | ({"actor-scale"} if args.actor_scale else set())
+    wanted = set(args.sections)
+    wanted -= {"actor-scale"} if args.skip_actor_scale else set()
     wanted -= {"ingest"} if args.skip_ingest else set()
     args.sections = tuple(x for x in SECTIONS if x in wanted)
     return args

@@ -56,12 +56,22 @@ def _wrap(exc: BaseException) -> StoreError:
     return StoreError(f"etcd error: {exc}")
 
 
+MAX_RECEIVE_BYTES = 512 * 1024 * 1024
+
+
 class EtcdStore:
     def __init__(self, endpoint: str, timeout: float = 5.0) -> None:
         host, port = parse_endpoint(endpoint)
         self.endpoint = endpoint
         # Every unary call is bounded so an unreachable etcd becomes StoreUnavailable.
-        self._client = aetcd.Client(host=host, port=port, timeout=timeout)
+        self._client = aetcd.Client(
+            host=host,
+            port=port,
+            timeout=timeout,
+            # A full read of a large workspace (100k keys ≈ 21 MB) exceeds gRPC's
+            # default 4 MiB receive limit; startup and resync must still work.
+            options={"grpc.max_receive_message_length": MAX_RECEIVE_BYTES},
+        )
         self._timeout = timeout
 
     def __repr__(self) -> str:
