@@ -193,3 +193,12 @@ async def test_concurrent_cas_writers_one_wins(store: TxnStore, p: str) -> None:
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert all(isinstance(r, RevisionConflict) for r in results if isinstance(r, BaseException))
+
+
+async def test_a_read_larger_than_grpc_default_message_limit_works(store: TxnStore, p: str) -> None:
+    # 100k gateway keys make a ~21 MB workspace read; gRPC's default cap is 4 MiB.
+    value = b"x" * (1024 * 1024)
+    for i in range(6):
+        await store.put(f"{p}big/{i}", value)
+    items, _ = await store.list_prefix(f"{p}big/")
+    assert len(items) == 6 and all(item.value == value for item in items)
