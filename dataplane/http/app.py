@@ -13,7 +13,7 @@ from dataplane.core.uuid7 import uuid7
 from dataplane.http import endpoints
 from dataplane.http.errors import error_middleware
 from dataplane.http.metering import Deps, drain_deferred, metered
-from dataplane.http.metrics import Metrics
+from dataplane.http.metrics import SINK_GAUGES, Metrics
 from dataplane.http.ops import healthz, metrics_handler, readyz
 from dataplane.http.passthrough import PassthroughHandler
 from dataplane.http.proxy import EndpointSpec, ProxyHandler
@@ -84,7 +84,11 @@ def create_app(
         idle_timeout_s=options.upstream_between_chunks_timeout_s,
         pool_limit=options.upstream_pool_limit,
     )
-    metrics = Metrics(queue_depth=getattr(usage_sink, "queue_depth", None))
+    metrics = Metrics(
+        gauges={
+            key: read for key in SINK_GAUGES if (read := getattr(usage_sink, key, None)) is not None
+        }
+    )
     app[HOLDER] = holder
     app[USAGE_SINK] = usage_sink
     app[UPSTREAM] = upstream

@@ -23,14 +23,31 @@ class _Histogram:
         self.count = 0
 
 
+# Gauges read from the usage sink at scrape time: name → help text.
+SINK_GAUGES = {
+    "queue_depth": ("oggy_usage_queue_depth", "Usage events not yet acknowledged."),
+    "spool_bytes": ("oggy_usage_spool_bytes", "Bytes of unacknowledged usage spooled on disk."),
+    "spool_usage_ratio": (
+        "oggy_usage_spool_usage_ratio",
+        "Spool size over its cap; past 0.8 the data plane also logs a warning.",
+    ),
+}
+
+
 class Metrics:
-    def __init__(self, queue_depth: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], int] | None = None,
+        gauges: dict[str, Callable[[], float]] | None = None,
+    ) -> None:
         self.requests: dict[tuple[str, int], int] = {}
         self.durations: dict[str, _Histogram] = {}
         self.upstream_errors: dict[str, int] = {}
         # Bounded: reasons are policy error codes (POLICY_REASONS).
         self.shadow_denials: dict[str, int] = {}
-        self._queue_depth = queue_depth
+        self._gauges = dict(gauges or {})
+        if queue_depth is not None:
+            self._gauges.setdefault("queue_depth", queue_depth)
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         key = (endpoint, status)
@@ -85,14 +102,22 @@ class Metrics:
         ]
         for reason, n in sorted(self.shadow_denials.items()):
             out.append(f'oggy_shadow_denials_total{{reason="{reason}"}} {n}')
-        if self._queue_depth is not None:
+        for key, (name, help_text) in SINK_GAUGES.items():
+            read = self._gauges.get(key)
+            if read is None:
+                continue
             try:
-                depth = int(self._queue_depth())
+                value: float = read()
             except Exception:  # a scrape must not fail because the sink misbehaves
-                depth = -1
+                value = -1
             out += [
-                "# HELP oggy_usage_queue_depth Usage events not yet acknowledged.",
-                "# TYPE oggy_usage_queue_depth gauge",
-                f"oggy_usage_queue_depth {depth}",
+                f"# HELP {name} {help_text}",
+                f"# TYPE {name} gauge",
+                f"{name} {_number(value)}",
             ]
         return "\n".join(out) + "\n"
+
+
+def _number(value: float) -> str:
+    # Byte counts stay exact integers; ratios keep their decimals.
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
