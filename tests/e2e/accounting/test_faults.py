@@ -1,8 +1,8 @@
 """No usage lost, none counted twice, under faults (DESIGN invariant 1), counted by
 x-request-id against what the clients got back:
 - a data plane SIGKILLed under load and restarted on the same spool;
-- the control plane SIGKILLed under load, kept down ~10 s (10 s rather than 30 s, to keep
-  the suite fast), restarted on the same port and state;
+- the control plane SIGKILLed under load, kept down 30 s, restarted on the same port and
+  state;
 - an upstream that stalls, errors or drops the TCP connection mid-stream: one event with
   the partial (estimated) usage and the error type.
 The PostgreSQL usage-store outage lives in test_postgres.py. This module has its own stack,
@@ -44,8 +44,8 @@ from tests.support.oggy_clients import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
-# How long the control plane stays down under load (the issue asks for ~30 s).
-CP_OUTAGE_S = 10.0
+# How long the control plane stays down under load.
+CP_OUTAGE_S = 30.0
 
 
 @pytest.fixture(scope="module")
