@@ -57,6 +57,7 @@ class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
     ) -> AsyncIterator[usage_service_pb2.ReportUsageResponse]:
         requests = aiter(request_iterator)
         draining = asyncio.ensure_future(self._draining.wait())
+        next_request: asyncio.Future[usage_service_pb2.ReportUsageRequest] | None = None
         try:
             while True:
                 next_request = asyncio.ensure_future(anext(requests))
@@ -71,6 +72,14 @@ class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
                 yield await self._handle(request)
         finally:
             draining.cancel()
+            if next_request is not None:
+                # The RPC may be torn down while a read is pending or just finished:
+                # settle it so its outcome (e.g. StopAsyncIteration) is never orphaned.
+                if next_request.done():
+                    if not next_request.cancelled():
+                        next_request.exception()
+                else:
+                    next_request.cancel()
 
     async def _handle(
         self, request: usage_service_pb2.ReportUsageRequest
