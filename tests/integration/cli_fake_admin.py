@@ -14,11 +14,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import grpc
+import pytest
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from controlplane.cli import main
 from controlplane.domain import errors as domain_errors
 from controlplane.domain import prices as domain_prices
+from controlplane.domain.fieldmask import ACTOR_UPDATABLE, POLICY_UPDATABLE
 from oggy.v1 import (
     actor_pb2,
     admin_service_pb2_grpc,
@@ -35,25 +38,9 @@ from oggy.v1 import admin_service_pb2 as pb
 TOKEN = "test-admin-token"
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
-_ACTOR_UPDATABLE = ("display_name", "teams", "disabled")
-_POLICY_UPDATABLE = (
-    "target",
-    "allowed_models",
-    "denied_models",
-    "allowed_cidrs",
-    "trusted_proxy_cidrs",
-    "max_output_tokens",
-    "require_actor_token",
-    "shadow",
-    "allowed_providers",
-    "max_tokens_mode",
-    "prompt_logging",
-    "prompt_retention",
-    "redaction_rules",
-    "actor_claim_overrides",
-    "allow_labels",
-    "replay_protection",
-)
+# The fake honours exactly the fields the real control plane lets a client change.
+_ACTOR_UPDATABLE = ACTOR_UPDATABLE
+_POLICY_UPDATABLE = POLICY_UPDATABLE
 
 
 def _ts(moment: datetime) -> Timestamp:
@@ -547,3 +534,24 @@ def serve_fake_admin() -> Iterator[tuple[FakeAdmin, str]]:
         yield fake, f"127.0.0.1:{port}"
     finally:
         server.stop(grace=None)
+
+
+@pytest.fixture
+def demo_cli() -> Iterator[tuple[FakeAdmin, dict[str, str]]]:
+    """A fake admin API with workspace `demo`, and the env that points the CLI at it."""
+    with serve_fake_admin() as (admin, address):
+        env = {
+            "OGGY_ADMIN_ADDRESS": address,
+            "OGGY_ADMIN_TOKEN": TOKEN,
+            "OGGY_WORKSPACE": "demo",
+        }
+        assert main.run(["workspace", "create", "demo"], env=env) == 0
+        yield admin, env
+
+
+def oggy(env: dict[str, str], *argv: str) -> int:
+    return main.run(list(argv), env=env)
+
+
+def last(admin: FakeAdmin, method: str):
+    return next(r for m, r in reversed(admin.requests) if m == method)

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from controlplane.cli import main
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import audit_pb2, usage_pb2
-from tests.integration.cli_fake_admin import TOKEN, FakeAdmin, serve_fake_admin
+from tests.integration.cli_fake_admin import FakeAdmin, demo_cli, last, oggy
+
+fake = demo_cli
 
 WS = "workspaces/demo"
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeAdmin, dict[str, str]]]:
-    with serve_fake_admin() as (admin, address):
-        env = {
-            "OGGY_ADMIN_ADDRESS": address,
-            "OGGY_ADMIN_TOKEN": TOKEN,
-            "OGGY_WORKSPACE": "demo",
-        }
-        assert main.run(["workspace", "create", "demo"], env=env) == 0
-        yield admin, env
-
-
-def oggy(env: dict[str, str], *argv: str) -> int:
-    return main.run(list(argv), env=env)
-
-
-def last(admin: FakeAdmin, method: str):
-    return next(r for m, r in reversed(admin.requests) if m == method)
 
 
 def test_prices_set_sends_exact_micro_usd_and_replaces_by_stable_id(
