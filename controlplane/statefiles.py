@@ -13,6 +13,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from dataplane.files import write_private_atomic
+
 log = logging.getLogger(__name__)
 
 
@@ -61,36 +63,6 @@ def load_token(path: Path, env_value: str | None) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Atomically replace `path` with `text`, mode 0600: temp file + fsync + rename + dir fsync.
-
-    A reader (or a crash) sees either the old content or the new, never a mix.
-    """
+    """Atomically replace `path` with `text`, mode 0600 (see dataplane.files)."""
     ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # Created 0600 from the start: a chmod after writing would leave a window.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform/filesystem allows it.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        log.debug("fsync of directory %s not supported", directory)
-    finally:
-        os.close(fd)
+    write_private_atomic(path, text.encode("utf-8"))

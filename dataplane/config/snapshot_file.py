@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
 
+from dataplane.files import write_private_atomic
 from oggy.v1 import snapshot_pb2
 
 log = logging.getLogger(__name__)
@@ -83,19 +84,7 @@ def write_snapshot_file(path: Path, snapshot: snapshot_pb2.Snapshot, node_token:
     """Atomically replace `path` with `snapshot`, encrypted: temp + fsync + rename + dir fsync."""
     data = encrypt_snapshot(snapshot, node_token)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # Created 0600 from the start: a chmod after writing would leave a window.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    write_private_atomic(path, data)
 
 
 def read_snapshot_file(path: Path, node_token: str) -> snapshot_pb2.Snapshot | None:
@@ -111,17 +100,3 @@ def read_snapshot_file(path: Path, node_token: str) -> snapshot_pb2.Snapshot | N
     except OSError as e:
         raise SnapshotFileError(f"cannot read {path}: {e.strerror}") from None
     return decrypt_snapshot(data, node_token, str(path))
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform/filesystem allows it.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        log.debug("fsync of directory %s not supported", directory)
-    finally:
-        os.close(fd)

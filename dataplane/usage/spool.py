@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from google.protobuf.message import DecodeError
 
+from dataplane.files import fsync_dir
 from dataplane.usage.framing import HEADER as _HEADER
 from dataplane.usage.framing import frame, unframe
 from oggy.v1 import usage_service_pb2
@@ -221,7 +222,7 @@ class Spool:
             self._active_file = os.fdopen(fd, "ab")
             self._active = _Segment(seq, path, 0)
             self._segments[seq] = self._active
-            _fsync_dir(self._dir)  # the new file's directory entry must survive a crash too
+            fsync_dir(self._dir)  # the new file's directory entry must survive a crash too
         return self._active, self._active_file
 
     def _close_active(self) -> None:
@@ -286,16 +287,3 @@ def _scan_segment(seq: int, path: Path) -> tuple[list[BatchRef], int]:
         )
         offset = end
     return refs, offset
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
