@@ -31,9 +31,9 @@ from controlplane.domain import keys as domain_keys
 from controlplane.domain.layout import Layout
 from controlplane.store.etcd import EtcdStore
 from controlplane.store.txn import Put
-from dataplane.core.actor_token import ActorTokenVerifier
-from dataplane.core.identity import ACTOR_HEADER
 from oggy.actor_token import mint_actor_token
+from oggy.contract.actor_token import ActorTokenVerifier
+from oggy.contract.identity import ACTOR_HEADER
 from oggy.v1 import (
     actor_pb2,
     admin_service_pb2,

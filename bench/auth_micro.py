@@ -32,13 +32,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dataplane.config.compiled import CompiledConfig, compile_snapshot
 from dataplane.core.auth import authenticate
-from dataplane.core.identity import ReplayCaches
 from dataplane.core.keys import hash_secret
 from dataplane.http.metering import authorize
 from dataplane.http.record import RequestRecord
 from oggy.actor_token import mint_actor_token
+from oggy.contract.compile import CompiledConfig, compile_snapshot
+from oggy.contract.identity import ReplayCaches
 from oggy.v1 import (
     actor_pb2,
     key_pb2,

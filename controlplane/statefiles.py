@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from dataplane.files import write_private_atomic
+from oggy.contract.files import write_private_atomic
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,6 @@ def load_token(path: Path, env_value: str | None) -> str:
 
 
 def write_private_file(path: Path, text: str) -> None:
-    """Atomically replace `path` with `text`, mode 0600 (see dataplane.files)."""
+    """Atomically replace `path` with `text`, mode 0600 (see oggy.contract.files)."""
     ensure_private_dir(path.parent)
     write_private_atomic(path, text.encode("utf-8"))

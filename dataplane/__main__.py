@@ -9,8 +9,8 @@ from dataplane.server import run
 from dataplane.settings import SettingsError, add_arguments, from_args
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dataplane", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m dataplane") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from dataplane.config.client import ConfigStreamClient
-from dataplane.config.compiled import CompiledConfig, compile_snapshot
 from dataplane.config.holder import ConfigHolder
 from dataplane.http.app import HttpOptions, create_app
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
+from oggy.contract.compile import CompiledConfig, compile_snapshot
 
 log = logging.getLogger(__name__)
 

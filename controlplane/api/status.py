@@ -16,11 +16,13 @@ import grpc
 
 from controlplane.domain import errors
 from controlplane.store.base import RevisionConflict, StoreError, StoreUnavailable, WatchCompacted
+from oggy.contract.names import InvalidName
 
 log = logging.getLogger(__name__)
 
 _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (InvalidName, grpc.StatusCode.INVALID_ARGUMENT),
     (errors.NotFound, grpc.StatusCode.NOT_FOUND),
     (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (errors.Aborted, grpc.StatusCode.ABORTED),
@@ -51,7 +53,7 @@ def grpc_errors(method: Method[R]) -> Method[R]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await method(self, request, context)
-        except (errors.DomainError, StoreError) as exc:
+        except (errors.DomainError, InvalidName, StoreError) as exc:
             code, message = to_status(exc)
             await context.abort(code, message)
         except Exception:

@@ -15,10 +15,10 @@ import grpc
 
 from controlplane.api.status import grpc_errors
 from controlplane.domain.errors import InvalidArgument, Unavailable
-from controlplane.domain.names import parse_workspace_name
 from controlplane.usage.base import UsageStore
 from controlplane.usage.retention import RetentionJob
 from controlplane.usage.rows import timestamp_to_us, us_to_timestamp
+from oggy.contract.names import parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1.usage_pb2 import UsageGroupBy
 

@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """Parse and run one command; returns the exit code (never raises for user errors)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [planes.DATAPLANE]:
+        # The data plane parses its own flags (argparse's REMAINDER drops a leading flag).
+        return planes.run_dataplane_argv(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context(args, env)

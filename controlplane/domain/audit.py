@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from controlplane.domain import paging
 from controlplane.domain.errors import InvalidArgument
-from dataplane.core.uuid7 import Uuid7
+from oggy.contract.ids import Uuid7
 
 AUDIT_EVENTS = "auditEvents"
 ADMIN_PRINCIPAL = "admin-token"

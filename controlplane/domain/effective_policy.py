@@ -1,10 +1,10 @@
 """The effective policy of a workspace, actor or key, as one Policy proto. Pure.
 
 Which policies apply mirrors the data plane's compiler
-(`dataplane.config.compiled`): a key gets its workspace's policies, those of its
+(`oggy.contract.compile`): a key gets its workspace's policies, those of its
 actor's teams, its actor's, and its own; an actor gets the workspace's, its
 teams' and its own; a workspace only its own. They merge as
-`dataplane.core.policy` documents, most restrictive winning, with `shadow`
+`oggy.contract.policy` documents, most restrictive winning, with `shadow`
 policies merged into a separate layer:
 
 - allowed lists (`allowed_models`, `allowed_cidrs`, `allowed_providers`): every

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controlplane.domain.names import WORKSPACES
+from oggy.contract.names import WORKSPACES
 
 
 @dataclass(frozen=True, slots=True)

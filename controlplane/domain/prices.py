@@ -2,7 +2,7 @@
 
 Prices live at `prices/{id}` (the catalog, for every workspace) and
 `workspaces/{w}/prices/{id}` (a workspace's negotiated overrides). Arithmetic is
-`dataplane.core.pricing` — the very code the data plane prices requests with —
+`oggy.contract.pricing` — the very code the data plane prices requests with —
 so an estimate here and a usage event there agree to the micro-dollar.
 
 Catalog version: `str(max mod_revision)` over the prices in scope — the catalog,
@@ -23,16 +23,17 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.domain.errors import InvalidArgument, NotFound
-from controlplane.domain.names import (
+from oggy.contract.names import (
     PRICES,
     ChildName,
     Collection,
+    InvalidName,
     WorkspaceName,
     parse_child_name,
     parse_workspace_name,
     validate_id,
 )
-from dataplane.core.pricing import Cost, Price, PriceCatalog, PriceEntry, TokenCounts
+from oggy.contract.pricing import Cost, Price, PriceCatalog, PriceEntry, TokenCounts
 from oggy.v1 import price_pb2
 
 PROVIDER_KINDS = ("openai", "anthropic", "azure_openai", "openai_compatible")
@@ -70,7 +71,7 @@ def parse_price_name(name: str, field: str = "name") -> PriceName:
     if len(parts) == 2 and parts[0] == PRICES:
         try:
             return catalog_price_name(parts[1])
-        except InvalidArgument:
+        except InvalidName:
             pass
     elif len(parts) == 4:
         return parse_child_name(name, Collection.PRICES, field)

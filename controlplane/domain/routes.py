@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from controlplane.domain.errors import InvalidArgument
-from controlplane.domain.names import ChildName, Collection, WorkspaceName, parse_child_name
+from oggy.contract.names import ChildName, Collection, WorkspaceName, parse_child_name
 from oggy.v1 import route_pb2
 
 MAX_TARGETS = 16

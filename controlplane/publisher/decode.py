@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError, Message
 
-from controlplane.publisher.snapshot import Kind, parse_name
+from oggy.contract.snapshot import Kind, parse_name
 from oggy.v1 import (
     actor_pb2,
     policy_pb2,

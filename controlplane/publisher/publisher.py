@@ -27,7 +27,8 @@ from controlplane.publisher.decode import (
 )
 from controlplane.publisher.fanout import Subscription
 from controlplane.publisher.nodes import NodeRegistry, NodeStatus
-from controlplane.publisher.snapshot import (
+from controlplane.store.base import ChangeBatch, Store, WatchCompacted
+from oggy.contract.snapshot import (
     apply_delta,
     build_snapshot,
     check_consistency,
@@ -36,7 +37,6 @@ from controlplane.publisher.snapshot import (
     parse_name,
     prune_orphans,
 )
-from controlplane.store.base import ChangeBatch, Store, WatchCompacted
 from oggy.v1 import provider_pb2, signing_key_pb2, snapshot_pb2
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,6 @@ from typing import Generic, Protocol, TypeVar
 import grpc
 
 from dataplane.backoff import Backoff
-from dataplane.config.compiled import ConfigError
-from dataplane.config.delta import DeltaError, apply_delta
 from dataplane.config.snapshot_file import (
     SnapshotFileError,
     read_snapshot_file,
@@ -28,6 +26,8 @@ from dataplane.config.snapshot_file import (
 )
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from oggy.contract.compile import ConfigError
+from oggy.contract.snapshot import DeltaError, apply_delta
 from oggy.v1 import config_service_pb2, config_service_pb2_grpc, snapshot_pb2
 
 log = logging.getLogger(__name__)

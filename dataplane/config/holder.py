@@ -7,7 +7,7 @@ event loop.
 
 from __future__ import annotations
 
-from dataplane.config.compiled import CompiledConfig
+from oggy.contract.compile import CompiledConfig
 
 
 class ConfigHolder:

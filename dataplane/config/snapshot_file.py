@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from google.protobuf.message import DecodeError
 
-from dataplane.files import write_private_atomic
+from oggy.contract.files import write_private_atomic
 from oggy.v1 import snapshot_pb2
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from hmac import compare_digest
 from typing import Protocol, TypeVar
 
-from dataplane.core import errors
 from dataplane.core.keys import bearer_token, hash_secret, parse_key
+from oggy.contract import errors
 
 
 class KeyRecord(Protocol):

@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from dataplane.core import errors
-from dataplane.core.policy import cap_max_tokens_fields
+from oggy.contract import errors
+from oggy.contract.policy import cap_max_tokens_fields
 
 MAX_MODEL_LEN = 256
 # Fields that could redirect a request or swap its credential in some client or proxy.

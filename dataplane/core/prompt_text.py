@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from dataplane.core.redaction import Redactor
 from dataplane.core.sse import SseParser
+from oggy.contract.redaction import Redactor
 from oggy.v1 import usage_pb2
 
 # Each side's text is at most this many UTF-8 bytes, marker included.

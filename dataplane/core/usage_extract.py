@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dataplane.core.pricing import TokenCounts
+from oggy.contract.pricing import TokenCounts
 
 # More tokens than any single request can carry: a broken or hostile count.
 MAX_TOKENS = 10**9

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.uuid7 import uuid7
 from dataplane.http import endpoints
 from dataplane.http.errors import error_middleware
 from dataplane.http.metering import Deps, drain_deferred, metered
@@ -20,6 +19,7 @@ from dataplane.http.proxy import EndpointSpec, ProxyHandler
 from dataplane.http.upstream import Upstream
 from dataplane.http.v1_models import list_models
 from dataplane.usage_sink import UsageSink
+from oggy.contract.ids import uuid7
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 

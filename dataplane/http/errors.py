@@ -7,7 +7,7 @@ import logging
 import orjson
 from aiohttp import web
 
-from dataplane.core import errors
+from oggy.contract import errors
 
 log = logging.getLogger(__name__)
 

@@ -21,25 +21,25 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from dataplane.config.compiled import CompiledConfig, CompiledKey
 from dataplane.config.holder import ConfigHolder
-from dataplane.core import errors
 from dataplane.core.auth import authenticate
-from dataplane.core.identity import (
-    ACTOR_HEADER,
-    TAGS_HEADER,
-    WORKFLOW_HEADER,
-    parse_labels,
-    parse_workflow,
-)
-from dataplane.core.identity import resolve as resolve_identity
-from dataplane.core.policy import Decision, Deny, client_ip
 from dataplane.http.errors import error_response
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream
 from dataplane.usage_sink import UsageSink
+from oggy.contract import errors
+from oggy.contract.compile import CompiledConfig, CompiledKey
+from oggy.contract.identity import (
+    ACTOR_HEADER,
+    TAGS_HEADER,
+    WORKFLOW_HEADER,
+    parse_labels,
+    parse_workflow,
+)
+from oggy.contract.identity import resolve as resolve_identity
+from oggy.contract.policy import Decision, Deny, client_ip
 
 log = logging.getLogger(__name__)
 

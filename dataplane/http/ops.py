@@ -8,9 +8,9 @@ import orjson
 from aiohttp import web
 
 from dataplane.config.holder import ConfigHolder
-from dataplane.core import errors
 from dataplane.http.errors import error_response
 from dataplane.http.metrics import Metrics
+from oggy.contract import errors
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _OK = orjson.dumps({"status": "ok"})

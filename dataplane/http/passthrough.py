@@ -15,9 +15,6 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from dataplane.core import errors
-from dataplane.core.policy import permitted_targets
-from dataplane.core.routing import Target
 from dataplane.core.stream_tap import StreamTap
 from dataplane.http.metering import Deps, authorize, current_config, enforce
 from dataplane.http.proxy import (
@@ -31,7 +28,11 @@ from dataplane.http.proxy import (
 )
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import upstream_headers
-from dataplane.providers import OPENAI_FAMILY, openai
+from dataplane.providers import openai
+from oggy.contract import errors
+from oggy.contract.dialects import OPENAI_FAMILY
+from oggy.contract.policy import permitted_targets
+from oggy.contract.routing import Target
 
 _BAD_SEGMENTS = ("/../", "/./", "//")
 

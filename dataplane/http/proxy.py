@@ -26,13 +26,9 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
-from dataplane.config.compiled import CompiledProvider, CompiledWorkspace
-from dataplane.core import errors
 from dataplane.core.chat_request import ChatRequest
 from dataplane.core.estimate import estimate_from_text, estimate_usage
-from dataplane.core.policy import permitted_targets
-from dataplane.core.prompt_logging import PromptCapture
-from dataplane.core.routing import Target
+from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import error_code
 from dataplane.http.errors import sse_error_event
@@ -42,6 +38,10 @@ from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream, provider_headers, response_headers
 from dataplane.providers import WireFormat
 from dataplane.tokens import encoding_for_model, loaded_encoding_for_model
+from oggy.contract import errors
+from oggy.contract.compile import CompiledProvider, CompiledWorkspace
+from oggy.contract.policy import permitted_targets
+from oggy.contract.routing import Target
 from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)

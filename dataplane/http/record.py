@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dataplane.core.identity import Attribution
-from dataplane.core.policy import POLICY_REASONS
-from dataplane.core.prompt_logging import PromptCapture
+from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.usage_extract import Usage
+from oggy.contract.identity import Attribution
+from oggy.contract.policy import POLICY_REASONS
 from oggy.v1 import usage_pb2
 
 

@@ -18,7 +18,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
-from dataplane.core import errors
+from oggy.contract import errors
 
 # Client headers that are safe and useful to forward upstream.
 FORWARD_REQUEST_HEADERS = ("Accept", "OpenAI-Beta", "User-Agent")

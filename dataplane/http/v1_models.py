@@ -11,9 +11,9 @@ import time
 import orjson
 from aiohttp import web
 
-from dataplane.core.policy import Allow
 from dataplane.http.metering import Deps, Inner, authorize, current_config
 from dataplane.http.record import RequestRecord
+from oggy.contract.policy import Allow
 
 
 def list_models(deps: Deps) -> Inner:

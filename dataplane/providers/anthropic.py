@@ -13,31 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from dataplane.core.usage_extract import Usage, count, make_usage
-from dataplane.providers.base import ANTHROPIC_FAMILY, Dialect, UpstreamTarget, WireFormat
+from dataplane.providers.base import WireFormat
+from oggy.contract.dialects import ANTHROPIC_FAMILY
 
-DEFAULT_VERSION = "2023-06-01"
-FORWARD_HEADERS = ("Accept", "User-Agent", "anthropic-version", "anthropic-beta")
 _INPUT_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-
-
-def url(target: UpstreamTarget, op: str, model: str) -> str:
-    base = target.base_url.rstrip("/")
-    # Both `https://api.anthropic.com` and `https://api.anthropic.com/v1` are common.
-    return f"{base}/{op}" if base.endswith("/v1") else f"{base}/v1/{op}"
-
-
-def auth_headers(api_key: str) -> dict[str, str]:
-    return {"x-api-key": api_key} if api_key else {}
-
-
-ANTHROPIC = Dialect(
-    "anthropic",
-    ANTHROPIC_FAMILY,
-    url,
-    auth_headers,
-    FORWARD_HEADERS,
-    default_headers=(("anthropic-version", DEFAULT_VERSION),),
-)
 
 
 def extract_usage(usage: Any, base: Usage | None = None) -> Usage | None:

@@ -1,4 +1,4 @@
-"""OpenAI (and OpenAI-compatible servers): URL, auth and the OpenAI wire formats.
+"""The OpenAI wire formats (OpenAI, OpenAI-compatible servers and Azure OpenAI).
 
 Wire formats: chat completions, legacy completions and embeddings share the
 `usage` object (`prompt_tokens` includes `prompt_tokens_details.cached_tokens`;
@@ -13,31 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from dataplane.core.usage_extract import Usage, count, detail, extract_usage, make_usage
-from dataplane.providers.base import (
-    OPENAI_FAMILY,
-    Dialect,
-    UpstreamTarget,
-    WireFormat,
-    join_url,
-)
+from dataplane.providers.base import WireFormat
+from oggy.contract.dialects import OPENAI_FAMILY
 
-FORWARD_HEADERS = ("Accept", "OpenAI-Beta", "User-Agent")
 # Responses stream events that end a response and carry its usage.
 _RESPONSE_END_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
-
-
-def url(target: UpstreamTarget, op: str, model: str) -> str:
-    return join_url(target.base_url, op)
-
-
-def auth_headers(api_key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-OPENAI = Dialect("openai", OPENAI_FAMILY, url, auth_headers, FORWARD_HEADERS, passthrough=True)
-OPENAI_COMPATIBLE = Dialect(
-    "openai_compatible", OPENAI_FAMILY, url, auth_headers, FORWARD_HEADERS, passthrough=True
-)
 
 
 # ---------------------------------------------------------------- chat / completions / embeddings

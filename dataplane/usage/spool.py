@@ -26,9 +26,9 @@ from typing import BinaryIO
 
 from google.protobuf.message import DecodeError
 
-from dataplane.files import fsync_dir
 from dataplane.usage.framing import HEADER as _HEADER
 from dataplane.usage.framing import frame, unframe
+from oggy.contract.files import fsync_dir
 from oggy.v1 import usage_service_pb2
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from controlplane.server import ControlPlaneServer, create_server
 from controlplane.settings import Settings
 from controlplane.store.etcd import EtcdStore
-from dataplane.core.price_book import catalog_version
+from oggy.contract.price_book import catalog_version
 from oggy.v1 import (
     actor_pb2,
     audit_pb2,

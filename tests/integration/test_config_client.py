@@ -13,9 +13,9 @@ import pytest
 
 from dataplane.backoff import Backoff
 from dataplane.config.client import ConfigStreamClient
-from dataplane.config.compiled import ConfigError
 from dataplane.config.snapshot_file import read_snapshot_file
 from dataplane.settings import Settings
+from oggy.contract.compile import ConfigError
 from oggy.v1 import (
     config_service_pb2,
     provider_pb2,

@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dataplane.config.compiled import compile_snapshot
 from dataplane.config.holder import ConfigHolder
 from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
+from oggy.contract.compile import compile_snapshot
 from oggy.v1 import (
     actor_pb2,
     key_pb2,

@@ -14,11 +14,11 @@ import openai
 import pytest
 from aiohttp import web
 
-from dataplane.config.compiled import compile_snapshot
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.identity import ReplayCaches
 from dataplane.http import HttpOptions, create_app
 from oggy.actor_token import mint_actor_token
+from oggy.contract.compile import compile_snapshot
+from oggy.contract.identity import ReplayCaches
 from oggy.v1 import usage_pb2
 from tests.support.fake_upstream import FakeUpstream, start_fake_upstream
 from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot, key_text

@@ -18,12 +18,12 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from dataplane.backoff import Backoff
-from dataplane.config.compiled import compile_snapshot
 from dataplane.config.holder import ConfigHolder
 from dataplane.http import create_app
 from dataplane.settings import Settings
 from dataplane.usage.reporter import UsageReporter
 from dataplane.usage.spool import Spool
+from oggy.contract.compile import compile_snapshot
 from oggy.v1 import policy_pb2, usage_pb2
 from tests.integration.dataplane_fakes import TOKEN, free_port
 from tests.integration.test_dataplane_http import KEY, OPTIONS, WS, ListSink, build_snapshot, serve

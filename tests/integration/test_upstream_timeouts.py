@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from dataplane.core import errors
 from dataplane.http.upstream import Upstream
+from oggy.contract import errors
 
 HEADERS_AFTER_S = 0.4
 

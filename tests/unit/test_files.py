@@ -1,7 +1,7 @@
 import stat
 from pathlib import Path
 
-from dataplane.files import write_private_atomic
+from oggy.contract.files import write_private_atomic
 
 
 def test_replaces_atomically_with_mode_0600_and_leaves_no_temp(tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataplane.core.default_prices import default_catalog
-from dataplane.core.pricing import Price, PriceCatalog, PriceEntry, TokenCounts, cost_micro_usd
+from oggy.contract.default_prices import default_catalog
+from oggy.contract.pricing import Price, PriceCatalog, PriceEntry, TokenCounts, cost_micro_usd
 
 CATALOG = default_catalog()
 

@@ -6,17 +6,8 @@ import orjson
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from dataplane.config.compiled import ConfigError, compile_snapshot
 from dataplane.core.keys import hash_secret
-from dataplane.core.prompt_logging import (
-    DEFAULT_PROMPT_LOGGING,
-    DEFAULT_RETENTION_S,
-    PromptCapture,
-    PromptLogging,
-    PromptLoggingError,
-    PromptLoggingPolicy,
-    compile_prompt_logging,
-)
+from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.prompt_text import (
     GUARD_CHARS,
     MAX_TEXT_BYTES,
@@ -25,10 +16,19 @@ from dataplane.core.prompt_text import (
     build_prompt_text,
     request_text,
 )
-from dataplane.core.redaction import Redactor
 from dataplane.core.usage_extract import Usage
 from dataplane.http.record import RequestRecord
 from dataplane.usage.spool import Spool
+from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.prompt_logging import (
+    DEFAULT_PROMPT_LOGGING,
+    DEFAULT_RETENTION_S,
+    PromptLogging,
+    PromptLoggingError,
+    PromptLoggingPolicy,
+    compile_prompt_logging,
+)
+from oggy.contract.redaction import Redactor
 from oggy.v1 import (
     key_pb2,
     policy_pb2,

@@ -1,8 +1,8 @@
 import pytest
 
-from dataplane.config.compiled import ConfigError, compile_snapshot
 from dataplane.core.keys import hash_secret
-from dataplane.core.redaction import RedactionRuleError, Redactor, iban_valid, luhn_valid
+from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.redaction import RedactionRuleError, Redactor, iban_valid, luhn_valid
 from oggy.v1 import key_pb2, policy_pb2, snapshot_pb2, workspace_pb2
 
 REDACTOR = Redactor([("employee_id", r"\bEMP-\d{6}\b")])

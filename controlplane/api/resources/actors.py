@@ -10,8 +10,8 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
-from controlplane.domain.names import ChildName, Collection, parse_child_name
 from controlplane.store.base import Item
+from oggy.contract.names import ChildName, Collection, parse_child_name
 from oggy.v1 import actor_pb2
 from oggy.v1 import admin_service_pb2 as pb
 

@@ -6,7 +6,7 @@ from controlplane.api import convert
 from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import audit, paging
-from controlplane.domain.names import parse_workspace_name
+from oggy.contract.names import parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 
 

@@ -14,7 +14,9 @@ from controlplane.api.repository import AuditHook, Guard, Repository
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
-from controlplane.domain.names import (
+from controlplane.store.base import Item
+from controlplane.store.txn import TxnStore
+from oggy.contract.names import (
     ChildName,
     Collection,
     WorkspaceName,
@@ -22,8 +24,6 @@ from controlplane.domain.names import (
     parse_workspace_name,
     validate_id,
 )
-from controlplane.store.base import Item
-from controlplane.store.txn import TxnStore
 
 Ctx = grpc.aio.ServicerContext
 

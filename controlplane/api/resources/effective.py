@@ -7,7 +7,7 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import effective_policy
 from controlplane.domain.errors import InvalidArgument, NotFound
-from controlplane.domain.names import Collection, WorkspaceName, parse_any_name
+from oggy.contract.names import Collection, WorkspaceName, parse_any_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import policy_pb2
 

@@ -12,9 +12,9 @@ from controlplane.api.status import grpc_errors
 from controlplane.domain import keys, validation
 from controlplane.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from controlplane.domain.ids import new_id
-from controlplane.domain.names import Collection, parse_child_name, parse_workspace_name
 from controlplane.store.base import Item
 from controlplane.store.txn import Absent, Delete, Put
+from oggy.contract.names import Collection, parse_child_name, parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import key_pb2
 

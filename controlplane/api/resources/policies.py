@@ -11,13 +11,13 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
-from controlplane.domain.names import (
+from controlplane.store.base import Item
+from oggy.contract.names import (
     Collection,
     WorkspaceName,
     parse_any_name,
     parse_child_name,
 )
-from controlplane.store.base import Item
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import policy_pb2
 

@@ -17,11 +17,11 @@ from controlplane.api.status import grpc_errors
 from controlplane.domain import paging, prices
 from controlplane.domain.errors import AlreadyExists, InvalidArgument, NotFound
 from controlplane.domain.layout import Layout
-from controlplane.domain.names import Collection, WorkspaceName, parse_workspace_name
 from controlplane.store.base import Item, RevisionConflict
 from controlplane.store.txn import Absent, PrefixEmpty, Put, TxnStore
-from dataplane.core.default_prices import default_entries
-from dataplane.core.price_book import catalog_version
+from oggy.contract.default_prices import default_entries
+from oggy.contract.names import Collection, WorkspaceName, parse_workspace_name
+from oggy.contract.price_book import catalog_version
 from oggy.v1 import admin_service_pb2 as pb
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import routes, validation
 from controlplane.domain.errors import AlreadyExists
-from controlplane.domain.names import Collection, WorkspaceName, parse_child_name
 from controlplane.store.base import Item
 from controlplane.store.txn import Absent, Delete, Op, Put
+from oggy.contract.names import Collection, WorkspaceName, parse_child_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import route_pb2
 

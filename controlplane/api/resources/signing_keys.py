@@ -12,8 +12,8 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import signing_keys, validation
 from controlplane.domain.errors import AlreadyExists
-from controlplane.domain.names import Collection, parse_child_name
 from controlplane.store.txn import Absent, Delete, Op, Put
+from oggy.contract.names import Collection, parse_child_name
 from oggy.v1 import admin_service_pb2 as pb
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain.errors import InvalidArgument, Unavailable
-from controlplane.domain.names import parse_workspace_name
+from oggy.contract.names import parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1.usage_pb2 import UsageGroupBy
 

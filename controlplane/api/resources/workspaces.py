@@ -7,7 +7,7 @@ from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain import validation
 from controlplane.domain.errors import FailedPrecondition
-from controlplane.domain.names import WorkspaceName, parse_workspace_name
+from oggy.contract.names import WorkspaceName, parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 
 

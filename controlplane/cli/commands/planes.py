@@ -7,12 +7,14 @@ do not pull in the server stacks.
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from controlplane.cli import endpoints
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
-from dataplane import settings as dataplane_settings
+
+DATAPLANE = "dataplane"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("--tls-key", help="serve gRPC over TLS: private key (PEM)")
     cp.set_defaults(handler=run_controlplane)
 
-    dp = sub.add_parser("dataplane", help="run a data plane (OpenAI-compatible HTTP)")
-    dataplane_settings.add_arguments(dp)
-    dp.set_defaults(handler=run_dataplane)
+    # The data plane owns its flags (dataplane/settings.py); everything after the word
+    # `dataplane` is handed to it, so the control-plane package never imports it.
+    dp = sub.add_parser(DATAPLANE, help="run a data plane (OpenAI-compatible HTTP)")
+    dp.add_argument("dataplane_args", nargs=argparse.REMAINDER, help="see `oggy dataplane -h`")
 
 
 def run_controlplane(ctx: Context) -> int:
@@ -62,12 +65,6 @@ def run_controlplane(ctx: Context) -> int:
     return 0
 
 
-def run_dataplane(ctx: Context) -> int:
-    from dataplane import server
-
-    try:
-        resolved = dataplane_settings.from_args(ctx.args)
-    except dataplane_settings.SettingsError as e:
-        raise CliError(str(e)) from None
-    server.run(resolved)
-    return 0
+def run_dataplane_argv(argv: list[str]) -> int:
+    entry = importlib.import_module("dataplane.__main__")
+    return int(entry.main(argv, prog="oggy dataplane"))

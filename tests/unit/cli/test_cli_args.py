@@ -104,7 +104,12 @@ def test_controlplane_flags_left_unset_are_none() -> None:
     assert args.state_dir == Path("/s")
 
 
-def test_dataplane_flags_come_from_dataplane_settings() -> None:
-    args = parse("dataplane", "--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0")
-    assert args.handler is planes.run_dataplane
-    assert (args.control_plane, args.http) == ("127.0.0.1:1", "127.0.0.1:0")
+def test_dataplane_flags_come_from_dataplane_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[list[str]] = []
+    monkeypatch.setattr(planes, "run_dataplane_argv", lambda argv: seen.append(argv) or 0)
+    from controlplane.cli.main import run
+
+    assert run(["dataplane", "--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0"]) == 0
+    assert seen == [["--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0"]]

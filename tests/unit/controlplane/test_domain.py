@@ -13,15 +13,19 @@ from controlplane.domain import fieldmask, keys, paging, validation
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import KEY_ID_PATTERN, new_id
 from controlplane.domain.layout import Layout
-from controlplane.domain.names import (
+from oggy.contract.names import (
     ChildName,
     Collection,
+    InvalidName,
     WorkspaceName,
     parse_any_name,
     parse_child_name,
     parse_workspace_name,
     validate_id,
 )
+
+# Names are checked by the shared contract (InvalidName), the rest by the domain.
+INVALID = (InvalidArgument, InvalidName)
 
 
 @pytest.mark.parametrize("good", ["a", "acme", "a-1", "a" * 63])
@@ -31,7 +35,7 @@ def test_valid_ids(good: str) -> None:
 
 @pytest.mark.parametrize("bad", ["", "1a", "A", "a_b", "a/b", "a" * 64, "-a", "a b"])
 def test_invalid_ids(bad: str) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         validate_id(bad)
 
 
@@ -51,14 +55,14 @@ def test_names_round_trip() -> None:
     ["", "workspaces/", "workspace/acme", "workspaces/acme/keys", "workspaces/Acme", "/x"],
 )
 def test_bad_workspace_names(bad: str) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         parse_workspace_name(bad)
 
 
 def test_child_name_must_match_collection() -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         parse_child_name("workspaces/acme/actors/a", Collection.KEYS)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         parse_any_name("workspaces/acme/things/a")
 
 
@@ -119,7 +123,7 @@ def test_page_size_bounds() -> None:
     assert paging.page_size(0) == 50
     assert paging.page_size(7) == 7
     assert paging.page_size(5000) == 1000
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         paging.page_size(-1)
 
 
@@ -137,10 +141,10 @@ def test_paginate_walks_all_items_once() -> None:
 def test_page_token_scope_and_garbage() -> None:
     token = paging.encode_token("a/", "x")
     assert paging.decode_token(token, "a/") == "x"
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         paging.decode_token(token, "b/")
     for garbage in ("!!!", "e30", "bm90IGpzb24"):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(INVALID):
             paging.decode_token(garbage, "a/")
 
 
@@ -150,7 +154,7 @@ def test_resolve_mask() -> None:
     assert fieldmask.resolve_mask([], upd, ["name", "shadow", "target"]) == ("target", "shadow")
     assert fieldmask.resolve_mask(["*"], upd, []) == upd
     for bad in (["etag"], ["*", "shadow"], ["nope"]):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(INVALID):
             fieldmask.resolve_mask(bad, upd, [])
 
 
@@ -177,13 +181,13 @@ def test_good_base_urls(url: str) -> None:
     ],
 )
 def test_bad_base_urls(url: str) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         validation.base_url(url)
 
 
 def test_api_key_errors_never_echo_the_key() -> None:
     for bad in ("has space", "new\nline", "x" * 5000):
-        with pytest.raises(InvalidArgument) as info:
+        with pytest.raises(INVALID) as info:
             validation.api_key(bad)
         assert bad not in str(info.value)
 
@@ -192,16 +196,16 @@ def test_etag_and_request_id() -> None:
     assert validation.etag("") == 0
     assert validation.etag("42") == 42
     for bad in ("x", "-1", "0", "1.5"):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(INVALID):
             validation.etag(bad)
     assert validation.request_id("0190d7d0-aaaa") == "0190d7d0-aaaa"
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         validation.request_id("a/b")
 
 
 def test_cidrs() -> None:
     assert validation.cidrs(["10.0.0.0/8", "::1/128", "1.2.3.4"], "f")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         validation.cidrs(["10.0.0.0/33"], "f")
 
 

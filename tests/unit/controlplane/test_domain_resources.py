@@ -10,11 +10,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.domain import audit, prices, routes, signing_keys
 from controlplane.domain.errors import InvalidArgument, NotFound
-from controlplane.domain.names import Collection, WorkspaceName, parse_child_name, validate_id
 from controlplane.domain.urls import validate_base_url
-from dataplane.core.default_prices import default_entries
-from dataplane.core.pricing import TokenCounts
+from oggy.contract.default_prices import default_entries
+from oggy.contract.names import (
+    Collection,
+    InvalidName,
+    WorkspaceName,
+    parse_child_name,
+    validate_id,
+)
+from oggy.contract.pricing import TokenCounts
 from oggy.v1 import price_pb2, route_pb2, signing_key_pb2
+
+# Names are checked by the shared contract (InvalidName), the rest by the domain.
+INVALID = (InvalidArgument, InvalidName)
 
 SK = signing_key_pb2.SigningKey
 ALG = SK.Algorithm
@@ -72,7 +81,7 @@ def test_base_url_accepted(url: str, allow: bool) -> None:
 
 @pytest.mark.parametrize(("url", "allow"), BAD)
 def test_base_url_refused(url: str, allow: bool) -> None:
-    with pytest.raises(InvalidArgument) as info:
+    with pytest.raises(INVALID) as info:
         validate_base_url(url, allow)
     assert "pass" not in str(info.value)  # never echoes the URL (user info could be a key)
 
@@ -89,7 +98,7 @@ def test_kid_ids(kid: str) -> None:
 
 @pytest.mark.parametrize("kid", ["", "a/b", "A" * 65, "a b", ".", ".."])
 def test_bad_kid_ids(kid: str) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         validate_id(kid, "kid", Collection.SIGNING_KEYS)
 
 
@@ -149,7 +158,7 @@ def test_signing_key_material_and_fingerprint() -> None:
     ],
 )
 def test_signing_key_refused(key: signing_key_pb2.SigningKey) -> None:
-    with pytest.raises(InvalidArgument) as info:
+    with pytest.raises(INVALID) as info:
         signing_keys.validate(key)
     assert "xxxx" not in str(info.value)
 
@@ -188,7 +197,7 @@ def test_route_validation() -> None:
     ],
 )
 def test_route_refused(route: route_pb2.Route) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         routes.validate(route, W)
 
 
@@ -215,7 +224,7 @@ def price(**kw) -> price_pb2.ModelPrice:
     ],
 )
 def test_price_validation_refuses(bad: price_pb2.ModelPrice) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         prices.validate(bad)
 
 
@@ -229,7 +238,7 @@ def test_price_names() -> None:
     ws = prices.parse_price_name("workspaces/w/prices/p1")
     assert str(ws) == "workspaces/w/prices/p1"
     for bad in ("prices/", "prices/A", "workspaces/w/keys/k", "x/p", "prices/a/b"):
-        with pytest.raises(InvalidArgument):
+        with pytest.raises(INVALID):
             prices.parse_price_name(bad)
 
 
@@ -246,8 +255,8 @@ def test_default_prices_have_unique_valid_ids_and_round_trip() -> None:
 
 
 def test_catalog_version_names_exactly_the_prices_in_play() -> None:
-    from dataplane.core.default_prices import DEFAULT_CATALOG_VERSION
-    from dataplane.core.price_book import catalog_version
+    from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION
+    from oggy.contract.price_book import catalog_version
 
     a = price(name="prices/a", input_per_mtok=1, output_per_mtok=1, etag="3")
     b = price(name="prices/b", input_per_mtok=2, output_per_mtok=2, etag="9")
@@ -280,9 +289,9 @@ def test_estimate_override_wins_and_no_price_is_not_found() -> None:
 
 
 def test_token_counts_validation() -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         prices.token_counts(input=-1, output=0, cached_input=0, cache_write=0, reasoning=0)
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         prices.token_counts(input=0, output=1, cached_input=0, cache_write=0, reasoning=2)
 
 
@@ -319,5 +328,5 @@ def test_newest_first_pages() -> None:
     assert page == ["003", "002", "001"]
     page, token = audit.paginate_newest_first(items, str, "s", 3, token)
     assert page == ["000"] and token == ""
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(INVALID):
         audit.paginate_newest_first(items, str, "other", 3, audit.paging.encode_token("s", "003"))

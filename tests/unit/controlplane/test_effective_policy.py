@@ -114,7 +114,7 @@ REJECT = policy_pb2.Policy.MAX_TOKENS_MODE_REJECT
     ],
 )
 def test_max_tokens_summary_matches_what_the_data_plane_enforces(bounds) -> None:
-    from dataplane.core.policy import compile_rules
+    from oggy.contract.policy import compile_rules
 
     policies = [
         policy_pb2.Policy(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.publisher.snapshot import (
+from oggy.contract.snapshot import (
     DeltaError,
     Kind,
     apply_delta,
@@ -169,10 +169,10 @@ def test_apply_delta_result_is_canonical() -> None:
     ("delta", "message"),
     [
         pytest.param(make_delta(9, 11, []), "base revision", id="wrong-base"),
-        pytest.param(make_delta(10, 9, []), "backwards", id="backwards"),
+        pytest.param(make_delta(10, 9, []), "does not move past", id="backwards"),
         pytest.param(
             make_delta(10, 11, [snapshot_pb2.ResourceChange(name=f"{W1}/keys/k9")]),
-            "no payload",
+            "carries neither",
             id="empty-change",
         ),
         pytest.param(
@@ -188,7 +188,7 @@ def test_apply_delta_result_is_canonical() -> None:
                 11,
                 [snapshot_pb2.ResourceChange(name=f"{W1}/keys/k9", key=key(f"{W1}/keys/k8"))],
             ),
-            "carries",
+            "!= resource name",
             id="name-mismatch",
         ),
         pytest.param(

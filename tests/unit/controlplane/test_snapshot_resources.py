@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.publisher.decode import decode_resource
-from controlplane.publisher.snapshot import (
+from oggy.contract.snapshot import (
     Kind,
     apply_delta,
     build_snapshot,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from dataplane.config.compiled import compile_snapshot
-from dataplane.core import errors
-from dataplane.core.identity import ReplayCaches
-from dataplane.core.policy import Allow, Deny
 from dataplane.http.metering import authorize
 from dataplane.http.record import RequestRecord
 from oggy.actor_token import mint_actor_token
+from oggy.contract import errors
+from oggy.contract.compile import compile_snapshot
+from oggy.contract.identity import ReplayCaches
+from oggy.contract.policy import Allow, Deny
 from tests.support.identity_snapshot import ED, WS, actor, identity_snapshot, key_text
 
 NOW_NS = 1_800_000_000 * 10**9

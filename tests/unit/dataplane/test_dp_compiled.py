@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dataplane.config.compiled import ConfigError, compile_snapshot
 from dataplane.core.keys import hash_secret
-from dataplane.core.policy import Allow, Deny
+from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.policy import Allow, Deny
 from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2, workspace_pb2
 
 W = "workspaces/w1"

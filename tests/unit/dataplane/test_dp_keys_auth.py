@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from dataplane.core import errors
 from dataplane.core.auth import authenticate
 from dataplane.core.keys import bearer_token, hash_secret, parse_key, secret_matches
+from oggy.contract import errors
 
 SECRET = "Q" * 43
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dataplane.core.globs import GlobError, compile_globs, validate_glob
-from dataplane.core.policy import (
+from oggy.contract.globs import GlobError, compile_globs, validate_glob
+from oggy.contract.policy import (
     ALLOW,
     Allow,
     Deny,
@@ -16,7 +16,7 @@ from dataplane.core.policy import (
     compile_effective,
     parse_networks,
 )
-from dataplane.core.routing import ROUTE_CACHE_SIZE, Router
+from oggy.contract.routing import ROUTE_CACHE_SIZE, Router
 from oggy.v1 import policy_pb2
 
 

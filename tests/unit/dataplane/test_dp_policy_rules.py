@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataplane.core import errors
 from dataplane.core.chat_request import prepare_chat
-from dataplane.core.policy import (
+from oggy.contract import errors
+from oggy.contract.policy import (
     ALLOW,
     POLICY_REASONS,
     Allow,

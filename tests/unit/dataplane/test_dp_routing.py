@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dataplane.config.compiled import ConfigError, compile_snapshot
-from dataplane.core.default_prices import DEFAULT_CATALOG_VERSION
-from dataplane.core.price_book import compile_price_books
-from dataplane.core.pricing import TokenCounts
-from dataplane.core.routing import MAX_TARGETS, Router, RoutingTable, Target
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.proxy import is_fallback_status
+from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION
+from oggy.contract.price_book import compile_price_books
+from oggy.contract.pricing import TokenCounts
+from oggy.contract.routing import MAX_TARGETS, Router, RoutingTable, Target
 from oggy.v1 import price_pb2, provider_pb2, route_pb2, snapshot_pb2, workspace_pb2
 
 W = "workspaces/w"
@@ -216,13 +216,13 @@ def test_future_override_does_not_hide_current_catalog_price() -> None:
 
 
 def test_payload_bytes_pass_through_unless_the_model_changes() -> None:
-    from dataplane.core import errors
     from dataplane.core.chat_request import (
         prepare_chat,
         prepare_embeddings,
         prepare_messages,
         prepare_responses,
     )
+    from oggy.contract import errors
 
     raw = b'{"model": "gpt-fast", "messages": [{"role": "user", "content": "x"}]}'
     req = prepare_chat(raw)

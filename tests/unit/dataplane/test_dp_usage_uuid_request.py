@@ -7,10 +7,10 @@ import re
 import orjson
 import pytest
 
-from dataplane.core import errors
 from dataplane.core.chat_request import prepare_chat
 from dataplane.core.usage_extract import Usage, error_code, extract_usage, usage_from_response
-from dataplane.core.uuid7 import Uuid7
+from oggy.contract import errors
+from oggy.contract.ids import Uuid7
 
 UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 

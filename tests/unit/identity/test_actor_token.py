@@ -9,7 +9,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dataplane.core.actor_token import (
+from oggy.actor_token import mint_actor_token
+from oggy.contract.actor_token import (
     ActorTokenInvalid,
     ActorTokenVerifier,
     ReplayCache,
@@ -17,7 +18,6 @@ from dataplane.core.actor_token import (
     decode_and_verify,
     verification_key,
 )
-from oggy.actor_token import mint_actor_token
 
 NOW = 1_800_000_000.0
 WS = "workspaces/acme"

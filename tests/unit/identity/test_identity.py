@@ -8,9 +8,10 @@ import json
 import jwt as pyjwt
 import pytest
 
-from dataplane.config.compiled import CompiledConfig, ConfigError, compile_snapshot
-from dataplane.core import errors
-from dataplane.core.identity import (
+from oggy.actor_token import mint_actor_token
+from oggy.contract import errors
+from oggy.contract.compile import CompiledConfig, ConfigError, compile_snapshot
+from oggy.contract.identity import (
     MAX_LABELS,
     NOBODY,
     Attribution,
@@ -19,7 +20,6 @@ from dataplane.core.identity import (
     parse_workflow,
     resolve,
 )
-from oggy.actor_token import mint_actor_token
 from oggy.v1 import signing_key_pb2, snapshot_pb2
 from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot
 

@@ -7,10 +7,12 @@ from types import MappingProxyType
 import orjson
 import pytest
 
-from dataplane.core.pricing import TokenCounts
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import Usage
-from dataplane.providers import DIALECTS, UpstreamTarget, anthropic, azure, openai
+from dataplane.providers import anthropic, openai
+from oggy.contract import dialects
+from oggy.contract.dialects import DIALECTS, UpstreamTarget
+from oggy.contract.pricing import TokenCounts
 from oggy.v1 import provider_pb2
 
 Kind = provider_pb2.ProviderCredential
@@ -36,10 +38,10 @@ AZ = UpstreamTarget(
 @pytest.mark.parametrize(
     ("dialect", "target", "op", "model", "url"),
     [
-        (openai.OPENAI, T, "chat/completions", "gpt-4o", "https://h.example/v1/chat/completions"),
-        (openai.OPENAI, T, "responses", "x", "https://h.example/v1/responses"),
+        (dialects.OPENAI, T, "chat/completions", "gpt-4o", "https://h.example/v1/chat/completions"),
+        (dialects.OPENAI, T, "responses", "x", "https://h.example/v1/responses"),
         (
-            azure.AZURE,
+            dialects.AZURE,
             AZ,
             "chat/completions",
             "gpt-4o",
@@ -47,15 +49,15 @@ AZ = UpstreamTarget(
             "?api-version=2024-10-21",
         ),
         (
-            azure.AZURE,
+            dialects.AZURE,
             UpstreamTarget("https://res.openai.azure.com/openai/"),
             "embeddings",
             "emb",
             "https://res.openai.azure.com/openai/deployments/emb/embeddings"
-            f"?api-version={azure.DEFAULT_API_VERSION}",
+            f"?api-version={dialects.AZURE_DEFAULT_API_VERSION}",
         ),
         (
-            azure.AZURE,
+            dialects.AZURE,
             AZ,
             "chat/completions",
             "../../x?y",
@@ -63,7 +65,7 @@ AZ = UpstreamTarget(
             "?api-version=2024-10-21",
         ),
         (
-            azure.AZURE,
+            dialects.AZURE,
             AZ,
             "chat/completions",
             "..",
@@ -71,21 +73,21 @@ AZ = UpstreamTarget(
             "?api-version=2024-10-21",
         ),
         (
-            azure.AZURE,
+            dialects.AZURE,
             AZ,
             "responses",
             "gpt-4o",
             "https://res.openai.azure.com/openai/responses?api-version=2024-10-21",
         ),
         (
-            anthropic.ANTHROPIC,
+            dialects.ANTHROPIC,
             UpstreamTarget("https://api.anthropic.com"),
             "messages",
             "c",
             "https://api.anthropic.com/v1/messages",
         ),
         (
-            anthropic.ANTHROPIC,
+            dialects.ANTHROPIC,
             UpstreamTarget("https://api.anthropic.com/v1/"),
             "messages",
             "c",
@@ -98,10 +100,10 @@ def test_urls(dialect, target, op, model, url) -> None:
 
 
 def test_auth_headers_and_kinds() -> None:
-    assert openai.OPENAI.auth_headers("sk") == {"Authorization": "Bearer sk"}
-    assert azure.AZURE.auth_headers("az") == {"api-key": "az"}
-    assert anthropic.ANTHROPIC.auth_headers("ak") == {"x-api-key": "ak"}
-    assert openai.OPENAI.auth_headers("") == {}
+    assert dialects.OPENAI.auth_headers("sk") == {"Authorization": "Bearer sk"}
+    assert dialects.AZURE.auth_headers("az") == {"api-key": "az"}
+    assert dialects.ANTHROPIC.auth_headers("ak") == {"x-api-key": "ak"}
+    assert dialects.OPENAI.auth_headers("") == {}
     assert {k: d.kind for k, d in DIALECTS.items()} == {
         Kind.KIND_UNSPECIFIED: "openai_compatible",
         Kind.KIND_OPENAI: "openai",
@@ -109,8 +111,11 @@ def test_auth_headers_and_kinds() -> None:
         Kind.KIND_AZURE_OPENAI: "azure_openai",
         Kind.KIND_ANTHROPIC: "anthropic",
     }
-    assert ("anthropic-version", anthropic.DEFAULT_VERSION) in anthropic.ANTHROPIC.default_headers
-    assert [d.passthrough for d in (openai.OPENAI, azure.AZURE, anthropic.ANTHROPIC)] == [
+    assert (
+        "anthropic-version",
+        dialects.ANTHROPIC_DEFAULT_VERSION,
+    ) in dialects.ANTHROPIC.default_headers
+    assert [d.passthrough for d in (dialects.OPENAI, dialects.AZURE, dialects.ANTHROPIC)] == [
         True,
         False,
         False,

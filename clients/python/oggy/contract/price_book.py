@@ -16,8 +16,8 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 
-from dataplane.core.default_prices import DEFAULT_CATALOG_VERSION, default_catalog
-from dataplane.core.pricing import (
+from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION, default_catalog
+from oggy.contract.pricing import (
     Cost,
     Price,
     PriceCatalog,

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from dataplane.core.globs import compile_globs, is_glob
+from oggy.contract.globs import compile_globs, is_glob
 
 T = TypeVar("T")
 ROUTE_CACHE_SIZE = 4096

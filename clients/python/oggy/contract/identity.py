@@ -27,15 +27,15 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from dataplane.core import errors
-from dataplane.core.actor_token import (
+from oggy.contract import errors
+from oggy.contract.actor_token import (
     ActorTokenInvalid,
     ActorTokenVerifier,
     ReplayCache,
     VerificationKey,
     verification_key,
 )
-from dataplane.core.policy import EffectivePolicy, PolicySets
+from oggy.contract.policy import EffectivePolicy, PolicySets
 from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
 
 ACTOR_HEADER = "X-Oggy-Actor"

@@ -21,8 +21,15 @@ from types import MappingProxyType
 from google.protobuf.timestamp_pb2 import Timestamp
 from yarl import URL
 
-from dataplane.core.globs import GlobError, compile_globs, is_glob
-from dataplane.core.identity import (
+from oggy.contract.dialects import (
+    ANTHROPIC_FAMILY,
+    OPENAI_FAMILY,
+    Dialect,
+    UpstreamTarget,
+    dialect_for,
+)
+from oggy.contract.globs import GlobError, compile_globs, is_glob
+from oggy.contract.identity import (
     PROCESS_REPLAY_CACHES,
     ActorEntry,
     IdentityConfigError,
@@ -31,24 +38,17 @@ from dataplane.core.identity import (
     build_actor_entries,
     build_workspace_identity,
 )
-from dataplane.core.policy import EffectivePolicy, PolicyError, PolicySets, compile_effective
-from dataplane.core.price_book import PriceBook, compile_price_books
-from dataplane.core.prompt_logging import (
+from oggy.contract.policy import EffectivePolicy, PolicyError, PolicySets, compile_effective
+from oggy.contract.price_book import PriceBook, compile_price_books
+from oggy.contract.prompt_logging import (
     DEFAULT_PROMPT_LOGGING,
     PromptLoggingError,
     PromptLoggingPolicy,
     compile_prompt_logging,
     validate_policy,
 )
-from dataplane.core.redaction import Redactor
-from dataplane.core.routing import Router, RoutingTable, Target
-from dataplane.providers import (
-    ANTHROPIC_FAMILY,
-    OPENAI_FAMILY,
-    Dialect,
-    UpstreamTarget,
-    dialect_for,
-)
+from oggy.contract.redaction import Redactor
+from oggy.contract.routing import Router, RoutingTable, Target
 from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2
 
 _ID = r"[a-z][a-z0-9-]{0,62}"
@@ -75,7 +75,7 @@ class CompiledProvider:
     models: tuple[str, ...]
     # Ready-made `Bearer <api key>` header value, None when the provider needs none.
     authorization: str | None = field(repr=False)
-    # URL, auth and price-catalog kind of this provider kind (dataplane/providers/).
+    # URL, auth and price-catalog kind of this provider kind (oggy.contract.dialects).
     dialect: Dialect = field(default=None, repr=False)  # type: ignore[assignment]
     # The headers carrying the provider key (`Authorization`, `api-key`, `x-api-key`).
     auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False)

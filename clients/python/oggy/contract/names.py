@@ -1,4 +1,7 @@
-"""Resource names: `workspaces/{w}` and `workspaces/{w}/{collection}/{id}`."""
+"""The one grammar of resource names: `workspaces/{w}`, `workspaces/{w}/{collection}/{id}`
+and catalog-wide `prices/{id}`. The admin API, the publisher and the data plane's
+compiler all parse names here, so a name one accepts the others accept.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,17 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from controlplane.domain.errors import InvalidArgument
-
-ID_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")
+ID_RULE = "[a-z][a-z0-9-]{0,62}"
 # Signing key ids are JWT `kid`s chosen by whoever mints tokens: wider alphabet.
-KID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+KID_RULE = "[A-Za-z0-9._-]{1,64}"
+ID_PATTERN = re.compile(ID_RULE)
+KID_PATTERN = re.compile(KID_RULE)
 WORKSPACES = "workspaces"
 PRICES = "prices"
+
+
+class InvalidName(ValueError):
+    """A resource name or id does not follow the grammar; the message says which rule."""
 
 
 class Collection(StrEnum):
@@ -32,14 +39,16 @@ class Collection(StrEnum):
 
     @property
     def id_rule(self) -> str:
-        return "[A-Za-z0-9._-]{1,64}" if self is Collection.SIGNING_KEYS else "[a-z][a-z0-9-]{0,62}"
+        return KID_RULE if self is Collection.SIGNING_KEYS else ID_RULE
+
+    def valid_id(self, resource_id: str) -> bool:
+        return bool(self.id_pattern.fullmatch(resource_id)) and resource_id not in (".", "..")
 
 
 def validate_id(resource_id: str, field: str = "id", collection: Collection | None = None) -> str:
-    pattern, rule = (collection.id_pattern, collection.id_rule) if collection else (ID_PATTERN, "")
-    if not pattern.fullmatch(resource_id) or resource_id in (".", ".."):
-        rule = rule or "[a-z][a-z0-9-]{0,62}"
-        raise InvalidArgument(f"{field} must match {rule}, got {resource_id!r}")
+    collection = collection or Collection.KEYS
+    if not collection.valid_id(resource_id):
+        raise InvalidName(f"{field} must match {collection.id_rule}, got {resource_id!r}")
     return resource_id
 
 
@@ -79,7 +88,7 @@ class ChildName:
 def parse_workspace_name(name: str, field: str = "name") -> WorkspaceName:
     parts = name.split("/")
     if len(parts) != 2 or parts[0] != WORKSPACES or not ID_PATTERN.fullmatch(parts[1]):
-        raise InvalidArgument(f"{field} must be workspaces/{{workspace}}, got {name!r}")
+        raise InvalidName(f"{field} must be workspaces/{{workspace}}, got {name!r}")
     return WorkspaceName(parts[1])
 
 
@@ -90,10 +99,9 @@ def parse_child_name(name: str, collection: Collection, field: str = "name") -> 
         or parts[0] != WORKSPACES
         or parts[2] != collection.value
         or not ID_PATTERN.fullmatch(parts[1])
-        or not collection.id_pattern.fullmatch(parts[3])
-        or parts[3] in (".", "..")
+        or not collection.valid_id(parts[3])
     ):
-        raise InvalidArgument(
+        raise InvalidName(
             f"{field} must be workspaces/{{workspace}}/{collection.value}/{{id}}, got {name!r}"
         )
     return ChildName(parts[1], collection, parts[3])
@@ -111,4 +119,32 @@ def parse_any_name(name: str, field: str = "name") -> WorkspaceName | ChildName:
             pass
         else:
             return parse_child_name(name, collection, field)
-    raise InvalidArgument(f"{field} is not a resource name: {name!r}")
+    raise InvalidName(f"{field} is not a resource name: {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """What a name in a snapshot denotes: its collection (None for a workspace) and its
+    workspace name (`workspaces/{w}`; "" for a catalog-wide price)."""
+
+    collection: Collection | None
+    workspace: str
+
+
+def classify(name: str) -> ResourceRef | None:
+    """Any resource name a snapshot carries, or None when it follows no rule."""
+    parts = name.split("/")
+    if len(parts) == 2 and parts[0] == PRICES and ID_PATTERN.fullmatch(parts[1]):
+        return ResourceRef(Collection.PRICES, "")
+    try:
+        parsed = parse_any_name(name)
+    except InvalidName:
+        return None
+    if isinstance(parsed, WorkspaceName):
+        return ResourceRef(None, str(parsed))
+    return ResourceRef(parsed.collection, str(parsed.parent))
+
+
+def workspace_of(name: str, collection: Collection) -> str:
+    """`workspaces/{w}` of a child name in `collection`; raises InvalidName."""
+    return str(parse_child_name(name, collection).parent)

@@ -1,6 +1,6 @@
 import pytest
 
-from dataplane.config.delta import DeltaError, apply_delta
+from oggy.contract.snapshot import DeltaError, apply_delta
 from oggy.v1 import (
     actor_pb2,
     key_pb2,
@@ -36,7 +36,7 @@ def delta(*changes: snapshot_pb2.ResourceChange, base_revision=10, revision=11):
     )
 
 
-def test_upsert_replaces_in_place_and_keeps_order() -> None:
+def test_upsert_replaces_and_keeps_name_order() -> None:
     s = base()
     out = apply_delta(
         s,
@@ -48,13 +48,13 @@ def test_upsert_replaces_in_place_and_keeps_order() -> None:
         ),
     )
     assert out.revision == 11
-    assert [a.name for a in out.actors] == [f"{W}/actors/a1", f"{W}/actors/a2"]
+    assert [a.name for a in out.actors] == [f"{W}/actors/a1", f"{W}/actors/a2"]  # by name
     assert out.actors[0].display_name == "new"
     assert s.actors[0].display_name == ""  # input untouched
     assert s.revision == 10
 
 
-def test_upsert_new_resource_appends() -> None:
+def test_upsert_new_resource_is_added() -> None:
     name = f"{W}/keys/k2"
     out = apply_delta(
         base(),
@@ -133,8 +133,8 @@ def test_rejected_deltas(d: snapshot_pb2.SnapshotDelta, match: str) -> None:
 def test_every_resource_kind_in_the_contract_can_be_applied() -> None:
     # A kind added to ResourceChange but not to apply_delta would NACK every
     # delta that carries it; keep the two in step.
-    from dataplane.config.delta import _KINDS
+    from oggy.contract.snapshot import _FIELDS
 
     oneof = snapshot_pb2.ResourceChange.DESCRIPTOR.oneofs_by_name["change"]
     kinds = {field.name for field in oneof.fields} - {"deleted"}
-    assert kinds == set(_KINDS)
+    assert kinds == {change_field for _, change_field in _FIELDS.values()}

@@ -8,21 +8,12 @@ new message and never mutates its inputs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from oggy.contract.names import classify
 from oggy.v1 import snapshot_pb2
-
-_ID = r"[a-z][a-z0-9-]{0,62}"
-_KID = r"[A-Za-z0-9._-]{1,64}"  # signing key ids are JWT `kid`s
-_NAME_RE = re.compile(
-    rf"^workspaces/(?P<ws>{_ID})"
-    rf"(?:/(?:(?P<kind>keys|actors|providers|policies|routes|prices)/(?P<id>{_ID})"
-    rf"|signingKeys/(?P<kid>{_KID})))?$"
-)
-_CATALOG_PRICE_RE = re.compile(rf"^prices/{_ID}$")
 
 
 class Kind(Enum):
@@ -48,16 +39,11 @@ class DeltaError(ValueError):
 
 def parse_name(name: str) -> ParsedName | None:
     """Classify a resource name; None for names the snapshot does not carry."""
-    if _CATALOG_PRICE_RE.match(name):
-        return ParsedName(kind=Kind.PRICE, workspace="")
-    m = _NAME_RE.match(name)
-    if m is None or m["kid"] in (".", ".."):
+    ref = classify(name)
+    if ref is None:
         return None
-    workspace = f"workspaces/{m['ws']}"
-    if m["kid"]:
-        return ParsedName(kind=Kind.SIGNING_KEY, workspace=workspace)
-    kind = Kind(m["kind"]) if m["kind"] else Kind.WORKSPACE
-    return ParsedName(kind=kind, workspace=workspace)
+    kind = Kind.WORKSPACE if ref.collection is None else Kind(ref.collection.value)
+    return ParsedName(kind=kind, workspace=ref.workspace)
 
 
 def change_kind(change: snapshot_pb2.ResourceChange) -> Kind | None:
@@ -118,30 +104,42 @@ def _build(revision: int, index: dict[Kind, dict[str, object]]) -> snapshot_pb2.
 def apply_delta(
     snapshot: snapshot_pb2.Snapshot, delta: snapshot_pb2.SnapshotDelta
 ) -> snapshot_pb2.Snapshot:
-    """The snapshot after `delta`; raises DeltaError when it does not fit."""
+    """The snapshot after `delta` (inputs untouched); raises DeltaError when it does not fit.
+
+    Changes apply in order: an upsert replaces the resource of that name or adds it; a
+    delete removes it and is a no-op when it is already gone (deltas may be replayed
+    after a resync).
+    """
     if delta.base_revision != snapshot.revision:
         raise DeltaError(
             f"delta base revision {delta.base_revision} != snapshot revision {snapshot.revision}"
         )
-    if delta.revision < delta.base_revision:
-        raise DeltaError(f"delta goes backwards: {delta.base_revision} -> {delta.revision}")
+    if delta.revision <= delta.base_revision:
+        raise DeltaError(
+            f"delta revision {delta.revision} does not move past {delta.base_revision}"
+        )
     index = _index(snapshot)
-    for change in delta.changes:
+    for i, change in enumerate(delta.changes):
+        if not change.name:
+            raise DeltaError(f"change {i} has no resource name")
         parsed = parse_name(change.name)
         if parsed is None:
             raise DeltaError(f"unknown resource name {change.name!r}")
         which = change.WhichOneof("change")
         if which is None:
-            raise DeltaError(f"change for {change.name!r} has no payload")
+            raise DeltaError(f"change {i} ({change.name}) carries neither a resource nor a delete")
         if which == "deleted":
-            # Deleting what is absent is a no-op: deltas may be replayed after a resync.
+            if not change.deleted:
+                raise DeltaError(f"change {i} ({change.name}) has deleted=false")
             index[parsed.kind].pop(change.name, None)
             continue
         if change_kind(change) is not parsed.kind:
             raise DeltaError(f"{change.name!r} cannot carry a {which}")
         resource = getattr(change, which)
         if _name_of(resource) != change.name:
-            raise DeltaError(f"change {change.name!r} carries {_name_of(resource)!r}")
+            raise DeltaError(
+                f"change {i}: name {change.name!r} != resource name {_name_of(resource)!r}"
+            )
         index[parsed.kind][change.name] = resource
     return _build(delta.revision, index)
 

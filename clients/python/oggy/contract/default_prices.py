@@ -6,7 +6,7 @@ Dated snapshots of a model (`gpt-4o-2024-08-06`) match the family glob.
 
 from __future__ import annotations
 
-from dataplane.core.pricing import Price, PriceCatalog, PriceEntry
+from oggy.contract.pricing import Price, PriceCatalog, PriceEntry
 
 DEFAULT_CATALOG_VERSION = "2025-11-01"
 _EFFECTIVE = 1_735_689_600  # 2025-01-01T00:00:00Z

@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from dataplane.core import errors
-from dataplane.core.globs import GlobError, compile_globs
+from oggy.contract import errors
+from oggy.contract.globs import GlobError, compile_globs
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
