@@ -207,3 +207,18 @@ def test_demo_setup_is_idempotent(admin: AdminServer) -> None:
         assert demo.ensure_demo(client, "http://127.0.0.1:2222/v1", "garbage").key_text
     workspaces = admin.client.stub.ListWorkspaces(pb.ListWorkspacesRequest()).workspaces
     assert [w.name for w in workspaces] == ["workspaces/demo"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["usage", "summary"], ["usage", "list"], ["prices", "unpriced"], ["prompt-logs", "list"]],
+)
+def test_usage_of_a_missing_workspace_is_not_found(
+    admin: AdminServer, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # Not zeros: a typo in -w must not look like a quiet workspace.
+    assert oggy(admin.env(), *command, "-w", "nosuch") == 1
+    assert capsys.readouterr().err == "error: NOT_FOUND: workspaces/nosuch not found\n"
+    # Permission before existence: a wrong token learns nothing about workspaces.
+    assert oggy({**admin.env(), "OGGY_ADMIN_TOKEN": "wrong"}, *command, "-w", "nosuch") == 1
+    assert capsys.readouterr().err.startswith("error: UNAUTHENTICATED: ")

@@ -230,6 +230,8 @@ async def test_admin_servicer_forwards_to_usage_queries(store: SqliteUsageStore,
     stub = admin_service_pb2_grpc.AdminServiceStub(channel)
     flt = pb.UsageFilter(workspace=W)
     try:
+        # Usage queries answer only for a workspace that exists.
+        await stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id=W.split("/")[1]))
         logs = await stub.ListPromptLogs(pb.ListPromptLogsRequest(filter=flt))
         unpriced = await stub.ListUnpricedModels(pb.ListUnpricedModelsRequest(filter=flt))
         clock.now = NOW + 1000
