@@ -222,3 +222,19 @@ def test_usage_of_a_missing_workspace_is_not_found(
     # Permission before existence: a wrong token learns nothing about workspaces.
     assert oggy({**admin.env(), "OGGY_ADMIN_TOKEN": "wrong"}, *command, "-w", "nosuch") == 1
     assert capsys.readouterr().err.startswith("error: UNAUTHENTICATED: ")
+
+
+def test_key_revoke_and_rotate_show_the_use_count_list_shows(
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin, env = demo_cli
+    assert oggy(env, "key", "create", "--id", KEY_ID) == 0
+    admin.insert_usage([event(f"e{i}", 60, key=KEY_NAME) for i in range(3)])
+    capsys.readouterr()
+    assert oggy(env, "key", "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[-1] == "3"
+    assert oggy(env, "key", "rotate", KEY_ID, "--grace", "1h") == 0
+    assert re.search(r"^uses: +3$", capsys.readouterr().out, re.M)
+    assert oggy(env, "key", "revoke", KEY_ID) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^uses: +3$", out, re.M) and re.search(r"^last used: +\S+", out, re.M)
