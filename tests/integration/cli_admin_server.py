@@ -37,20 +37,13 @@ from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.memory import InMemoryStore
 from controlplane.usage import SqliteUsageStore
 from oggy.v1 import admin_service_pb2_grpc, usage_pb2
+from tests.support.clock import Clock
 
 T = TypeVar("T")
 
 # The server's clock: fixed, so times it stamps (rotation deadlines, purges) are exact.
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 START_TIMEOUT_S = 30.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class _Recorder(grpc.aio.ServerInterceptor):

@@ -17,17 +17,10 @@ from controlplane.store.memory import InMemoryStore
 from controlplane.usage import RetentionJob, SqliteUsageStore
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import admin_service_pb2_grpc, usage_pb2
+from tests.support.clock import Clock
 
 W = "workspaces/acme"
 NOW = 1_700_000_000
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class UsageOnlyAdmin(admin_service_pb2_grpc.AdminServiceServicer):
