@@ -44,11 +44,24 @@ EXIT_USAGE = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """No abbreviated flags: `--api-key sk-...` must not pass for `--api-key-env`."""
+    """No abbreviated flags: `--api-key sk-...` must not pass for `--api-key-env`.
+
+    Unknown arguments are an error of the (sub)command that got them, so the message
+    comes with that command's usage: argparse would otherwise hand them up to `oggy`,
+    whose usage says nothing about `key create`.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def _common_parser() -> argparse.ArgumentParser:

@@ -108,3 +108,25 @@ def test_dataplane_flags_come_from_dataplane_settings() -> None:
     args = parse("dataplane", "--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0")
     assert args.handler is planes.run_dataplane
     assert (args.control_plane, args.http) == ("127.0.0.1:1", "127.0.0.1:0")
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["key", "create", "--nosuch"], "usage: oggy key create "),
+        (["usage", "summary", "-w", "demo", "--bogus", "x"], "usage: oggy usage summary "),
+        (["key", "--nosuch", "list"], "usage: oggy key "),
+        (["up", "--nosuch"], "usage: oggy up "),
+        (["--nosuch", "key", "list"], "usage: oggy "),
+    ],
+)
+def test_a_bad_flag_is_reported_by_the_command_that_got_it(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(*argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    bad = next(a for a in argv if a.startswith("--"))
+    assert f"error: unrecognized arguments: {bad}" in err
