@@ -11,6 +11,7 @@ Errors are one line on stderr (`error: NOT_FOUND: ...`) and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -41,6 +42,7 @@ from controlplane.cli.errors import CliError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+DISTRIBUTION = "oggy"
 
 
 class Parser(argparse.ArgumentParser):
@@ -62,6 +64,14 @@ class Parser(argparse.ArgumentParser):
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed, extras
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml is the one source of it)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown: not installed)"
 
 
 def _common_parser() -> argparse.ArgumentParser:
@@ -110,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="oggy",
         description="Oggy: an LLM gateway with attribution, policy and usage metering.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common, scoped = _common_parser(), _scoped_parser()
     up.register(sub)

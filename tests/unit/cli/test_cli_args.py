@@ -1,5 +1,6 @@
 """Argument parsing of every `oggy` command (no network: parse only)."""
 
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,21 @@ def test_a_bad_flag_is_reported_by_the_command_that_got_it(
     assert err.startswith(usage)
     bad = next(a for a in argv if a.startswith("--"))
     assert f"error: unrecognized arguments: {bad}" in err
+
+
+def test_version_comes_from_the_installed_package(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse("--version")
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"oggy {importlib.metadata.version('oggy')}\n"
+
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    # Run from a source tree that was never installed: still an answer, not a traceback.
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    with pytest.raises(SystemExit):
+        parse("--version")
+    assert capsys.readouterr().out == "oggy (version unknown: not installed)\n"
