@@ -285,3 +285,30 @@ def test_prompt_logs_list_and_purge(
     assert capsys.readouterr().out == "purged 1 prompt logs at 2025-06-01T12:02:00Z\n"
     assert oggy(env, "prompt-logs", "list", "--format", "json") == 0
     assert [p["event_id"] for p in json.loads(capsys.readouterr().out)] == ["e1"]
+
+
+def test_provider_kinds_are_spelled_as_provider_add_spells_them(
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin, env = demo_cli
+    price = ["--model", "llama3*", "--input", "0.1", "--output", "0.2"]
+    assert oggy(env, "prices", "set", "--provider", "openai-compatible", *price) == 0
+    request = admin.last("SetModelPrice")
+    assert request.model_price.provider == "openai_compatible"  # the catalog's own spelling
+    assert request.model_price.name == "prices/openai-compatible-llama3-any"
+    assert "openai-compatible" in capsys.readouterr().out
+    # The underscore form still works, and names the same price.
+    assert oggy(env, "prices", "set", "--provider", "openai_compatible", *price) == 0
+    assert admin.last("SetModelPrice").model_price.name == "prices/openai-compatible-llama3-any"
+    capsys.readouterr()
+    assert oggy(env, "prices", "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[1] == "openai-compatible"
+
+    estimate = ["cost", "estimate", "--model", "llama3-8b", "--input", "10", "--output", "10"]
+    assert oggy(env, *estimate, "--provider", "openai-compatible") == 0
+    assert admin.last("EstimateCost").provider == "openai_compatible"
+    assert re.search(r"^provider: +openai-compatible$", capsys.readouterr().out, re.M)
+    assert oggy(env, *estimate, "--provider", "openai_compatible") == 0
+    assert oggy(env, "provider", "add", "local", "--kind", "openai_compatible", "--models", "m",
+                "--base-url", "https://llm.example.com/v1", "--api-key-env", "K") == 2  # fmt: skip
+    assert "$K is not set" in capsys.readouterr().err  # the kind was accepted
