@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,30 @@ def test_key_revoke_and_rotate_show_the_use_count_list_shows(
     assert oggy(env, "key", "revoke", KEY_ID) == 0
     out = capsys.readouterr().out
     assert re.search(r"^uses: +3$", out, re.M) and re.search(r"^last used: +\S+", out, re.M)
+
+
+def readme_commands(prefix: str) -> list[list[str]]:
+    """The README's `.venv/bin/oggy ...` lines that start with `prefix`, as argv lists."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = []
+    for line in readme.splitlines():
+        if line.startswith(f".venv/bin/oggy {prefix}"):
+            found.append(shlex.split(line, comments=True)[1:])
+    return found
+
+
+def test_the_readme_route_example_works_on_the_demo(
+    admin: AdminServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seeded as `oggy up --demo` seeds it; OGGY_WORKSPACE stands in for endpoints.json.
+    with AdminClient(admin.address, admin.token) as client:
+        demo.ensure_demo(client, "http://127.0.0.1:9/v1", "")
+    env = admin.env(OGGY_WORKSPACE="demo")
+    commands = readme_commands("route create")
+    assert commands, "the README has no `oggy route create` example"
+    for argv in commands:
+        assert oggy(env, *argv) == 0, capsys.readouterr().err
+    routes = admin.client.stub.ListRoutes(pb.ListRoutesRequest(parent=demo.WORKSPACE)).routes
+    assert len(routes) == len(commands)
+    for route in routes:
+        assert {t.provider for t in route.targets} <= {demo.PROVIDER}
