@@ -91,10 +91,11 @@ def resolve_connection(
         if token_file.is_file():
             resolved_token = token_file.read_text(encoding="utf-8").strip()
     if not resolved_token:
-        raise CliError(
-            f"no admin token: pass --admin-token, set {TOKEN_ENV}, or run `oggy up` "
+        hint = _no_endpoints_file(state_dir) or (
+            f"pass --admin-token, set {TOKEN_ENV}, or run `oggy up` "
             f"(which writes {state_dir / ENDPOINTS_FILE})"
         )
+        raise CliError(f"no admin token: {hint}")
     return Connection(resolved_address or DEFAULT_ADMIN_ADDRESS, resolved_token)
 
 
@@ -105,5 +106,23 @@ def resolve_workspace(flag: str | None, state_dir: Path, env: Mapping[str, str])
         saved = load_endpoints(state_dir)
         value = saved.workspace if saved else ""
     if not value:
-        raise CliError(f"no workspace: pass --workspace W or set {WORKSPACE_ENV}")
+        hint = _no_endpoints_file(state_dir) or f"pass --workspace W or set {WORKSPACE_ENV}"
+        raise CliError(f"no workspace: {hint}")
     return value
+
+
+def _no_endpoints_file(state_dir: Path) -> str:
+    """When the endpoints file is missing, what to say instead of just naming a setting.
+
+    Run outside the checkout where `oggy up` runs, every setting is missing at once;
+    naming the file the CLI looked for (as an absolute path, since the default is
+    relative) explains why, and the flags and variables say how to go without it.
+    """
+    path = state_dir / ENDPOINTS_FILE
+    if path.exists():
+        return ""
+    return (
+        f"{path.absolute()} does not exist (`oggy up` writes it); run where `oggy up` runs, "
+        f"pass --state-dir DIR, or give --admin-address/{ADDRESS_ENV}, "
+        f"--admin-token/{TOKEN_ENV} and --workspace/{WORKSPACE_ENV}"
+    )

@@ -11,6 +11,7 @@ Errors are one line on stderr (`error: NOT_FOUND: ...`) and a non-zero exit code
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -41,14 +42,36 @@ from controlplane.cli.errors import CliError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+DISTRIBUTION = "oggy"
 
 
 class Parser(argparse.ArgumentParser):
-    """No abbreviated flags: `--api-key sk-...` must not pass for `--api-key-env`."""
+    """No abbreviated flags: `--api-key sk-...` must not pass for `--api-key-env`.
+
+    Unknown arguments are an error of the (sub)command that got them, so the message
+    comes with that command's usage: argparse would otherwise hand them up to `oggy`,
+    whose usage says nothing about `key create`.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+def version() -> str:
+    """The installed distribution's version (pyproject.toml is the one source of it)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "(version unknown: not installed)"
 
 
 def _common_parser() -> argparse.ArgumentParser:
@@ -97,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="oggy",
         description="Oggy: an LLM gateway with attribution, policy and usage metering.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common, scoped = _common_parser(), _scoped_parser()
     up.register(sub)

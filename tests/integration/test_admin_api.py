@@ -439,6 +439,7 @@ async def test_concurrent_updates_with_one_etag_one_wins(env: Env) -> None:
 
 
 async def test_usage_queries(env: Env) -> None:
+    await make_ws(env)
     no_ws = pb.ListUsageEventsRequest()
     assert await code_of(env.stub.ListUsageEvents(no_ws, metadata=env.md)) == (
         grpc.StatusCode.INVALID_ARGUMENT

@@ -1,10 +1,11 @@
-"""The `oggy` admin commands against an in-process AdminService (real gRPC on loopback)."""
+"""The `oggy` admin commands against the real AdminService, in-process on loopback."""
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,16 @@ import pytest
 from controlplane.cli import demo, main
 from controlplane.cli.admin_client import AdminClient
 from oggy.v1 import admin_service_pb2 as pb
-from oggy.v1 import usage_pb2
-from tests.integration.cli_fake_admin import TOKEN, FakeAdmin, serve_fake_admin
+from oggy.v1 import key_pb2, usage_pb2
+from tests.integration.cli_admin_server import (  # noqa: F401
+    AdminServer,
+    admin_fixture,
+    demo_cli_fixture,
+)
+from tests.integration.cli_admin_server import usage_event as event
 
-
-@pytest.fixture
-def fake(tmp_path: Path) -> Iterator[tuple[FakeAdmin, dict[str, str]]]:
-    with serve_fake_admin() as (admin, address):
-        env = {"OGGY_ADMIN_ADDRESS": address, "OGGY_ADMIN_TOKEN": TOKEN}
-        yield admin, env
+KEY_ID = "kone000000000001"
+KEY_NAME = f"workspaces/demo/keys/{KEY_ID}"
 
 
 def oggy(env: dict[str, str], *argv: str, state_dir: Path | None = None) -> int:
@@ -29,9 +31,9 @@ def oggy(env: dict[str, str], *argv: str, state_dir: Path | None = None) -> int:
 
 
 def test_workspace_create_and_list_all_pages(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    admin: AdminServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, env = fake
+    env = admin.env()
     assert oggy(env, "workspace", "create", "demo", "--display-name", "Demo") == 0
     assert oggy(env, "workspace", "create", "workspaces/team") == 0
     capsys.readouterr()
@@ -44,21 +46,28 @@ def test_workspace_create_and_list_all_pages(
     assert table[0].split() == ["ID", "NAME", "DISPLAY", "NAME", "CREATED"]
     assert table[1].split()[:2] == ["demo", "workspaces/demo"]
 
+    # More workspaces than one page holds: the CLI follows next_page_token.
+    for i in range(200):
+        admin.client.stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id=f"w{i:03d}"))
+    assert oggy(env, "workspace", "list", "--format", "json") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 202
+    pages = admin.calls("ListWorkspaces")[-2:]
+    assert not pages[0].page_token and pages[1].page_token
+
 
 def test_grpc_errors_are_one_line_and_nonzero(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, env = fake
+    _, env = demo_cli
     assert oggy(env, "key", "revoke", "k1", "-w", "demo") == 1
     err = capsys.readouterr().err
     assert err == "error: NOT_FOUND: workspaces/demo/keys/k1 not found\n"
 
 
 def test_wrong_token_is_unauthenticated(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    admin: AdminServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, env = fake
-    assert oggy({**env, "OGGY_ADMIN_TOKEN": "wrong"}, "workspace", "list") == 1
+    assert oggy({**admin.env(), "OGGY_ADMIN_TOKEN": "wrong"}, "workspace", "list") == 1
     assert capsys.readouterr().err.startswith("error: UNAUTHENTICATED: ")
 
 
@@ -73,48 +82,43 @@ def test_unreachable_control_plane_hints_at_oggy_up(
 
 
 def test_missing_workspace_is_a_usage_error(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    admin: AdminServer, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    _, env = fake
-    assert oggy(env, "key", "list", state_dir=tmp_path) == 2
+    assert oggy(admin.env(), "key", "list", state_dir=tmp_path) == 2
     assert "no workspace" in capsys.readouterr().err
 
 
 def test_key_create_shows_text_once_and_revoke_by_prefix(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin, env = fake
-    oggy(env, "workspace", "create", "demo")
-    env = {**env, "OGGY_WORKSPACE": "demo"}
+    admin, env = demo_cli
     capsys.readouterr()
-    assert oggy(env, "key", "create", "--id", "kone", "--display-name", "ci") == 0
+    assert oggy(env, "key", "create", "--id", KEY_ID, "--display-name", "ci") == 0
     captured = capsys.readouterr()
-    assert f"oggy_live_kone_{'S' * 43}" in captured.out
+    assert re.search(rf"^key: +oggy_live_{KEY_ID}_[A-Za-z0-9]{{43}}$", captured.out, re.M)
     assert "shown once" in captured.err
     assert oggy(env, "key", "create", "--format", "json") == 0
     created = json.loads(capsys.readouterr().out)
     assert created["key_text"].startswith("oggy_live_")
     assert created["gateway_key"]["state"] == "STATE_ACTIVE"
-    assert oggy(env, "key", "revoke", "oggy_live_kone") == 0
+    assert oggy(env, "key", "revoke", f"oggy_live_{KEY_ID}") == 0
     assert "revoked" in capsys.readouterr().out
-    assert admin.requests[-1] == ("RevokeGatewayKey", pb.RevokeGatewayKeyRequest(
-        name="workspaces/demo/keys/kone"
-    ))  # fmt: skip
+    assert admin.last("RevokeGatewayKey") == pb.RevokeGatewayKeyRequest(name=KEY_NAME)
+    stored = admin.client.stub.GetGatewayKey(pb.GetGatewayKeyRequest(name=KEY_NAME))
+    assert stored.gateway_key.state == key_pb2.GatewayKey.STATE_REVOKED
 
 
 def test_provider_add_reads_key_from_env_and_never_prints_it(
-    fake: tuple[FakeAdmin, dict[str, str]],
+    demo_cli: tuple[AdminServer, dict[str, str]],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    admin, env = fake
-    oggy(env, "workspace", "create", "demo")
-    env = {**env, "OGGY_WORKSPACE": "demo", "MY_KEY": "sk-supersecret-1234"}
+    admin, env = demo_cli
+    env = {**env, "MY_KEY": "sk-supersecret-1234"}
     argv = ["provider", "add", "openai", "--kind", "openai", "--models", "gpt-4o*", "o3*"]
     assert oggy(env, *argv, "--api-key-env", "MY_KEY") == 0
     out = capsys.readouterr().out
     assert "supersecret" not in out and "...1234" in out
-    method, request = admin.requests[-1]
-    assert method == "CreateProviderCredential"
+    request = admin.last("CreateProviderCredential")
     assert request.parent == "workspaces/demo" and request.provider_id == "openai"
     assert request.provider_credential.api_key == "sk-supersecret-1234"
     assert request.provider_credential.base_url == "https://api.openai.com/v1"
@@ -122,16 +126,17 @@ def test_provider_add_reads_key_from_env_and_never_prints_it(
 
 
 def test_provider_add_reads_key_from_stdin(
-    fake: tuple[FakeAdmin, dict[str, str]],
+    demo_cli: tuple[AdminServer, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    admin, env = fake
-    oggy(env, "workspace", "create", "demo")
+    admin, env = demo_cli
     monkeypatch.setattr("sys.stdin", io.StringIO("sk-from-stdin\n"))
     argv = ["provider", "add", "local", "--kind", "openai-compatible", "-w", "demo"]
-    assert oggy(env, *argv, "--base-url", "http://127.0.0.1:9/v1", "--models", "llama*") == 0
-    assert admin.requests[-1][1].provider_credential.api_key == "sk-from-stdin"
+    # A loopback model server: the control plane refuses it unless the flag opts in.
+    local = ["--base-url", "http://127.0.0.1:9/v1", "--models", "llama*"]
+    assert oggy(env, *argv, *local, "--allow-private-network") == 0
+    assert admin.last("CreateProviderCredential").provider_credential.api_key == "sk-from-stdin"
     capsys.readouterr()
     assert oggy(env, "provider", "add", "x", "--kind", "openai-compatible", "--models", "m",
                 "-w", "demo", "--api-key-env", "NOPE") == 2  # fmt: skip
@@ -139,64 +144,125 @@ def test_provider_add_reads_key_from_stdin(
 
 
 def test_usage_list_json_array_with_limit_across_pages(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin, env = fake
-    admin.events = [
-        usage_pb2.UsageEvent(event_id=f"e{i}", model="gpt-4o", total_tokens=i) for i in range(7)
-    ]
+    admin, env = demo_cli
+    admin.insert_usage(
+        [event(f"e{i}", age_s=60 + i, model="gpt-4o", total_tokens=i) for i in range(7)]
+        + [event("old", age_s=7200, model="gpt-4o"), event("other", age_s=1, model="o3")]
+    )
     argv = ["usage", "list", "-w", "demo", "--format", "json", "--limit", "5", "--model", "gpt-4o"]
     assert oggy(env, *argv, "--since", "1h") == 0
     events = json.loads(capsys.readouterr().out)
-    assert [e["event_id"] for e in events] == ["e0", "e1", "e2", "e3", "e4"]
-    first = admin.requests[-1][1]
+    assert [e["event_id"] for e in events] == ["e0", "e1", "e2", "e3", "e4"]  # newest first
+    first = admin.last("ListUsageEvents")
     assert first.filter.workspace == "workspaces/demo"
     assert first.filter.model == "gpt-4o"
     assert first.filter.HasField("start_time")
 
 
 def test_usage_summary_table_and_json(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin, env = fake
-    admin.rows = [
-        usage_pb2.UsageSummaryRow(
-            group=["gpt-4o", "workspaces/demo/keys/kone"], requests=3, total_tokens=42
-        )
-    ]
+    admin, env = demo_cli
+    admin.insert_usage(
+        [event(f"e{i}", 60, model="gpt-4o", key=KEY_NAME, total_tokens=14) for i in range(3)]
+    )
     assert oggy(env, "usage", "summary", "-w", "demo", "--by", "model", "--by", "key") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["MODEL", "KEY", "REQUESTS"]
-    assert lines[1].split()[:3] == ["gpt-4o", "kone", "3"]
-    assert list(admin.requests[-1][1].group_by) == [
+    assert lines[1].split()[:3] == ["gpt-4o", KEY_ID, "3"]
+    assert list(admin.last("SummarizeUsage").group_by) == [
         usage_pb2.USAGE_GROUP_BY_MODEL,
         usage_pb2.USAGE_GROUP_BY_KEY,
     ]
-    assert oggy(env, "usage", "summary", "-w", "demo", "--format", "json") == 0
+    assert oggy(env, "usage", "summary", "-w", "demo", "--by", "model", "--by", "key",
+                "--format", "json") == 0  # fmt: skip
     rows = json.loads(capsys.readouterr().out)
-    assert rows[0]["requests"] == "3" and rows[0]["group"] == [
-        "gpt-4o",
-        "workspaces/demo/keys/kone",
-    ]
+    assert rows[0]["requests"] == "3" and rows[0]["total_tokens"] == "42"
+    assert rows[0]["group"] == ["gpt-4o", KEY_NAME]
 
 
-def test_demo_setup_is_idempotent(fake: tuple[FakeAdmin, dict[str, str]]) -> None:
-    admin, env = fake
-    with AdminClient(env["OGGY_ADMIN_ADDRESS"], TOKEN) as client:
+def test_demo_setup_is_idempotent(admin: AdminServer) -> None:
+    def provider() -> object:
+        request = pb.GetProviderCredentialRequest(name=demo.PROVIDER)
+        return admin.client.stub.GetProviderCredential(request).provider_credential
+
+    with AdminClient(admin.address, admin.token) as client:
         first = demo.ensure_demo(client, "http://127.0.0.1:1111/v1", "")
         assert first.workspace == "workspaces/demo"
-        provider_before = admin.providers[demo.PROVIDER]
+        provider_before = provider()
         again = demo.ensure_demo(client, "http://127.0.0.1:1111/v1", first.key_text)
         assert again.key_text == first.key_text
-        assert admin.providers[demo.PROVIDER] is provider_before  # untouched
+        assert provider() == provider_before  # untouched
+        assert len(admin.calls("CreateProviderCredential")) == 1
         # The mock moved: the provider is recreated with the new base URL.
         moved = demo.ensure_demo(client, "http://127.0.0.1:2222/v1", first.key_text)
-        assert admin.providers[demo.PROVIDER].base_url == "http://127.0.0.1:2222/v1"
+        assert provider().base_url == "http://127.0.0.1:2222/v1"
         assert moved.key_text == first.key_text
         # The stored key was revoked: a new one is made.
-        admin.keys[next(iter(admin.keys))].state = 2
+        main.run(["key", "revoke", first.key_text, "-w", "demo"], env=admin.env())
         fresh = demo.ensure_demo(client, "http://127.0.0.1:2222/v1", first.key_text)
         assert fresh.key_text != first.key_text
         # Garbage in endpoints.json: a new key, no crash.
         assert demo.ensure_demo(client, "http://127.0.0.1:2222/v1", "garbage").key_text
-    assert len(admin.workspaces) == 1
+    workspaces = admin.client.stub.ListWorkspaces(pb.ListWorkspacesRequest()).workspaces
+    assert [w.name for w in workspaces] == ["workspaces/demo"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["usage", "summary"], ["usage", "list"], ["prices", "unpriced"], ["prompt-logs", "list"]],
+)
+def test_usage_of_a_missing_workspace_is_not_found(
+    admin: AdminServer, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    # Not zeros: a typo in -w must not look like a quiet workspace.
+    assert oggy(admin.env(), *command, "-w", "nosuch") == 1
+    assert capsys.readouterr().err == "error: NOT_FOUND: workspaces/nosuch not found\n"
+    # Permission before existence: a wrong token learns nothing about workspaces.
+    assert oggy({**admin.env(), "OGGY_ADMIN_TOKEN": "wrong"}, *command, "-w", "nosuch") == 1
+    assert capsys.readouterr().err.startswith("error: UNAUTHENTICATED: ")
+
+
+def test_key_revoke_and_rotate_show_the_use_count_list_shows(
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin, env = demo_cli
+    assert oggy(env, "key", "create", "--id", KEY_ID) == 0
+    admin.insert_usage([event(f"e{i}", 60, key=KEY_NAME) for i in range(3)])
+    capsys.readouterr()
+    assert oggy(env, "key", "list") == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[-1] == "3"
+    assert oggy(env, "key", "rotate", KEY_ID, "--grace", "1h") == 0
+    assert re.search(r"^uses: +3$", capsys.readouterr().out, re.M)
+    assert oggy(env, "key", "revoke", KEY_ID) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^uses: +3$", out, re.M) and re.search(r"^last used: +\S+", out, re.M)
+
+
+def readme_commands(prefix: str) -> list[list[str]]:
+    """The README's `.venv/bin/oggy ...` lines that start with `prefix`, as argv lists."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    found = []
+    for line in readme.splitlines():
+        if line.startswith(f".venv/bin/oggy {prefix}"):
+            found.append(shlex.split(line, comments=True)[1:])
+    return found
+
+
+def test_the_readme_route_example_works_on_the_demo(
+    admin: AdminServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seeded as `oggy up --demo` seeds it; OGGY_WORKSPACE stands in for endpoints.json.
+    with AdminClient(admin.address, admin.token) as client:
+        demo.ensure_demo(client, "http://127.0.0.1:9/v1", "")
+    env = admin.env(OGGY_WORKSPACE="demo")
+    commands = readme_commands("route create")
+    assert commands, "the README has no `oggy route create` example"
+    for argv in commands:
+        assert oggy(env, *argv) == 0, capsys.readouterr().err
+    routes = admin.client.stub.ListRoutes(pb.ListRoutesRequest(parent=demo.WORKSPACE)).routes
+    assert len(routes) == len(commands)
+    for route in routes:
+        assert {t.provider for t in route.targets} <= {demo.PROVIDER}

@@ -17,17 +17,10 @@ from controlplane.store.memory import InMemoryStore
 from controlplane.usage import RetentionJob, SqliteUsageStore
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import admin_service_pb2_grpc, usage_pb2
+from tests.support.clock import Clock
 
 W = "workspaces/acme"
 NOW = 1_700_000_000
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class UsageOnlyAdmin(admin_service_pb2_grpc.AdminServiceServicer):
@@ -230,6 +223,8 @@ async def test_admin_servicer_forwards_to_usage_queries(store: SqliteUsageStore,
     stub = admin_service_pb2_grpc.AdminServiceStub(channel)
     flt = pb.UsageFilter(workspace=W)
     try:
+        # Usage queries answer only for a workspace that exists.
+        await stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id=W.split("/")[1]))
         logs = await stub.ListPromptLogs(pb.ListPromptLogsRequest(filter=flt))
         unpriced = await stub.ListUnpricedModels(pb.ListUnpricedModelsRequest(filter=flt))
         clock.now = NOW + 1000

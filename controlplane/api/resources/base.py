@@ -75,6 +75,13 @@ class ServicerBase:
         resource_id, _ = self._resource_id(given_id, field, collection)
         return workspace.child(collection, resource_id)
 
+    async def _existing_workspace(self, name: str, field: str) -> WorkspaceName:
+        """The workspace `name`; NOT_FOUND when it does not exist, so a mistyped one
+        is an error rather than an empty answer."""
+        workspace = parse_workspace_name(name, field)
+        await self._repo.get(str(workspace))
+        return workspace
+
     def _same_workspace_ref(
         self, ref: str, collection: Collection, workspace: WorkspaceName, field: str
     ) -> Guard:

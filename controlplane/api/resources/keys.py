@@ -108,7 +108,9 @@ class KeyRpcs(ServicerBase):
         item = await self._repo.update(
             name, "", revoke, audit=self._audit("RevokeGatewayKey", name, convert.gateway_key_out)
         )
-        return pb.RevokeGatewayKeyResponse(gateway_key=convert.gateway_key_out(item))
+        out = convert.gateway_key_out(item)
+        await merge_activity(activity_source(self._usage), [out])  # as Get and List show it
+        return pb.RevokeGatewayKeyResponse(gateway_key=out)
 
     @grpc_errors
     async def RotateGatewayKey(self, request: pb.RotateGatewayKeyRequest, context: Ctx):
@@ -136,4 +138,6 @@ class KeyRpcs(ServicerBase):
             audit=self._audit("RotateGatewayKey", str(name), convert.gateway_key_out),
         )
         text = keys.format_key_text(environment, name.resource_id, secret)
-        return pb.RotateGatewayKeyResponse(gateway_key=convert.gateway_key_out(item), key_text=text)
+        out = convert.gateway_key_out(item)
+        await merge_activity(activity_source(self._usage), [out])  # as Get and List show it
+        return pb.RotateGatewayKeyResponse(gateway_key=out, key_text=text)

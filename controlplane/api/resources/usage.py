@@ -7,7 +7,6 @@ from typing import Any
 from controlplane.api.resources.base import Ctx, ServicerBase
 from controlplane.api.status import grpc_errors
 from controlplane.domain.errors import InvalidArgument, Unavailable
-from oggy.contract.names import parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1.usage_pb2 import UsageGroupBy
 
@@ -20,7 +19,7 @@ class UsageRpcs(ServicerBase):
 
     @grpc_errors
     async def ListUsageEvents(self, request: pb.ListUsageEventsRequest, context: Ctx):
-        parse_workspace_name(request.filter.workspace, "filter.workspace")
+        await self._existing_workspace(request.filter.workspace, "filter.workspace")
         events, token = await self._usage_store().list_events(
             request.filter, request.page_size, request.page_token
         )
@@ -28,7 +27,7 @@ class UsageRpcs(ServicerBase):
 
     @grpc_errors
     async def SummarizeUsage(self, request: pb.SummarizeUsageRequest, context: Ctx):
-        parse_workspace_name(request.filter.workspace, "filter.workspace")
+        await self._existing_workspace(request.filter.workspace, "filter.workspace")
         group_by = list(request.group_by)
         if UsageGroupBy.USAGE_GROUP_BY_UNSPECIFIED in group_by:
             raise InvalidArgument("group_by must not contain USAGE_GROUP_BY_UNSPECIFIED")

@@ -8,6 +8,7 @@ import sys
 import grpc
 
 from controlplane.cli import money, names, output
+from controlplane.cli.commands import provider
 from controlplane.cli.commands.prices import PROVIDERS, add_override_workspace, override_parent
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
@@ -31,7 +32,10 @@ def register(
     est.add_argument("--cache-write", type=int, default=0, metavar="N", help="written to cache")
     est.add_argument("--reasoning", type=int, default=0, metavar="N", help="of output: reasoning")
     est.add_argument(
-        "--provider", choices=[p for p in PROVIDERS if p != "*"], help="default: any kind"
+        "--provider",
+        type=provider.cli_kind,
+        choices=[p for p in PROVIDERS if p != "*"],
+        help="default: any kind",
     )
     add_override_workspace(est, "price with this workspace's overrides (default: the catalog)")
     est.set_defaults(handler=estimate)
@@ -51,7 +55,7 @@ def estimate(ctx: Context) -> int:
             raise CliError(f"{flag} must not be negative")
     request = admin_service_pb2.EstimateCostRequest(
         model=args.model,
-        provider=args.provider or "",
+        provider=provider.catalog_kind(args.provider or ""),
         input_tokens=args.input,
         output_tokens=args.output,
         cached_input_tokens=args.cached,
@@ -73,7 +77,7 @@ def estimate(ctx: Context) -> int:
     columns: list[output.Column] = [
         ("cost", lambda r: money.format_usd(r.cost_micro_usd)),
         ("price", lambda r: names.short_id(price.name) if price.name else ""),
-        ("provider", lambda r: price.provider),
+        ("provider", lambda r: provider.cli_kind(price.provider)),
         ("model", lambda r: price.model),
         ("catalog version", lambda r: r.catalog_version),
     ]

@@ -12,13 +12,13 @@ import re
 import sys
 
 from controlplane.cli import money, names, output, parsing
-from controlplane.cli.commands import usage
+from controlplane.cli.commands import provider, usage
 from controlplane.cli.commands.common import print_deleted
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, price_pb2
 
-PROVIDERS = ("openai", "anthropic", "azure_openai", "openai_compatible", "*")
+PROVIDERS = (*provider.KINDS, "*")
 _AMOUNTS = (
     # flag dest, proto field, required
     ("input", "input_per_mtok", True),
@@ -40,7 +40,7 @@ def _rate(field: str):
 
 COLUMNS: list[output.Column] = [
     ("id", lambda p: names.short_id(p.name)),
-    ("provider", lambda p: p.provider),
+    ("provider", lambda p: provider.cli_kind(p.provider)),
     ("model", lambda p: p.model),
     ("input/1m", _rate("input_per_mtok")),
     ("output/1m", _rate("output_per_mtok")),
@@ -68,14 +68,14 @@ def override_parent(args: argparse.Namespace) -> str:
     return names.workspace_name(args.workspace) if args.workspace else ""
 
 
-def price_id(provider: str, model: str, effective: str | None) -> str:
+def price_id(kind: str, model: str, effective: str | None) -> str:
     """A stable id for a (provider, model, start) so `set` twice replaces, not duplicates:
     `openai-gpt-4o-mini-any`, `anthropic-claude-sonnet-4-20250701`."""
     slug = model.lower().replace("*", "-any").replace("?", "-one")
     slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")
-    kind = "any" if provider == "*" else provider.replace("_", "-")
+    label = "any" if kind == "*" else provider.cli_kind(kind)
     suffix = f"-{effective}" if effective else ""
-    return f"{kind}-{slug}"[: 63 - len(suffix)].rstrip("-") + suffix
+    return f"{label}-{slug}"[: 63 - len(suffix)].rstrip("-") + suffix
 
 
 def register(
@@ -94,7 +94,9 @@ def register(
         "set", parents=[common], help="create or replace a price (USD per 1M tokens)"
     )
     set_p.add_argument("--model", required=True, help="model name or glob, e.g. 'gpt-4o-mini*'")
-    set_p.add_argument("--provider", required=True, choices=PROVIDERS, help="provider kind")
+    set_p.add_argument(
+        "--provider", required=True, type=provider.cli_kind, choices=PROVIDERS, help="provider kind"
+    )
     set_p.add_argument("--input", required=True, metavar="USD", help="per 1M input tokens")
     set_p.add_argument("--output", required=True, metavar="USD", help="per 1M output tokens")
     set_p.add_argument("--cached-input", metavar="USD", help="per 1M cached input tokens")
@@ -118,7 +120,7 @@ def register(
 
 
 def build_price(args: argparse.Namespace) -> price_pb2.ModelPrice:
-    price = price_pb2.ModelPrice(provider=args.provider, model=args.model)
+    price = price_pb2.ModelPrice(provider=provider.catalog_kind(args.provider), model=args.model)
     for dest, field, required in _AMOUNTS:
         value = getattr(args, dest)
         if value is not None or required:

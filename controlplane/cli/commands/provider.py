@@ -38,6 +38,18 @@ def kind_label(kind: int) -> str:
     return Kind.Name(kind).removeprefix("KIND_").lower().replace("_", "-")
 
 
+# The CLI spells provider kinds one way, as `provider add --kind` does (`openai-compatible`);
+# the price catalog's wire form uses underscores (`openai_compatible`).
+def cli_kind(text: str) -> str:
+    """Either spelling → the CLI's (an argparse `type`: underscores keep working)."""
+    return text.replace("_", "-")
+
+
+def catalog_kind(label: str) -> str:
+    """A CLI kind → the price catalog's `provider` value (`*` stays `*`)."""
+    return label.replace("-", "_")
+
+
 COLUMNS: list[output.Column] = [
     ("id", lambda p: names.short_id(p.name)),
     ("kind", lambda p: kind_label(p.kind)),
@@ -62,7 +74,7 @@ def register(
         help="add a provider credential (API key from --api-key-env or stdin)",
     )
     add_p.add_argument("provider", metavar="NAME", help="provider id, e.g. openai")
-    add_p.add_argument("--kind", choices=sorted(KINDS), required=True)
+    add_p.add_argument("--kind", type=cli_kind, choices=sorted(KINDS), required=True)
     add_p.add_argument(
         "--base-url",
         help="default for openai: https://api.openai.com/v1, for anthropic: "

@@ -1,5 +1,6 @@
 """Argument parsing of every `oggy` command (no network: parse only)."""
 
+import importlib.metadata
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,43 @@ def test_dataplane_flags_come_from_dataplane_settings(
 
     assert run(["dataplane", "--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0"]) == 0
     assert seen == [["--control-plane", "127.0.0.1:1", "--http", "127.0.0.1:0"]]
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["key", "create", "--nosuch"], "usage: oggy key create "),
+        (["usage", "summary", "-w", "demo", "--bogus", "x"], "usage: oggy usage summary "),
+        (["key", "--nosuch", "list"], "usage: oggy key "),
+        (["up", "--nosuch"], "usage: oggy up "),
+        (["--nosuch", "key", "list"], "usage: oggy "),
+    ],
+)
+def test_a_bad_flag_is_reported_by_the_command_that_got_it(
+    argv: list[str], usage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(*argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    bad = next(a for a in argv if a.startswith("--"))
+    assert f"error: unrecognized arguments: {bad}" in err
+
+
+def test_version_comes_from_the_installed_package(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse("--version")
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"oggy {importlib.metadata.version('oggy')}\n"
+
+    def missing(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    # Run from a source tree that was never installed: still an answer, not a traceback.
+    monkeypatch.setattr(importlib.metadata, "version", missing)
+    with pytest.raises(SystemExit):
+        parse("--version")
+    assert capsys.readouterr().out == "oggy (version unknown: not installed)\n"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.cli import endpoints
+from controlplane.cli import endpoints, main
 from controlplane.cli.errors import CliError
 
 SAVED = endpoints.Endpoints(
@@ -70,3 +70,28 @@ def test_workspace_precedence(tmp_path: Path) -> None:
     assert endpoints.resolve_workspace(None, tmp_path, {}) == "workspaces/demo"
     assert endpoints.resolve_workspace(None, tmp_path, {"OGGY_WORKSPACE": "team"}) == "team"
     assert endpoints.resolve_workspace("flag", tmp_path, {"OGGY_WORKSPACE": "team"}) == "flag"
+
+
+@pytest.mark.parametrize("argv", [["key", "list"], ["key", "list", "-w", "demo"]])
+def test_outside_a_checkout_the_error_names_the_endpoints_file_it_looked_for(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main.run(argv, env={}) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{tmp_path / '.oggy' / 'endpoints.json'} does not exist" in err
+    # How to point the CLI elsewhere.
+    for hint in ("--state-dir", "--admin-address", "OGGY_ADMIN_ADDRESS", "OGGY_ADMIN_TOKEN"):
+        assert hint in err
+    assert err.startswith("error: no admin token: " if "-w" in argv else "error: no workspace: ")
+
+
+def test_with_an_endpoints_file_the_errors_stay_short(tmp_path: Path) -> None:
+    endpoints.write_endpoints(tmp_path, endpoints.Endpoints(admin_address="h:1"))
+    with pytest.raises(CliError) as info:
+        endpoints.resolve_workspace(None, tmp_path, {})
+    assert str(info.value) == "no workspace: pass --workspace W or set OGGY_WORKSPACE"

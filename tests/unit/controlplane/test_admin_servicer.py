@@ -98,4 +98,11 @@ async def test_not_found_and_unavailable_usage(admin: AdminServicer) -> None:
             admin.ListUsageEvents,
             pb.ListUsageEventsRequest(filter=pb.UsageFilter(workspace="workspaces/w")),
         )
+    assert info.value.code == grpc.StatusCode.NOT_FOUND  # no such workspace
+    await call(admin.CreateWorkspace, pb.CreateWorkspaceRequest(workspace_id="w"))
+    with pytest.raises(Aborted) as info:
+        await call(
+            admin.ListUsageEvents,
+            pb.ListUsageEventsRequest(filter=pb.UsageFilter(workspace="workspaces/w")),
+        )
     assert info.value.code == grpc.StatusCode.UNAVAILABLE

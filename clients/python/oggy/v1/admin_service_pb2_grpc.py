@@ -424,14 +424,16 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListUsageEvents(self, request, context):
-        """Lists usage events, newest first. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """Lists usage events, newest first. Errors: INVALID_ARGUMENT, NOT_FOUND (no such
+        workspace), UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SummarizeUsage(self, request, context):
-        """Aggregates usage by the requested dimensions. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """Aggregates usage by the requested dimensions. Errors: INVALID_ARGUMENT, NOT_FOUND (no
+        such workspace), UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -550,7 +552,8 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListUnpricedModels(self, request, context):
-        """Models seen in usage with no price. Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        """Models seen in usage with no price. Errors: INVALID_ARGUMENT, NOT_FOUND (no such
+        workspace), UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -581,7 +584,7 @@ class AdminServiceServicer:
 
     def ListPromptLogs(self, request, context):
         """Lists logged prompt text (only `full` logging produces any), newest first.
-        Errors: INVALID_ARGUMENT, UNAUTHENTICATED.
+        Errors: INVALID_ARGUMENT, NOT_FOUND (no such workspace), UNAUTHENTICATED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
