@@ -10,7 +10,8 @@ Keys (all with secret SECRET, environment `live`):
 - kcidr     workspace key; only 10.0.0.0/8, X-Forwarded-For believed from 192.168.0.0/16
 - kshadow   workspace key; a shadow policy requires a token and denies model `gpt-4o`
 - kcarol    bound to carol, who is disabled
-Actor policies: bob may not use `gpt-4o`; team lab (dave) only from 10.0.0.0/8.
+Actor policies: bob may not use `gpt-4o`; team lab (dave) only from 10.0.0.0/8; erin
+only from 10.0.0.0/8, behind a proxy on loopback (127.0.0.0/8) that her policy trusts.
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ def identity_snapshot(
             A(name=actor("ops"), kind=A.KIND_TEAM),
             A(name=actor("dave"), kind=A.KIND_USER, teams=[actor("lab")]),
             A(name=actor("lab"), kind=A.KIND_TEAM),
+            A(name=actor("erin"), kind=A.KIND_USER),
             A(name="workspaces/other/actors/mallory", kind=A.KIND_USER),
         ],
         signing_keys=signing_keys(),
@@ -163,6 +165,12 @@ def identity_snapshot(
             # Actor and team policies: they apply to workspace keys used with a token too.
             _policy("bob-models", actor("bob"), denied_models=["gpt-4o"]),
             _policy("lab-net", actor("lab"), allowed_cidrs=["10.0.0.0/8"]),
+            _policy(
+                "erin-net",
+                actor("erin"),
+                allowed_cidrs=["10.0.0.0/8"],
+                trusted_proxy_cidrs=["127.0.0.0/8"],
+            ),
             *extra_policies,
         ],
     )

@@ -183,3 +183,25 @@ def test_token_actor_team_policies_apply_on_a_workspace_key(peer: str, allowed: 
     if not allowed:
         assert isinstance(err, errors.ClientIpNotAllowed)
         assert rec.policy_reason == "ip_not_allowed" and rec.actor == actor("dave")
+
+
+@pytest.mark.parametrize(
+    ("key_id", "xff", "client", "allowed"),
+    [
+        ("kws", "10.1.2.3", "10.1.2.3", True),
+        ("kws", None, "127.0.0.1", False),
+        # The key's own allowlist is checked with erin's proxies merged in too.
+        ("kcidr", "10.1.2.3", "10.1.2.3", True),
+    ],
+)
+def test_token_actor_trusted_proxies_resolve_the_client_ip(
+    key_id: str, xff: str | None, client: str, allowed: bool
+) -> None:
+    headers = {"X-Oggy-Actor": token(actor("erin"))}
+    if xff:
+        headers["X-Forwarded-For"] = xff
+    rec, err = run(key_id, headers, peer="127.0.0.1")
+    assert rec.client_ip == client and rec.actor == actor("erin")
+    assert (err is None) is allowed
+    if not allowed:
+        assert isinstance(err, errors.ClientIpNotAllowed) and rec.policy_reason == "ip_not_allowed"

@@ -37,7 +37,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.globs import GlobError, compile_globs
@@ -250,6 +250,20 @@ class EffectivePolicy:
 
     def check_actor_token(self, present: bool) -> Decision:
         return self._token[present]
+
+
+class ShadowRecord(Protocol):
+    """Where a request keeps what a shadow policy would have blocked it for."""
+
+    def shadow(self, reason: str) -> None: ...
+
+
+def enforce(decision: Decision, rec: ShadowRecord | None = None) -> None:
+    """Raise a Deny's error; record an Allow's shadow reason on `rec`, if given."""
+    if isinstance(decision, Deny):
+        raise decision.error()
+    if rec is not None and decision.shadow_reason:
+        rec.shadow(decision.shadow_reason)
 
 
 def permitted_targets(
