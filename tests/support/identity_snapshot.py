@@ -147,7 +147,7 @@ def identity_snapshot(
         policies=[
             _policy("over", f"{WS}/keys/kover", actor_claim_overrides=["team", "workflow"]),
             _policy("req", f"{WS}/keys/kreq", require_actor_token=True),
-            _policy("labels", f"{WS}/keys/klabels", allow_labels=True),
+            _policy("labels", f"{WS}/keys/klabels", record_labels=policy_pb2.Policy.GRANT_ALLOW),
             _policy("replay", f"{WS}/keys/kreplay", replay_protection=True),
             _policy(
                 "cidr",

@@ -16,10 +16,17 @@ actor's, its own) merge with the most restrictive winning:
 | `require_actor_token`      | OR                                      | `actor_token_required` |
 | `replay_protection`        | OR                                      | (token `replayed`)     |
 | `actor_claim_overrides`    | union (attribution only, never allows)  | —                      |
-| `allow_labels`             | AND over the applying policies          | —                      |
+| `record_labels`            | a grant (below)                         | —                      |
 
 So adding a policy to the set never turns a Deny into an Allow (a
 hypothesis property in the tests), and never raises the CAP bound.
+
+A grant (`Policy.Grant`: a permission, not a restriction) is tri-state, so a
+policy that says nothing about it does not take it away: a `GRANT_DENY` in
+any applying policy denies, otherwise a `GRANT_ALLOW` in any of them grants,
+otherwise it is not granted. The order of the policies plays no part, and an
+explicit "no" is still the strictest word. `record_labels` is the only grant
+(the deprecated `allow_labels: true` reads as `GRANT_ALLOW`).
 `allowed_providers` holds provider resource names; a bare id is read within
 the policy's workspace. Claim overrides never change who pays: a token on a
 key bound to an actor must name that actor; overrides only let its `team`,
@@ -44,6 +51,7 @@ from oggy.contract.globs import GlobError, compile_globs
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Policy = policy_pb2.Policy
 T = TypeVar("T")
 MODEL_CACHE_SIZE = 1024
 IP_CACHE_SIZE = 4096
@@ -429,6 +437,37 @@ def _claim_overrides(p: policy_pb2.Policy) -> set[str]:
     return out
 
 
+def labels_grant(p: policy_pb2.Policy) -> bool | None:
+    """A policy's own say on recording labels: True, False or None (no say).
+
+    `record_labels` decides; a policy from before it existed said only what the
+    deprecated `allow_labels` could say: `true` grants, its default is no say.
+    """
+    value = p.record_labels
+    if value == _Policy.GRANT_ALLOW:
+        return True
+    if value == _Policy.GRANT_DENY:
+        return False
+    if value != _Policy.GRANT_UNSPECIFIED:
+        raise PolicyError(f"policy {p.name}: unknown record_labels value {value}")
+    return True if p.allow_labels else None
+
+
+def merge_grant(settings: Iterable[bool | None]) -> bool:
+    """A permission over the applying policies' settings (see the module docstring)."""
+    granted = False
+    for setting in settings:
+        if setting is False:
+            return False
+        granted = granted or setting is True
+    return granted
+
+
+def labels_allowed(policies: Iterable[policy_pb2.Policy]) -> bool:
+    """Whether `policies` (the enforced ones that apply) let a request record labels."""
+    return merge_grant(labels_grant(p) for p in policies)
+
+
 def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
     """Merge the policies that apply to one key, most restrictive winning."""
     enforced = [p for p in policies if not p.shadow]
@@ -440,6 +479,7 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
             parse_networks(p.trusted_proxy_cidrs, f"policy {p.name} trusted_proxy_cidrs")
         )
         claims = _claim_overrides(p)  # validated for shadow policies too
+        labels_grant(p)  # likewise
         if not p.shadow:
             overrides |= claims
     return EffectivePolicy(
@@ -447,7 +487,7 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
         shadow=compile_rules(shadow) if shadow else None,
         trusted_proxies=tuple(dict.fromkeys(trusted)),
         claim_overrides=frozenset(overrides),
-        allow_labels=bool(enforced) and all(p.allow_labels for p in enforced),
+        allow_labels=labels_allowed(enforced),
     )
 
 
