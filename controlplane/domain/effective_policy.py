@@ -20,7 +20,10 @@ policies merged into a separate layer:
   only when every policy that sets a bound says CAP (a bound without a mode
   rejects), exactly as the data plane enforces it.
 - booleans (`require_actor_token`, `replay_protection`): OR.
-  `allow_labels` is a permission, so AND over the policies that set it.
+- grants (`record_labels`): decided by the contract's own rule
+  (`oggy.contract.policy.labels_allowed`: a deny anywhere denies, else an allow
+  anywhere grants), shown as an explicit GRANT_ALLOW or GRANT_DENY (and the
+  deprecated `allow_labels` bool, for older readers).
 - prompt logging: the least logging wins (OFF < METADATA < FULL), retention the
   shortest set; redaction rules: union by name.
 - budgets and rate limits: the smallest non-zero value.
@@ -31,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from oggy.contract.policy import labels_allowed
 from oggy.v1 import policy_pb2
 
 Policy = policy_pb2.Policy
@@ -112,7 +116,10 @@ def merge_policies(
         )
     out.require_actor_token = any(p.require_actor_token for p in policies)
     out.replay_protection = any(p.replay_protection for p in policies)
-    out.allow_labels = bool(policies) and all(p.allow_labels for p in policies)
+    if not shadow:  # a shadow layer only tries out blocking rules: it grants nothing
+        labels = labels_allowed(policies)
+        out.record_labels = Policy.GRANT_ALLOW if labels else Policy.GRANT_DENY
+        out.allow_labels = labels
     logging = [p.prompt_logging for p in policies if p.prompt_logging in _LOGGING_RANK]
     if logging:
         out.prompt_logging = min(logging, key=_LOGGING_RANK.__getitem__)
