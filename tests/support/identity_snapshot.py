@@ -11,7 +11,8 @@ Keys (all with secret SECRET, environment `live`):
 - kshadow   workspace key; a shadow policy requires a token and denies model `gpt-4o`
 - kcarol    bound to carol, who is disabled
 Actor policies: bob may not use `gpt-4o`; team lab (dave) only from 10.0.0.0/8; erin
-only from 10.0.0.0/8, behind a proxy on loopback (127.0.0.0/8) that her policy trusts.
+only from 10.0.0.0/8, behind a proxy on loopback (127.0.0.0/8) that her policy trusts;
+frank's tokens are single use (replay protection).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def identity_snapshot(
             A(name=actor("dave"), kind=A.KIND_USER, teams=[actor("lab")]),
             A(name=actor("lab"), kind=A.KIND_TEAM),
             A(name=actor("erin"), kind=A.KIND_USER),
+            A(name=actor("frank"), kind=A.KIND_USER),
             A(name="workspaces/other/actors/mallory", kind=A.KIND_USER),
         ],
         signing_keys=signing_keys(),
@@ -171,6 +173,7 @@ def identity_snapshot(
                 allowed_cidrs=["10.0.0.0/8"],
                 trusted_proxy_cidrs=["127.0.0.0/8"],
             ),
+            _policy("frank-replay", actor("frank"), replay_protection=True),
             *extra_policies,
         ],
     )

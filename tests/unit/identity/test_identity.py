@@ -287,6 +287,25 @@ def test_refused_token_on_a_workspace_key_records_the_keys_view_of_the_address()
     assert rec.client_ip == "10.1.2.3" and rec.who is NOBODY
 
 
+def test_token_actor_replay_protection_holds_on_a_workspace_key() -> None:
+    cfg = compiled()
+    key = cfg.keys_by_id["kws"]
+
+    def call(token: str, peer: str = "10.0.0.1") -> None:
+        check_caller(key, Caller(), peer, None, token, NOW)
+
+    token = mint(subject="frank")
+    call(token)
+    with pytest.raises(errors.ActorTokenInvalid, match="replayed"):
+        call(token)
+    with pytest.raises(errors.ActorTokenInvalid, match="missing_claim"):
+        call(mint(subject="frank", jti=False))
+    # Others' tokens on the same key stay reusable (memoised).
+    alice = mint()
+    call(alice)
+    call(alice)
+
+
 def test_bound_key_checks_the_address_before_the_token() -> None:
     cfg = compiled(
         identity_snapshot(

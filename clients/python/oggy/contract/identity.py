@@ -305,24 +305,31 @@ def check_caller(
     is checked first, before any signature work; where a token actor's
     policies merge in, they are known only once the token is verified, so it
     is checked last — with the merged trusted proxies, or an actor policy that
-    trusts a proxy would allow a network through that proxy in vain.
+    trusts a proxy would allow a network through that proxy in vain — and
+    then the actor's replay protection, if the key's policy had none.
     """
     if key.actor_disabled:
         raise errors.ActorDisabled()
     policy = key.policy
     # Recorded before any check, so a refused request is still attributed to an address.
     rec.client_ip = client_ip(peer, forwarded_for, policy.trusted_proxies)
-    merges_token_actor = token is not None and key.bound_actor is None
-    if not merges_token_actor:
+    # A token on a workspace key brings its actor's policies along.
+    merged_token = token if key.bound_actor is None else None
+    if merged_token is None:
         enforce(policy.check_ip(rec.client_ip), rec)
     enforce(policy.check_actor_token(token is not None), rec)
     who = resolve(key.identity, key.bound_actor, policy, token, now)
     rec.set_attribution(who)
-    if merges_token_actor:
+    if merged_token is not None:
         key = key.identity.as_actor(key, who.actor)
-        if key.policy is not policy:
-            rec.client_ip = client_ip(peer, forwarded_for, key.policy.trusted_proxies)
-        enforce(key.policy.check_ip(rec.client_ip), rec)
+        gating = key.policy
+        if gating is not policy:
+            rec.client_ip = client_ip(peer, forwarded_for, gating.trusted_proxies)
+        enforce(gating.check_ip(rec.client_ip), rec)
+        if gating.replay_protection and not policy.replay_protection:
+            # The actor's policy wants single-use tokens; `resolve` verified with the
+            # key's, which memoises instead. Spend the jti only once the address passed.
+            key.identity.verify(merged_token, now, replay_protection=True)
     return key
 
 
