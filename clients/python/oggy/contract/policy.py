@@ -366,8 +366,6 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
     allowed = []
     denied: list[str] = []
     networks = []
-    max_tokens = 0
-    all_bounds_cap = True
     require_token = False
     replay = False
     providers: frozenset[str] | None = None
@@ -383,27 +381,39 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
         denied.extend(p.denied_models)
         if p.allowed_cidrs:
             networks.append(parse_networks(p.allowed_cidrs, f"policy {p.name} allowed_cidrs"))
-        if p.max_output_tokens < 0:
-            raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
-        if p.max_output_tokens and (not max_tokens or p.max_output_tokens < max_tokens):
-            max_tokens = p.max_output_tokens
-        if p.max_output_tokens and p.max_tokens_mode != policy_pb2.Policy.MAX_TOKENS_MODE_CAP:
-            all_bounds_cap = False
         require_token = require_token or p.require_actor_token
         replay = replay or p.replay_protection
         if p.allowed_providers:
             names = _provider_names(p)
             providers = names if providers is None else providers & names
+    max_tokens, cap = output_token_bound(policies)
     return Rules(
         allowed_models=tuple(allowed),
         denied_models=compile_globs(denied),
         allowed_networks=tuple(networks),
         max_output_tokens=max_tokens,
-        max_tokens_cap=bool(max_tokens) and all_bounds_cap,
+        max_tokens_cap=cap,
         require_actor_token=require_token,
         allowed_providers=providers,
         replay_protection=replay,
     )
+
+
+def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool]:
+    """The smallest non-zero `max_output_tokens` (0: no bound), and whether a request over
+    it is lowered to it (CAP) rather than refused: only if every policy with a bound says
+    CAP, since a bound without a mode rejects."""
+    bound = 0
+    all_cap = True
+    for p in policies:
+        if p.max_output_tokens < 0:
+            raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
+        if not p.max_output_tokens:
+            continue
+        if not bound or p.max_output_tokens < bound:
+            bound = p.max_output_tokens
+        all_cap = all_cap and p.max_tokens_mode == _Policy.MAX_TOKENS_MODE_CAP
+    return bound, bool(bound) and all_cap
 
 
 def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
