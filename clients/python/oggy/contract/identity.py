@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.actor_token import (
@@ -38,6 +38,9 @@ from oggy.contract.actor_token import (
 )
 from oggy.contract.policy import EffectivePolicy, PolicySets, ShadowRecord, client_ip, enforce
 from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
+
+if TYPE_CHECKING:  # compile imports this module
+    from oggy.contract.compile import CompiledKey
 
 ACTOR_HEADER = "X-Oggy-Actor"
 TAGS_HEADER = "X-Oggy-Tags"
@@ -259,22 +262,6 @@ def resolve(
     )
 
 
-class CallerKey(Protocol):
-    """The parts of a compiled gateway key the caller checks read."""
-
-    @property
-    def policy(self) -> EffectivePolicy: ...
-    @property
-    def identity(self) -> WorkspaceIdentity: ...
-    @property
-    def bound_actor(self) -> ActorEntry | None: ...
-    @property
-    def actor_disabled(self) -> bool: ...
-
-
-CK = TypeVar("CK", bound=CallerKey)
-
-
 class CallerRecord(ShadowRecord, Protocol):
     """What a request records about its caller, kept also when a check refuses it."""
 
@@ -284,13 +271,13 @@ class CallerRecord(ShadowRecord, Protocol):
 
 
 def check_caller(
-    key: CK,
+    key: CompiledKey,
     rec: CallerRecord,
     peer: str,
     forwarded_for: str | None,
     token: str | None,
     now: float,
-) -> CK:
+) -> CompiledKey:
     """Check who calls with an authenticated `key` and settle who pays.
 
     Returns the key carrying the policy that gates the rest of the request: on
