@@ -25,46 +25,46 @@ def test_key_grant_holds_under_a_workspace_policy_until_a_workspace_deny(
     key_id = name.rsplit("/", 1)[1]
     cli = functools.partial(oggy_cli, stack, radmin, tenant.workspace, capsys)
 
-    def effective_labels() -> str:
+    def tagged_call_after(
+        argv: list[str], probe_model: str, reached: str, what: str
+    ) -> tuple[str, str]:
+        """Apply one `policy set`, wait until the data plane has it (the probe's outcome
+        changes with the same update), check `policy show` agrees, send a tagged call."""
+        cli("policy", "set", *argv)
+        wait_outcome(
+            lambda: chat_once(stack.dp.url, key, model=probe_model),
+            lambda o: (o.code or "ok") == reached,
+            what,
+        )
         shown = json.loads(cli("policy", "show", "--key", key_id, "--format", "json"))
-        return shown["effective"]["policy"]["record_labels"]
+        outcome = chat_once(stack.dp.url, key, headers=TAGS)
+        assert outcome.status == 200, outcome
+        return shown["effective"]["policy"]["record_labels"], outcome.request_id
 
     cli("policy", "set", "--key", key_id, "--allow-labels")
     # A workspace policy that only restricts models (set after the key's: config arrives
     # in revision order, so once it is enforced the key's grant is there too).
-    cli("policy", "set", "--allow-models", "gpt-4o-mini", "gpt-4o")
-    wait_outcome(
-        lambda: chat_once(stack.dp.url, key, model="o3-mini"),
-        lambda o: o.code == "model_not_allowed",
-        "the workspace policy on the data plane",
+    granted = tagged_call_after(
+        ["--allow-models", "gpt-4o-mini", "gpt-4o"], "o3-mini", "model_not_allowed", "ws models"
     )
-    assert effective_labels() == "GRANT_ALLOW"
-    granted = chat_once(stack.dp.url, key, headers=TAGS)
-    assert granted.status == 200, granted
-
     # An explicit `no` on the workspace wins over the key's `yes`; the same update
     # narrows the models, which shows when it has reached the data plane.
-    cli("policy", "set", "--allow-labels", "no", "--allow-models", "gpt-4o-mini")
-    wait_outcome(
-        lambda: chat_once(stack.dp.url, key, model="gpt-4o"),
-        lambda o: o.code == "model_not_allowed",
-        "the workspace deny on the data plane",
+    denied = tagged_call_after(
+        ["--allow-labels", "no", "--allow-models", "gpt-4o-mini"],
+        "gpt-4o",
+        "model_not_allowed",
+        "ws deny",
     )
-    assert effective_labels() == "GRANT_DENY"
-    denied = chat_once(stack.dp.url, key, headers=TAGS)
-    assert denied.status == 200, denied
-
     # `inherit` takes the workspace's say back: the key's grant applies again.
-    cli("policy", "set", "--allow-labels", "inherit", "--allow-models", "gpt-4o-mini", "gpt-4o")
-    wait_outcome(
-        lambda: chat_once(stack.dp.url, key, model="gpt-4o"),
-        lambda o: o.status == 200,
-        "the workspace's inherit on the data plane",
+    again = tagged_call_after(
+        ["--allow-labels", "inherit", "--allow-models", "gpt-4o-mini", "gpt-4o"],
+        "gpt-4o",
+        "ok",
+        "ws inherit",
     )
-    assert effective_labels() == "GRANT_ALLOW"
-    again = chat_once(stack.dp.url, key, headers=TAGS)
+    assert [granted[0], denied[0], again[0]] == ["GRANT_ALLOW", "GRANT_DENY", "GRANT_ALLOW"]
 
-    ids = [granted.request_id, denied.request_id, again.request_id]
+    ids = [granted[1], denied[1], again[1]]
     events = wait_for_requests(radmin, tenant.workspace, ids)
     assert [dict(events[i].labels) for i in ids] == [
         {"feature": "search"},
