@@ -16,11 +16,13 @@ policies merged into a separate layer:
   are exact and are intersected exactly; an empty intersection shows as `[""]`
   (a list that admits no provider — an empty list would read as "any").
 - denied lists and trusted proxies: union.
-- `max_output_tokens`: the smallest non-zero bound; `max_tokens_mode` is CAP
-  only when every policy that sets a bound says CAP (a bound without a mode
-  rejects), exactly as the data plane enforces it.
+- `max_output_tokens` and `max_tokens_mode`: the contract's
+  `output_token_bound`, the very rule the data plane enforces.
 - booleans (`require_actor_token`, `replay_protection`): OR.
-  `allow_labels` is a permission, so AND over the policies that set it.
+- grants (`record_labels`): decided by the contract's own rule
+  (`oggy.contract.policy.labels_allowed`: a deny anywhere denies, else an allow
+  anywhere grants), shown as an explicit GRANT_ALLOW or GRANT_DENY (and the
+  deprecated `allow_labels` bool, for older readers).
 - prompt logging: the least logging wins (OFF < METADATA < FULL), retention the
   shortest set; redaction rules: union by name.
 - budgets and rate limits: the smallest non-zero value.
@@ -31,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from oggy.contract.policy import labels_allowed, output_token_bound
 from oggy.v1 import policy_pb2
 
 Policy = policy_pb2.Policy
@@ -42,7 +45,6 @@ _LOGGING_RANK = {
     Policy.PROMPT_LOGGING_FULL: 2,
 }
 _MIN_NONZERO = (
-    "max_output_tokens",
     "budget_micro_usd",
     "requests_per_minute",
     "tokens_per_minute",
@@ -102,17 +104,16 @@ def merge_policies(
         values = [getattr(p, field) for p in policies if getattr(p, field) > 0]
         if values:
             setattr(out, field, min(values))
-    # As the data plane decides: only policies that set a bound have a say, a
-    # bound without a mode rejects, and CAP holds only if every bound says CAP.
-    bounded = [p for p in policies if p.max_output_tokens > 0]
-    if bounded:
-        all_cap = all(p.max_tokens_mode == Policy.MAX_TOKENS_MODE_CAP for p in bounded)
-        out.max_tokens_mode = (
-            Policy.MAX_TOKENS_MODE_CAP if all_cap else Policy.MAX_TOKENS_MODE_REJECT
-        )
+    bound, cap = output_token_bound(policies)
+    if bound:
+        out.max_output_tokens = bound
+        out.max_tokens_mode = Policy.MAX_TOKENS_MODE_CAP if cap else Policy.MAX_TOKENS_MODE_REJECT
     out.require_actor_token = any(p.require_actor_token for p in policies)
     out.replay_protection = any(p.replay_protection for p in policies)
-    out.allow_labels = bool(policies) and all(p.allow_labels for p in policies)
+    if not shadow:  # a shadow layer only tries out blocking rules: it grants nothing
+        labels = labels_allowed(policies)
+        out.record_labels = Policy.GRANT_ALLOW if labels else Policy.GRANT_DENY
+        out.allow_labels = labels
     logging = [p.prompt_logging for p in policies if p.prompt_logging in _LOGGING_RANK]
     if logging:
         out.prompt_logging = min(logging, key=_LOGGING_RANK.__getitem__)

@@ -23,6 +23,7 @@ POLICY_UPDATABLE = (
     "redaction_rules",
     "actor_claim_overrides",
     "allow_labels",
+    "record_labels",
     "replay_protection",
     "budget_micro_usd",
     "budget_period",

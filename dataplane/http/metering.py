@@ -35,11 +35,10 @@ from oggy.contract.identity import (
     ACTOR_HEADER,
     TAGS_HEADER,
     WORKFLOW_HEADER,
+    check_caller,
     parse_labels,
     parse_workflow,
 )
-from oggy.contract.identity import resolve as resolve_identity
-from oggy.contract.policy import Decision, Deny, client_ip
 
 log = logging.getLogger(__name__)
 
@@ -162,51 +161,22 @@ def current_config(holder: ConfigHolder) -> CompiledConfig:
 
 
 def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> CompiledKey:
-    """Authenticate the key, check the caller, and settle who pays (core/identity.py).
+    """Authenticate the key, check the caller and settle who pays (identity.check_caller);
+    then labels, when the gating policy allows. The returned key carries that policy.
 
-    Order: key (secret, then revoked/expired) → bound actor disabled → client
-    IP → actor token required → actor token verified (signature checks are
-    memoised per token) → attribution (a workspace key used with a token gets the
-    token actor's policies merged in; the returned key carries that policy) →
-    labels, when the policy allows. Token requirement, replay protection, claim
-    overrides and trusted proxies come from the key's own policy set.
     Blocks raise a GatewayError whose code becomes the event's policy_reason.
     """
     headers = request.headers
     now = rec.start_ns / 1e9
     key = authenticate(presented_authorization(headers), cfg.keys_by_id, now)
     rec.set_key(key)
-    if key.actor_disabled:
-        raise errors.ActorDisabled()
-    policy = key.policy
-    if policy.trusted_proxies:
-        rec.client_ip = client_ip(
-            rec.client_ip, headers.get("X-Forwarded-For"), policy.trusted_proxies
-        )
-    enforce(policy.check_ip(rec.client_ip), rec)
-    token = headers.get(ACTOR_HEADER)
-    enforce(policy.check_actor_token(token is not None), rec)
-    who = resolve_identity(key.identity, key.bound_actor, policy, token, now)
-    rec.set_attribution(who)
-    if token is not None and key.bound_actor is None:
-        # A workspace key acting for a verified actor: the actor's (and its teams')
-        # policies apply too, as for a key bound to it (memoised per key and actor).
-        key = key.identity.as_actor(key, who.actor)
-        if key.policy is not policy:
-            policy = key.policy
-            enforce(policy.check_ip(rec.client_ip), rec)
-    if policy.allow_labels:
+    key = check_caller(
+        key, rec, rec.client_ip, headers.get("X-Forwarded-For"), headers.get(ACTOR_HEADER), now
+    )
+    if key.policy.allow_labels:
         labels = parse_labels(headers.get(TAGS_HEADER))
         if labels:
             rec.labels = labels
         if not rec.workflow:
             rec.workflow = parse_workflow(headers.get(WORKFLOW_HEADER))
     return key
-
-
-def enforce(decision: Decision, rec: RequestRecord | None = None) -> None:
-    """Raise a Deny's error; record an Allow's shadow reason on `rec`, if given."""
-    if isinstance(decision, Deny):
-        raise decision.error()
-    if rec is not None and decision.shadow_reason:
-        rec.shadow(decision.shadow_reason)

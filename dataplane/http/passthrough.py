@@ -16,7 +16,7 @@ from aiohttp import web
 from yarl import URL
 
 from dataplane.core.stream_tap import StreamTap
-from dataplane.http.metering import Deps, authorize, current_config, enforce
+from dataplane.http.metering import Deps, authorize, current_config
 from dataplane.http.proxy import (
     SSE_CONTENT_TYPE,
     Call,
@@ -31,7 +31,7 @@ from dataplane.http.upstream import upstream_headers
 from dataplane.providers import openai
 from oggy.contract import errors
 from oggy.contract.dialects import OPENAI_FAMILY
-from oggy.contract.policy import permitted_targets
+from oggy.contract.policy import enforce, permitted_targets
 from oggy.contract.routing import Target
 
 _BAD_SEGMENTS = ("/../", "/./", "//")

@@ -32,7 +32,7 @@ from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import error_code
 from dataplane.http.errors import sse_error_event
-from dataplane.http.metering import Deps, authorize, current_config, emit_usage_now, enforce
+from dataplane.http.metering import Deps, authorize, current_config, emit_usage_now
 from dataplane.http.metrics import Metrics
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream, provider_headers, response_headers
@@ -40,7 +40,7 @@ from dataplane.providers import WireFormat
 from dataplane.tokens import encoding_for_model, loaded_encoding_for_model
 from oggy.contract import errors
 from oggy.contract.compile import CompiledProvider, CompiledWorkspace
-from oggy.contract.policy import permitted_targets
+from oggy.contract.policy import enforce, permitted_targets
 from oggy.contract.routing import Target
 from oggy.v1 import usage_pb2
 

@@ -573,3 +573,37 @@ async def test_effective_policy_of_a_key(env: Env) -> None:
     assert await code_of(stub.GetEffectivePolicy(bad, metadata=md)) == (
         grpc.StatusCode.INVALID_ARGUMENT
     )
+
+
+async def test_record_labels_grant_stored_updated_and_summarized(env: Env) -> None:
+    stub, md = env.stub, env.md
+    P = policy_pb2.Policy
+    key = (
+        await stub.CreateGatewayKey(pb.CreateGatewayKeyRequest(parent=W), metadata=md)
+    ).gateway_key
+    bad = pb.CreatePolicyRequest(
+        parent=W,
+        policy_id="p-bad",
+        policy=P(target=W, record_labels=7),  # type: ignore[arg-type]
+    )
+    assert await code_of(stub.CreatePolicy(bad, metadata=md)) == grpc.StatusCode.INVALID_ARGUMENT
+    for pid, policy in (
+        ("p-ws", P(target=W, allowed_models=["gpt-*"])),  # says nothing about labels
+        ("p-key", P(target=key.name, record_labels=P.GRANT_ALLOW)),
+    ):
+        await stub.CreatePolicy(
+            pb.CreatePolicyRequest(parent=W, policy_id=pid, policy=policy), metadata=md
+        )
+
+    async def effective() -> int:
+        request = pb.GetEffectivePolicyRequest(target=key.name)
+        return (await stub.GetEffectivePolicy(request, metadata=md)).policy.record_labels
+
+    assert await effective() == P.GRANT_ALLOW
+    deny = pb.UpdatePolicyRequest(
+        policy=P(name=f"{W}/policies/p-ws", record_labels=P.GRANT_DENY),
+        update_mask=FieldMask(paths=["record_labels"]),
+    )
+    updated = (await stub.UpdatePolicy(deny, metadata=md)).policy
+    assert updated.record_labels == P.GRANT_DENY and list(updated.allowed_models) == ["gpt-*"]
+    assert await effective() == P.GRANT_DENY

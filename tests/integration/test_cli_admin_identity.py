@@ -252,3 +252,35 @@ def test_policy_set_with_name(
     oggy(env, "actor", "create", "bob", "--kind", "user")
     assert oggy(env, "policy", "set", "--name", "baseline", "--actor", "bob", "--allow-labels") == 2
     assert "applies to workspaces/demo" in capsys.readouterr().err
+
+
+def test_policy_set_allow_labels_yes_no_inherit(
+    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    admin, env = fake
+    P = policy_pb2.Policy
+    name = f"{WS}/policies/ws"
+
+    def shown() -> str:
+        capsys.readouterr()
+        assert oggy(env, "policy", "show") == 0
+        attached = capsys.readouterr().out.split("# effective policy")[0]
+        [line] = [x for x in attached.splitlines() if x.startswith("allow labels")]
+        return line.split(":", 1)[1].strip()
+
+    assert oggy(env, "policy", "set", "--allow-labels") == 0
+    assert last(admin, "CreatePolicy").policy.record_labels == P.GRANT_ALLOW
+    assert shown() == "yes"
+    assert oggy(env, "policy", "set", "--allow-labels", "no") == 0
+    assert list(last(admin, "UpdatePolicy").update_mask.paths) == ["record_labels", "allow_labels"]
+    assert admin.policies[name].record_labels == P.GRANT_DENY
+    assert shown() == "no"
+    # A policy written before record_labels existed: its `allow_labels: true` grants, and
+    # `inherit` takes it back to no say at all.
+    admin.policies[name].record_labels = P.GRANT_UNSPECIFIED
+    admin.policies[name].allow_labels = True
+    assert shown() == "yes"
+    assert oggy(env, "policy", "set", "--allow-labels", "inherit") == 0
+    stored = admin.policies[name]
+    assert (stored.record_labels, stored.allow_labels) == (P.GRANT_UNSPECIFIED, False)
+    assert shown() == "inherit"

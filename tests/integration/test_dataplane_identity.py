@@ -238,3 +238,24 @@ async def test_token_actor_policy_gates_a_workspace_key(env: Env) -> None:
         (actor("bob"), "model_not_allowed"),
         (ALICE, ""),
     ]
+
+
+async def test_token_actor_trusted_proxy_is_believed_on_a_workspace_key(env: Env) -> None:
+    # erin's policy: only 10.0.0.0/8, X-Forwarded-For believed from 127.0.0.0/8 (we are
+    # the proxy on loopback). Her token on a workspace key brings both rules along.
+    token = mint(subject="erin")
+    through_proxy = env.client("kws", **{"X-Oggy-Actor": token, "X-Forwarded-For": "10.1.2.3"})
+    await through_proxy.chat.completions.create(model="gpt-4o-mini", messages=user("hi"))
+    direct = env.client("kws", **{"X-Oggy-Actor": token})
+    with pytest.raises(openai.PermissionDeniedError) as info:
+        await direct.chat.completions.create(model="gpt-4o-mini", messages=user("hi"))
+    assert info.value.code == "ip_not_allowed"
+    # The proxy is erin's to trust, not the workspace key's: others' XFF is not believed.
+    others = env.client("kws", **{"X-Oggy-Actor": mint(), "X-Forwarded-For": "10.1.2.3"})
+    await others.chat.completions.create(model="gpt-4o-mini", messages=user("hi"))
+    events = await env.sink.wait_for(3)
+    assert [(e.actor, e.client_ip, e.http_status, e.policy_reason) for e in events] == [
+        (actor("erin"), "10.1.2.3", 200, ""),
+        (actor("erin"), "127.0.0.1", 403, "ip_not_allowed"),
+        (ALICE, "127.0.0.1", 200, ""),
+    ]

@@ -10,7 +10,9 @@ Keys (all with secret SECRET, environment `live`):
 - kcidr     workspace key; only 10.0.0.0/8, X-Forwarded-For believed from 192.168.0.0/16
 - kshadow   workspace key; a shadow policy requires a token and denies model `gpt-4o`
 - kcarol    bound to carol, who is disabled
-Actor policies: bob may not use `gpt-4o`; team lab (dave) only from 10.0.0.0/8.
+Actor policies: bob may not use `gpt-4o`; team lab (dave) only from 10.0.0.0/8; erin
+only from 10.0.0.0/8, behind a proxy on loopback (127.0.0.0/8) that her policy trusts;
+frank's tokens are single use (replay protection).
 """
 
 from __future__ import annotations
@@ -116,6 +118,8 @@ def identity_snapshot(
             A(name=actor("ops"), kind=A.KIND_TEAM),
             A(name=actor("dave"), kind=A.KIND_USER, teams=[actor("lab")]),
             A(name=actor("lab"), kind=A.KIND_TEAM),
+            A(name=actor("erin"), kind=A.KIND_USER),
+            A(name=actor("frank"), kind=A.KIND_USER),
             A(name="workspaces/other/actors/mallory", kind=A.KIND_USER),
         ],
         signing_keys=signing_keys(),
@@ -145,7 +149,7 @@ def identity_snapshot(
         policies=[
             _policy("over", f"{WS}/keys/kover", actor_claim_overrides=["team", "workflow"]),
             _policy("req", f"{WS}/keys/kreq", require_actor_token=True),
-            _policy("labels", f"{WS}/keys/klabels", allow_labels=True),
+            _policy("labels", f"{WS}/keys/klabels", record_labels=policy_pb2.Policy.GRANT_ALLOW),
             _policy("replay", f"{WS}/keys/kreplay", replay_protection=True),
             _policy(
                 "cidr",
@@ -163,6 +167,13 @@ def identity_snapshot(
             # Actor and team policies: they apply to workspace keys used with a token too.
             _policy("bob-models", actor("bob"), denied_models=["gpt-4o"]),
             _policy("lab-net", actor("lab"), allowed_cidrs=["10.0.0.0/8"]),
+            _policy(
+                "erin-net",
+                actor("erin"),
+                allowed_cidrs=["10.0.0.0/8"],
+                trusted_proxy_cidrs=["127.0.0.0/8"],
+            ),
+            _policy("frank-replay", actor("frank"), replay_protection=True),
             *extra_policies,
         ],
     )

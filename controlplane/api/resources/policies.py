@@ -18,6 +18,7 @@ from oggy.contract.names import (
     parse_any_name,
     parse_child_name,
 )
+from oggy.contract.policy import PolicyError, labels_grant
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import policy_pb2
 
@@ -44,6 +45,12 @@ def validate_policy_fields(policy: policy_pb2.Policy, workspace: WorkspaceName) 
         raise InvalidArgument(
             f"policy.actor_claim_overrides may only name {sorted(CLAIM_OVERRIDES)}"
         )
+    try:
+        labels_grant(policy)
+    except PolicyError:
+        raise InvalidArgument(
+            f"policy.record_labels: unknown value {policy.record_labels}"
+        ) from None
     if len(policy.redaction_rules) > MAX_REDACTION_RULES:
         raise InvalidArgument(f"policy.redaction_rules has over {MAX_REDACTION_RULES} rules")
     for rule in policy.redaction_rules:

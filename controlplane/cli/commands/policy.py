@@ -5,7 +5,8 @@
 or `--name`); later ones send UpdatePolicy with an update mask of exactly the flags
 given, so settings not named on the command line are left alone. A list flag given with
 no values (`--allow-models`) clears that list; `--no-require-actor-token` and friends
-turn a switch off.
+turn a switch off. A permission (`--allow-labels yes|no|inherit`) has three settings:
+`no` denies it whatever other policies say, `inherit` leaves the say to them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from controlplane.cli.admin_client import list_all
 from controlplane.cli.commands.common import print_deleted, request_id
 from controlplane.cli.commands.policy_spec import (
     CLAIMS,
+    GRANTS,
     MAX_TOKENS_MODES,
     PROMPT_LOGGING,
     Policy,
@@ -32,6 +34,7 @@ from controlplane.cli.commands.policy_spec import (
 )
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
+from oggy.contract.policy import PolicyError, labels_grant
 from oggy.v1 import actor_pb2, admin_service_pb2
 
 # --- display ------------------------------------------------------------------------
@@ -71,6 +74,14 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _labels(p: Policy) -> str:
+    try:
+        grant = labels_grant(p)
+    except PolicyError:
+        return str(p.record_labels)  # a value newer than this CLI
+    return "inherit" if grant is None else _yes(grant)
+
+
 def detail_columns(workspace: str) -> list[output.Column]:
     return [
         ("name", lambda p: p.name),
@@ -95,7 +106,7 @@ def detail_columns(workspace: str) -> list[output.Column]:
         ),
         ("prompt retention", _retention),
         ("redaction rules", lambda p: [r.name for r in p.redaction_rules]),
-        ("allow labels", lambda p: _yes(p.allow_labels)),
+        ("allow labels", _labels),
         ("updated", lambda p: output.fmt_time(p.update_time)),
     ]
 
@@ -168,10 +179,21 @@ def register(
         help=f"actor-token claims that may override the key's actor ({','.join(CLAIMS)})",
         **many,
     )
-    set_p.add_argument(
+    labels = set_p.add_mutually_exclusive_group()
+    labels.add_argument(
         "--allow-labels",
-        action=argparse.BooleanOptionalAction,
-        help="record X-Oggy-Tags and workflow headers as labels",
+        nargs="?",
+        const="yes",
+        choices=list(GRANTS),
+        help="record X-Oggy-Tags and workflow headers as labels (no flag value: yes); "
+        "no denies it whatever other policies say, inherit leaves it to them",
+    )
+    labels.add_argument(
+        "--no-allow-labels",
+        dest="allow_labels",
+        action="store_const",
+        const="no",
+        help="the same as --allow-labels no",
     )
     set_p.add_argument(
         "--replay-protection",

@@ -22,6 +22,12 @@ PROMPT_LOGGING = {
     "metadata": Policy.PromptLogging.PROMPT_LOGGING_METADATA,
     "full": Policy.PromptLogging.PROMPT_LOGGING_FULL,
 }
+# A grant's three settings; `no` denies whatever other policies say, `inherit` has no say.
+GRANTS = {
+    "yes": Policy.Grant.GRANT_ALLOW,
+    "no": Policy.Grant.GRANT_DENY,
+    "inherit": Policy.Grant.GRANT_UNSPECIFIED,
+}
 CLAIMS = ("team", "app", "env", "workflow")
 _RULE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 SHADOW_SUFFIX = "-shadow"
@@ -128,9 +134,11 @@ def build_changes(args: argparse.Namespace, workspace: str) -> tuple[Policy, lis
             raise CliError(f"invalid --claim-overrides {unknown}: choose from {', '.join(CLAIMS)}")
         policy.actor_claim_overrides.extend(dict.fromkeys(claims))
         paths.append("actor_claim_overrides")
-    for field in ("allow_labels", "replay_protection"):
-        value = getattr(args, field)
-        if value is not None:
-            setattr(policy, field, value)
-            paths.append(field)
+    if args.allow_labels is not None:
+        policy.record_labels = GRANTS[args.allow_labels]
+        # The deprecated bool is cleared with it: a `true` left there would still grant.
+        paths += ["record_labels", "allow_labels"]
+    if args.replay_protection is not None:
+        policy.replay_protection = args.replay_protection
+        paths.append("replay_protection")
     return policy, paths

@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf import duration_pb2
 
+from controlplane.cli import endpoints
+from controlplane.cli import main as cli_main
 from oggy.actor_token import mint_actor_token
 from oggy.v1 import actor_pb2, key_pb2, policy_pb2, signing_key_pb2
 from oggy.v1 import admin_service_pb2 as admin_pb
@@ -293,6 +295,28 @@ def create_policy(admin: Any, workspace: str, **fields: Any) -> policy_pb2.Polic
 
 def mint(key: Any, kid: str, workspace: str, subject: str, **claims: Any) -> str:
     return mint_actor_token(key, kid=kid, workspace=workspace, subject=subject, **claims)
+
+
+def oggy_cli(
+    stack: Stack,
+    radmin: RecordingAdmin,
+    workspace: str,
+    capsys: pytest.CaptureFixture[str],
+    *argv: str,
+) -> str:
+    """Run `oggy <argv>` in process against the shared stack; its output, recorded in
+    `radmin` for the secret scan. Fails the test on a non-zero exit."""
+    env = {
+        endpoints.ADDRESS_ENV: stack.cp.address,
+        endpoints.TOKEN_ENV: stack.cp.admin_token,
+        endpoints.WORKSPACE_ENV: workspace,
+    }
+    capsys.readouterr()
+    code = cli_main.run(list(argv), env=env)
+    out, err = capsys.readouterr()
+    radmin.record.entries.append((f"cli {' '.join(argv[:2])}", out + err))
+    assert code == 0, f"oggy {' '.join(argv)} exited {code}: {err[-2000:]}"
+    return out
 
 
 def seconds(value: float) -> duration_pb2.Duration:

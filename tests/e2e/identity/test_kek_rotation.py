@@ -30,6 +30,7 @@ from tests.e2e.identity.conftest import (
     create_actor,
     mint,
     register_signing_keys,
+    wait_outcome,
 )
 from tests.support.oggy_clients import Tenant, create_tenant, http_request, wait_key_accepted
 from tests.support.processes import REPO, DataPlane
@@ -90,7 +91,13 @@ def world(
         alice,
         tmp_path_factory.mktemp("kek-cli"),
     )
-    wait_key_accepted(stack.dp.url, tenant.key_text)
+    # The actor came after the key: wait for it too (config arrives in revision order).
+    token = mint(signing.hs, signing.hs_kid, tenant.workspace, alice)
+    wait_outcome(
+        lambda: chat_once(stack.dp.url, tenant.key_text, actor=token),
+        lambda o: o.status == 200,
+        "the actor and signing keys on the data plane",
+    )
     yield world
     stack.stop()
 

@@ -6,20 +6,26 @@ with its policy reason (queried with blocked_only and summarized by POLICY_REASO
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from oggy.v1 import actor_pb2, usage_pb2
 from oggy.v1 import admin_service_pb2 as admin_pb
-from oggy.v1 import usage_pb2
 from tests.e2e.conftest import Stack
 from tests.e2e.identity.conftest import (
     Outcome,
     RecordingAdmin,
     chat_once,
+    create_actor,
     create_policy,
+    mint,
     new_key,
+    oggy_cli,
+    register_signing_keys,
     wait_outcome,
 )
 from tests.support.oggy_clients import CHAT_ENDPOINT, Tenant, list_usage, wait_for_requests
@@ -99,6 +105,41 @@ def test_forwarded_for_from_a_trusted_proxy_uses_the_right_most_untrusted_hop(
     assert events[through_two.request_id].client_ip == "10.1.2.3"
     assert events[spoofed.request_id].client_ip == "203.0.113.7"
     assert events[spoofed.request_id].policy_reason == "ip_not_allowed"
+
+
+def test_actor_policy_trusted_proxy_is_believed_with_a_workspace_key(
+    stack: Stack, radmin, tenant: Tenant, secret_registry, calls: Calls, capsys
+) -> None:
+    # The policy is set with the CLI, as an operator would: alice calls from 10/8 only,
+    # through a proxy on loopback (the test's own address) that her policy trusts.
+    signing = register_signing_keys(radmin, tenant.workspace, secret_registry)
+    create_actor(radmin, tenant.workspace, "alice", kind=actor_pb2.Actor.KIND_USER)
+    cli = functools.partial(oggy_cli, stack, radmin, tenant.workspace, capsys)
+    cli("policy", "set", "--actor", "alice", "--allow-cidrs", "10.0.0.0/8",
+        "--trusted-proxies", "127.0.0.0/8")  # fmt: skip
+    shown = json.loads(cli("policy", "show", "--actor", "alice", "--format", "json"))
+    assert shown["effective"]["policy"]["trusted_proxy_cidrs"] == ["127.0.0.0/8"]
+    assert shown["effective"]["policy"]["allowed_cidrs"] == ["10.0.0.0/8"]
+
+    token = mint(signing.ed, signing.ed_kid, tenant.workspace, "alice")
+    direct = wait_outcome(
+        lambda: calls(tenant.key_text, actor=token),
+        lambda o: o.code == "ip_not_allowed",
+        "alice's policy and signing keys on the data plane",
+    )
+    proxied = calls(tenant.key_text, actor=token, headers={"X-Forwarded-For": "10.1.2.3"})
+    assert proxied.status == 200, proxied
+    # Only alice's requests believe her proxy: the key itself trusts none.
+    spoofed = calls(tenant.key_text, headers={"X-Forwarded-For": "10.1.2.3"})
+    assert spoofed.status == 200, spoofed
+    ids = [direct.request_id, proxied.request_id, spoofed.request_id]
+    events = wait_for_requests(radmin, tenant.workspace, ids)
+    alice = f"{tenant.workspace}/actors/alice"
+    assert [(events[i].actor, events[i].client_ip, events[i].policy_reason) for i in ids] == [
+        (alice, "127.0.0.1", "ip_not_allowed"),
+        (alice, "10.1.2.3", ""),
+        ("", "127.0.0.1", ""),
+    ]
 
 
 def test_cidr_restricted_key_is_refused_from_another_address(

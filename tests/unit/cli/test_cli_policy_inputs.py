@@ -66,7 +66,8 @@ def test_every_setting_maps_to_its_field() -> None:
     assert paths == [
         "denied_models", "allowed_cidrs", "trusted_proxy_cidrs", "require_actor_token",
         "max_tokens_mode", "allowed_providers", "prompt_logging", "prompt_retention",
-        "redaction_rules", "actor_claim_overrides", "allow_labels", "replay_protection",
+        "redaction_rules", "actor_claim_overrides", "record_labels", "allow_labels",
+        "replay_protection",
     ]  # fmt: skip
     assert list(changes.allowed_cidrs) == ["10.0.0.0/8", "192.168.0.0/16"]
     assert changes.require_actor_token is True
@@ -78,7 +79,33 @@ def test_every_setting_maps_to_its_field() -> None:
         ("ticket", "TKT-[0-9]+"), ("emp", "E[0-9]{6}"),
     ]  # fmt: skip
     assert list(changes.actor_claim_overrides) == ["team", "workflow"]
-    assert changes.allow_labels is True and changes.replay_protection is False
+    assert changes.record_labels == Policy.GRANT_ALLOW and changes.replay_protection is False
+    assert changes.allow_labels is False  # the deprecated bool is cleared, never set
+
+
+@pytest.mark.parametrize(
+    ("argv", "grant"),
+    [
+        (["--allow-labels"], Policy.GRANT_ALLOW),
+        (["--allow-labels", "yes"], Policy.GRANT_ALLOW),
+        (["--allow-labels", "no"], Policy.GRANT_DENY),
+        (["--no-allow-labels"], Policy.GRANT_DENY),
+        # Back to no say, so that other policies decide.
+        (["--allow-labels", "inherit"], Policy.GRANT_UNSPECIFIED),
+    ],
+)
+def test_allow_labels_is_tri_state(argv: list[str], grant: int) -> None:
+    changes, paths = policy.build_changes(parse(*argv), WS)
+    assert paths == ["record_labels", "allow_labels"]
+    assert changes.record_labels == grant and changes.allow_labels is False
+
+
+@pytest.mark.parametrize(
+    "argv", [["--allow-labels", "maybe"], ["--allow-labels", "--no-allow-labels"]]
+)
+def test_bad_allow_labels_exit_2(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse(*argv)
 
 
 def test_a_list_flag_without_values_clears_the_list() -> None:

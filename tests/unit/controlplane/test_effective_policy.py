@@ -77,7 +77,8 @@ def test_merge_rules() -> None:
     assert p.max_output_tokens == 500  # smallest non-zero
     assert p.max_tokens_mode == P.MAX_TOKENS_MODE_REJECT
     assert p.require_actor_token and p.replay_protection  # OR
-    assert not p.allow_labels  # a permission: every policy must grant it
+    # A grant: the key policy has no say, so the workspace's and team's allow stands.
+    assert p.record_labels == P.GRANT_ALLOW and p.allow_labels
     assert list(p.allowed_providers) == ["workspaces/w/providers/b"]  # exact intersection
     assert p.prompt_logging == P.PROMPT_LOGGING_METADATA  # least logging
     assert p.prompt_retention.seconds == 3600
@@ -95,7 +96,7 @@ def test_disjoint_providers_admit_none_and_no_policies_is_empty() -> None:
     assert list(out.policy.allowed_providers) == [""]
     empty = merge(WS, WS, [Layer(WS, ())])
     assert empty.sources == () and empty.shadow_policy is None
-    assert empty.policy == P(name=WS, target=WS)
+    assert empty.policy == P(name=WS, target=WS, record_labels=P.GRANT_DENY)
 
 
 CAP = policy_pb2.Policy.MAX_TOKENS_MODE_CAP
@@ -128,3 +129,37 @@ def test_max_tokens_summary_matches_what_the_data_plane_enforces(bounds) -> None
     rules = compile_rules(policies)
     assert summary.max_output_tokens == rules.max_output_tokens
     assert (summary.max_tokens_mode == CAP) == rules.max_tokens_cap
+
+
+@pytest.mark.parametrize(
+    ("workspace", "key", "granted"),
+    [
+        # The reported surprise: a workspace policy that only restricts models used
+        # to take away a grant made on the key.
+        (P(allowed_models=["gpt-4o*"]), P(record_labels=P.GRANT_ALLOW), True),
+        (P(allowed_models=["gpt-4o*"]), P(allow_labels=True), True),  # deprecated bool
+        (P(record_labels=P.GRANT_DENY), P(record_labels=P.GRANT_ALLOW), False),
+        (P(record_labels=P.GRANT_ALLOW), P(record_labels=P.GRANT_DENY), False),
+        (P(record_labels=P.GRANT_ALLOW), P(allowed_models=["gpt-4o*"]), True),
+        (P(allowed_models=["gpt-4o*"]), P(), False),
+    ],
+)
+def test_grant_summary_is_what_the_data_plane_enforces(
+    workspace: policy_pb2.Policy, key: policy_pb2.Policy, granted: bool
+) -> None:
+    from oggy.contract.policy import compile_effective
+
+    workspace.name, workspace.target = "workspaces/w/policies/ws", WS
+    key.name, key.target = "workspaces/w/policies/key", KEY
+    out = merge(KEY, KEY, [Layer(WS, (workspace,)), Layer(KEY, (key,))]).policy
+    assert out.record_labels == (P.GRANT_ALLOW if granted else P.GRANT_DENY)
+    assert out.allow_labels is granted
+    assert compile_effective([workspace, key]).allow_labels is granted
+
+
+def test_a_shadow_layer_grants_nothing() -> None:
+    shadow = P(name="workspaces/w/policies/s", target=WS, shadow=True, record_labels=P.GRANT_ALLOW)
+    out = merge(WS, WS, [Layer(WS, (shadow,))])
+    assert out.policy.record_labels == P.GRANT_DENY
+    assert out.shadow_policy is not None
+    assert out.shadow_policy.record_labels == P.GRANT_UNSPECIFIED

@@ -12,6 +12,7 @@ from oggy.contract import errors
 from oggy.contract.compile import compile_snapshot
 from oggy.contract.identity import ReplayCaches
 from oggy.contract.policy import Allow, Deny
+from oggy.v1 import policy_pb2
 from tests.support.identity_snapshot import ED, WS, actor, identity_snapshot, key_text
 
 NOW_NS = 1_800_000_000 * 10**9
@@ -183,3 +184,44 @@ def test_token_actor_team_policies_apply_on_a_workspace_key(peer: str, allowed: 
     if not allowed:
         assert isinstance(err, errors.ClientIpNotAllowed)
         assert rec.policy_reason == "ip_not_allowed" and rec.actor == actor("dave")
+
+
+@pytest.mark.parametrize(
+    ("key_id", "xff", "client", "allowed"),
+    [
+        ("kws", "10.1.2.3", "10.1.2.3", True),
+        ("kws", None, "127.0.0.1", False),
+        # The key's own allowlist is checked with erin's proxies merged in too.
+        ("kcidr", "10.1.2.3", "10.1.2.3", True),
+    ],
+)
+def test_token_actor_trusted_proxies_resolve_the_client_ip(
+    key_id: str, xff: str | None, client: str, allowed: bool
+) -> None:
+    headers = {"X-Oggy-Actor": token(actor("erin"))}
+    if xff:
+        headers["X-Forwarded-For"] = xff
+    rec, err = run(key_id, headers, peer="127.0.0.1")
+    assert rec.client_ip == client and rec.actor == actor("erin")
+    assert (err is None) is allowed
+    if not allowed:
+        assert isinstance(err, errors.ClientIpNotAllowed) and rec.policy_reason == "ip_not_allowed"
+
+
+def test_a_key_grant_survives_a_workspace_policy_that_says_nothing_about_it() -> None:
+    P = policy_pb2.Policy
+    models_only = P(name=f"{WS}/policies/ws", target=WS, allowed_models=["gpt-4o*"])
+    deny = P(name=f"{WS}/policies/ws-deny", target=WS, record_labels=P.GRANT_DENY)
+    headers = {"X-Oggy-Tags": "feature=search"}
+    for extra, labels in (([models_only], {"feature": "search"}), ([models_only, deny], None)):
+        cfg = compile_snapshot(
+            identity_snapshot(extra_policies=extra), replay_caches=ReplayCaches()
+        )
+        rec = RequestRecord("r", "/v1/chat/completions", NOW_NS, 0.0, "10.0.0.1")
+        request = make_mocked_request(
+            "POST",
+            "/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key_text('klabels')}", **headers},
+        )
+        authorize(request, rec, cfg)
+        assert rec.labels == labels

@@ -23,6 +23,7 @@ from oggy.contract.policy import (
     cap_max_tokens_fields,
     capped_max_tokens,
     compile_effective,
+    labels_grant,
     permitted_targets,
 )
 from oggy.v1 import policy_pb2
@@ -194,14 +195,55 @@ def test_identity_permissions_merge() -> None:
     )
     assert eff.claim_overrides == {"team", "workflow", "env"}  # shadow policies grant nothing
     assert eff.allow_labels
-    # allow_labels is a permission: every applying policy must grant it.
-    assert not compile_effective([P("a", allow_labels=True), P("b")]).allow_labels
-    assert not compile_effective([]).allow_labels
     # require/replay: anywhere means required.
     eff = compile_effective([P("a", replay_protection=True), P("b", require_actor_token=True)])
     assert eff.replay_protection and eff.require_actor_token
     assert isinstance(eff.check_actor_token(False), Deny)
     assert eff.check_actor_token(True) is ALLOW
+
+
+ALLOW_, DENY_, UNSET = Policy.GRANT_ALLOW, Policy.GRANT_DENY, Policy.GRANT_UNSPECIFIED
+
+
+@pytest.mark.parametrize(
+    ("settings", "granted"),
+    [
+        ([], False),  # nothing says anything: the default, not granted
+        ([UNSET, UNSET], False),
+        ([ALLOW_], True),
+        # A policy with no say does not take a grant away (it used to: AND).
+        ([UNSET, ALLOW_], True),
+        ([ALLOW_, UNSET, ALLOW_], True),
+        # An explicit deny anywhere wins, whichever policy is more specific.
+        ([DENY_, ALLOW_], False),
+        ([ALLOW_, DENY_], False),
+        ([UNSET, DENY_], False),
+    ],
+)
+def test_record_labels_is_a_tri_state_grant(settings: list[int], granted: bool) -> None:
+    ps = [P(f"p{i}", record_labels=g) for i, g in enumerate(settings)]
+    assert compile_effective(ps).allow_labels is granted
+    assert compile_effective(list(reversed(ps))).allow_labels is granted
+    # Shadow policies have no say on what is recorded.
+    shadow = P("s", record_labels=DENY_ if granted else ALLOW_, shadow=True)
+    assert compile_effective([*ps, shadow]).allow_labels is granted
+
+
+def test_a_workspace_policy_that_only_restricts_models_keeps_a_key_grant() -> None:
+    workspace = P("ws", allowed_models=["gpt-4o*"])
+    key = P("key", allow_labels=True)  # the deprecated bool: `true` reads as GRANT_ALLOW
+    assert compile_effective([workspace, key]).allow_labels
+    assert not compile_effective([workspace, P("key", allow_labels=False)]).allow_labels
+    assert not compile_effective([P("ws", record_labels=DENY_), key]).allow_labels
+    # record_labels decides when both are set.
+    assert not compile_effective([P("key", allow_labels=True, record_labels=DENY_)]).allow_labels
+
+
+def test_unknown_grant_value_does_not_compile() -> None:
+    with pytest.raises(PolicyError, match="record_labels"):
+        compile_effective([P(record_labels=7)])
+    with pytest.raises(PolicyError, match="record_labels"):
+        compile_effective([P(record_labels=7, shadow=True)])
 
 
 @pytest.mark.parametrize("claim", ["sub", "actor", "Team", ""])
@@ -253,6 +295,7 @@ def policies(draw: st.DrawFn) -> Policy:
         require_actor_token=draw(st.booleans()),
         replay_protection=draw(st.booleans()),
         allow_labels=draw(st.booleans()),
+        record_labels=draw(st.sampled_from([ALLOW_, DENY_, UNSET, UNSET])),
         actor_claim_overrides=draw(st.lists(st.sampled_from(["team", "app", "env"]), max_size=2)),
         shadow=draw(st.booleans()),
     )
@@ -316,11 +359,17 @@ def test_adding_a_policy_never_loosens(base: list[Policy], extra: Policy, req: R
         assert isinstance(d1, Deny)
     if isinstance(d1, Allow):
         assert forwarded_bound(after, req) <= forwarded_bound(before, req)
-    # Requirements only ever get stricter, permissions narrower.
+    # Requirements only ever get stricter. A grant changes only where the new policy
+    # says so: it is refused after an explicit deny, granted only by an explicit allow.
     assert after.require_actor_token >= before.require_actor_token
     assert after.replay_protection >= before.replay_protection
-    if any(not p.shadow for p in base):  # from no enforced policy to one is a first grant
-        assert after.allow_labels <= before.allow_labels
+    says = None if extra.shadow else labels_grant(extra)
+    if says is None:
+        assert after.allow_labels == before.allow_labels
+    elif says is False:
+        assert not after.allow_labels
+    else:
+        assert after.allow_labels >= before.allow_labels
 
 
 @settings(max_examples=150, deadline=None)
@@ -349,6 +398,7 @@ def test_policy_order_does_not_matter(ps: list[Policy], req: Req) -> None:
     b = compile_effective(list(reversed(named(ps))))
     assert type(decide(a, req)) is type(decide(b, req))
     assert a.max_tokens_cap == b.max_tokens_cap
+    assert a.allow_labels == b.allow_labels
 
 
 # ------------------------------------------------------------------ call-site helpers

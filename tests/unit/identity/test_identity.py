@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 
 import jwt as pyjwt
 import pytest
@@ -16,11 +17,12 @@ from oggy.contract.identity import (
     NOBODY,
     Attribution,
     ReplayCaches,
+    check_caller,
     parse_labels,
     parse_workflow,
     resolve,
 )
-from oggy.v1 import signing_key_pb2, snapshot_pb2
+from oggy.v1 import policy_pb2, signing_key_pb2, snapshot_pb2
 from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot
 
 NOW = 1_800_000_000.0
@@ -216,6 +218,110 @@ def test_a_disabled_actor_is_refused_even_with_a_memoised_token() -> None:
             a.disabled = True
     with pytest.raises(errors.ActorTokenInvalid, match="actor_disabled"):
         who("kws", token, compiled(snap))
+
+
+# ------------------------------------------------------------------ caller checks
+
+
+@dataclass
+class Caller:
+    """A request's record of its caller (CallerRecord)."""
+
+    client_ip: str = ""
+    who: Attribution = NOBODY
+    shadow_reason: str = ""
+
+    def set_attribution(self, who: Attribution) -> None:
+        self.who = who
+
+    def shadow(self, reason: str) -> None:
+        self.shadow_reason = self.shadow_reason or reason
+
+
+def check(key_id: str, token: str | None, peer: str, xff: str | None = None):
+    rec = Caller()
+    try:
+        key = check_caller(CFG.keys_by_id[key_id], rec, peer, xff, token, NOW)
+    except errors.GatewayError as e:
+        return rec, e
+    return rec, key
+
+
+ERIN = actor("erin")
+
+
+@pytest.mark.parametrize(
+    ("key_id", "subject", "xff", "client", "allowed"),
+    [
+        # erin's policy trusts the loopback proxy and allows only 10/8: the address
+        # is read through the proxy her policy trusts, not taken from the socket.
+        ("kws", "erin", "10.1.2.3", "10.1.2.3", True),
+        ("kws", "erin", "203.0.113.7, 10.1.2.3", "10.1.2.3", True),
+        ("kws", "erin", "8.8.8.8", "8.8.8.8", False),
+        ("kws", "erin", None, "127.0.0.1", False),
+        # The key's own allowlist (10/8, proxies 192.168/16) is checked with the
+        # merged proxies too, not first against the bare socket address.
+        ("kcidr", "erin", "10.1.2.3", "10.1.2.3", True),
+        # Nobody else's requests believe that proxy.
+        ("kws", "alice", "10.1.2.3", "127.0.0.1", True),
+        ("kws", None, "10.1.2.3", "127.0.0.1", True),
+        ("kcidr", None, "10.1.2.3", "127.0.0.1", False),
+    ],
+)
+def test_client_address_is_read_with_the_gating_policys_trusted_proxies(
+    key_id: str, subject: str | None, xff: str | None, client: str, allowed: bool
+) -> None:
+    token = mint(subject=subject) if subject else None
+    rec, outcome = check(key_id, token, "127.0.0.1", xff)
+    assert rec.client_ip == client
+    if allowed:
+        assert not isinstance(outcome, errors.GatewayError)
+    else:
+        assert isinstance(outcome, errors.ClientIpNotAllowed)
+    assert rec.who.actor == (actor(subject) if subject else "")
+
+
+def test_refused_token_on_a_workspace_key_records_the_keys_view_of_the_address() -> None:
+    rec, err = check("kcidr", mint()[:-4] + "AAAA", "192.168.1.1", "10.1.2.3")
+    assert isinstance(err, errors.ActorTokenInvalid)
+    assert rec.client_ip == "10.1.2.3" and rec.who is NOBODY
+
+
+def test_token_actor_replay_protection_holds_on_a_workspace_key() -> None:
+    cfg = compiled()
+    key = cfg.keys_by_id["kws"]
+
+    def call(token: str, peer: str = "10.0.0.1") -> None:
+        check_caller(key, Caller(), peer, None, token, NOW)
+
+    token = mint(subject="frank")
+    call(token)
+    with pytest.raises(errors.ActorTokenInvalid, match="replayed"):
+        call(token)
+    with pytest.raises(errors.ActorTokenInvalid, match="missing_claim"):
+        call(mint(subject="frank", jti=False))
+    # Others' tokens on the same key stay reusable (memoised).
+    alice = mint()
+    call(alice)
+    call(alice)
+
+
+def test_bound_key_checks_the_address_before_the_token() -> None:
+    cfg = compiled(
+        identity_snapshot(
+            extra_policies=[
+                policy_pb2.Policy(
+                    name=f"{WS}/policies/kalice-net",
+                    target=f"{WS}/keys/kalice",
+                    allowed_cidrs=["10.0.0.0/8"],
+                )
+            ]
+        )
+    )
+    rec = Caller()
+    with pytest.raises(errors.ClientIpNotAllowed):
+        check_caller(cfg.keys_by_id["kalice"], rec, "8.8.8.8", None, "not-a-token", NOW)
+    assert rec.client_ip == "8.8.8.8" and rec.who is NOBODY
 
 
 # ------------------------------------------------------------------ config

@@ -16,7 +16,8 @@ Unsigned headers (`X-Oggy-User`, `X-Oggy-Team`, ...) never change who pays;
 the policy has `allow_labels`, bounded in size and charset.
 
 Everything here is built at config time (`build_workspace_identity`) except
-`resolve`, which is a few dict lookups plus a memoised token verification.
+`resolve` and `check_caller`, which are a few dict lookups plus a memoised token
+verification.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.actor_token import (
@@ -35,8 +36,11 @@ from oggy.contract.actor_token import (
     VerificationKey,
     verification_key,
 )
-from oggy.contract.policy import EffectivePolicy, PolicySets
+from oggy.contract.policy import EffectivePolicy, PolicySets, ShadowRecord, client_ip, enforce
 from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
+
+if TYPE_CHECKING:  # compile imports this module
+    from oggy.contract.compile import CompiledKey
 
 ACTOR_HEADER = "X-Oggy-Actor"
 TAGS_HEADER = "X-Oggy-Tags"
@@ -256,6 +260,64 @@ def resolve(
         environment=claims.get("env", "")[:MAX_CLAIM_VALUE] if "env" in allowed else "",
         workflow=claims.get("workflow", "")[:MAX_CLAIM_VALUE] if "workflow" in allowed else "",
     )
+
+
+class CallerRecord(ShadowRecord, Protocol):
+    """What a request records about its caller, kept also when a check refuses it."""
+
+    client_ip: str
+
+    def set_attribution(self, who: Attribution) -> None: ...
+
+
+def check_caller(
+    key: CompiledKey,
+    rec: CallerRecord,
+    peer: str,
+    forwarded_for: str | None,
+    token: str | None,
+    now: float,
+) -> CompiledKey:
+    """Check who calls with an authenticated `key` and settle who pays.
+
+    Returns the key carrying the policy that gates the rest of the request: on
+    a workspace key used with a token, the key's policies merged with the
+    token actor's (`WorkspaceIdentity.as_actor`). Raises errors.GatewayError;
+    shadow reasons, the client address and the attribution are on `rec`.
+
+    Order: bound actor disabled → actor token required → token verified →
+    attribution, with the client address resolved (X-Forwarded-For believed
+    only from the gating policy's trusted proxies) and checked against the
+    gating policy's allowlists. Where that policy is the key's own, the address
+    is checked first, before any signature work; where a token actor's
+    policies merge in, they are known only once the token is verified, so it
+    is checked last — with the merged trusted proxies, or an actor policy that
+    trusts a proxy would allow a network through that proxy in vain — and
+    then the actor's replay protection, if the key's policy had none.
+    """
+    if key.actor_disabled:
+        raise errors.ActorDisabled()
+    policy = key.policy
+    # Recorded before any check, so a refused request is still attributed to an address.
+    rec.client_ip = client_ip(peer, forwarded_for, policy.trusted_proxies)
+    # A token on a workspace key brings its actor's policies along.
+    merged_token = token if key.bound_actor is None else None
+    if merged_token is None:
+        enforce(policy.check_ip(rec.client_ip), rec)
+    enforce(policy.check_actor_token(token is not None), rec)
+    who = resolve(key.identity, key.bound_actor, policy, token, now)
+    rec.set_attribution(who)
+    if merged_token is not None:
+        key = key.identity.as_actor(key, who.actor)
+        gating = key.policy
+        if gating is not policy:
+            rec.client_ip = client_ip(peer, forwarded_for, gating.trusted_proxies)
+        enforce(gating.check_ip(rec.client_ip), rec)
+        if gating.replay_protection and not policy.replay_protection:
+            # The actor's policy wants single-use tokens; `resolve` verified with the
+            # key's, which memoises instead. Spend the jti only once the address passed.
+            key.identity.verify(merged_token, now, replay_protection=True)
+    return key
 
 
 def _label_text(value: str, limit: int) -> bool:

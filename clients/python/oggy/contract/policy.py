@@ -16,10 +16,17 @@ actor's, its own) merge with the most restrictive winning:
 | `require_actor_token`      | OR                                      | `actor_token_required` |
 | `replay_protection`        | OR                                      | (token `replayed`)     |
 | `actor_claim_overrides`    | union (attribution only, never allows)  | —                      |
-| `allow_labels`             | AND over the applying policies          | —                      |
+| `record_labels`            | a grant (below)                         | —                      |
 
 So adding a policy to the set never turns a Deny into an Allow (a
 hypothesis property in the tests), and never raises the CAP bound.
+
+A grant (`Policy.Grant`: a permission, not a restriction) is tri-state, so a
+policy that says nothing about it does not take it away: a `GRANT_DENY` in
+any applying policy denies, otherwise a `GRANT_ALLOW` in any of them grants,
+otherwise it is not granted. The order of the policies plays no part, and an
+explicit "no" is still the strictest word. `record_labels` is the only grant
+(the deprecated `allow_labels: true` reads as `GRANT_ALLOW`).
 `allowed_providers` holds provider resource names; a bare id is read within
 the policy's workspace. Claim overrides never change who pays: a token on a
 key bound to an actor must name that actor; overrides only let its `team`,
@@ -37,13 +44,14 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.globs import GlobError, compile_globs
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Policy = policy_pb2.Policy
 T = TypeVar("T")
 MODEL_CACHE_SIZE = 1024
 IP_CACHE_SIZE = 4096
@@ -252,6 +260,20 @@ class EffectivePolicy:
         return self._token[present]
 
 
+class ShadowRecord(Protocol):
+    """Where a request keeps what a shadow policy would have blocked it for."""
+
+    def shadow(self, reason: str) -> None: ...
+
+
+def enforce(decision: Decision, rec: ShadowRecord | None = None) -> None:
+    """Raise a Deny's error; record an Allow's shadow reason on `rec`, if given."""
+    if isinstance(decision, Deny):
+        raise decision.error()
+    if rec is not None and decision.shadow_reason:
+        rec.shadow(decision.shadow_reason)
+
+
 def permitted_targets(
     policy: EffectivePolicy, targets: Sequence[T], provider_of: Callable[[T], str]
 ) -> tuple[tuple[T, ...], Decision]:
@@ -344,8 +366,6 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
     allowed = []
     denied: list[str] = []
     networks = []
-    max_tokens = 0
-    all_bounds_cap = True
     require_token = False
     replay = False
     providers: frozenset[str] | None = None
@@ -361,27 +381,39 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
         denied.extend(p.denied_models)
         if p.allowed_cidrs:
             networks.append(parse_networks(p.allowed_cidrs, f"policy {p.name} allowed_cidrs"))
-        if p.max_output_tokens < 0:
-            raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
-        if p.max_output_tokens and (not max_tokens or p.max_output_tokens < max_tokens):
-            max_tokens = p.max_output_tokens
-        if p.max_output_tokens and p.max_tokens_mode != policy_pb2.Policy.MAX_TOKENS_MODE_CAP:
-            all_bounds_cap = False
         require_token = require_token or p.require_actor_token
         replay = replay or p.replay_protection
         if p.allowed_providers:
             names = _provider_names(p)
             providers = names if providers is None else providers & names
+    max_tokens, cap = output_token_bound(policies)
     return Rules(
         allowed_models=tuple(allowed),
         denied_models=compile_globs(denied),
         allowed_networks=tuple(networks),
         max_output_tokens=max_tokens,
-        max_tokens_cap=bool(max_tokens) and all_bounds_cap,
+        max_tokens_cap=cap,
         require_actor_token=require_token,
         allowed_providers=providers,
         replay_protection=replay,
     )
+
+
+def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool]:
+    """The smallest non-zero `max_output_tokens` (0: no bound), and whether a request over
+    it is lowered to it (CAP) rather than refused: only if every policy with a bound says
+    CAP, since a bound without a mode rejects."""
+    bound = 0
+    all_cap = True
+    for p in policies:
+        if p.max_output_tokens < 0:
+            raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
+        if not p.max_output_tokens:
+            continue
+        if not bound or p.max_output_tokens < bound:
+            bound = p.max_output_tokens
+        all_cap = all_cap and p.max_tokens_mode == _Policy.MAX_TOKENS_MODE_CAP
+    return bound, bool(bound) and all_cap
 
 
 def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
@@ -415,6 +447,37 @@ def _claim_overrides(p: policy_pb2.Policy) -> set[str]:
     return out
 
 
+def labels_grant(p: policy_pb2.Policy) -> bool | None:
+    """A policy's own say on recording labels: True, False or None (no say).
+
+    `record_labels` decides; a policy from before it existed said only what the
+    deprecated `allow_labels` could say: `true` grants, its default is no say.
+    """
+    value = p.record_labels
+    if value == _Policy.GRANT_ALLOW:
+        return True
+    if value == _Policy.GRANT_DENY:
+        return False
+    if value != _Policy.GRANT_UNSPECIFIED:
+        raise PolicyError(f"policy {p.name}: unknown record_labels value {value}")
+    return True if p.allow_labels else None
+
+
+def merge_grant(settings: Iterable[bool | None]) -> bool:
+    """A permission over the applying policies' settings (see the module docstring)."""
+    granted = False
+    for setting in settings:
+        if setting is False:
+            return False
+        granted = granted or setting is True
+    return granted
+
+
+def labels_allowed(policies: Iterable[policy_pb2.Policy]) -> bool:
+    """Whether `policies` (the enforced ones that apply) let a request record labels."""
+    return merge_grant(labels_grant(p) for p in policies)
+
+
 def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
     """Merge the policies that apply to one key, most restrictive winning."""
     enforced = [p for p in policies if not p.shadow]
@@ -426,6 +489,7 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
             parse_networks(p.trusted_proxy_cidrs, f"policy {p.name} trusted_proxy_cidrs")
         )
         claims = _claim_overrides(p)  # validated for shadow policies too
+        labels_grant(p)  # likewise
         if not p.shadow:
             overrides |= claims
     return EffectivePolicy(
@@ -433,7 +497,7 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
         shadow=compile_rules(shadow) if shadow else None,
         trusted_proxies=tuple(dict.fromkeys(trusted)),
         claim_overrides=frozenset(overrides),
-        allow_labels=bool(enforced) and all(p.allow_labels for p in enforced),
+        allow_labels=labels_allowed(enforced),
     )
 
 
