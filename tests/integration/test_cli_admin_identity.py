@@ -255,9 +255,9 @@ def test_policy_set_with_name(
 
 
 def test_policy_set_allow_labels_yes_no_inherit(
-    fake: tuple[FakeAdmin, dict[str, str]], capsys: pytest.CaptureFixture[str]
+    demo_cli: tuple[AdminServer, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    admin, env = fake
+    admin, env = demo_cli
     P = policy_pb2.Policy
     name = f"{WS}/policies/ws"
 
@@ -269,18 +269,19 @@ def test_policy_set_allow_labels_yes_no_inherit(
         return line.split(":", 1)[1].strip()
 
     assert oggy(env, "policy", "set", "--allow-labels") == 0
-    assert last(admin, "CreatePolicy").policy.record_labels == P.GRANT_ALLOW
+    assert admin.last("CreatePolicy").policy.record_labels == P.GRANT_ALLOW
     assert shown() == "yes"
     assert oggy(env, "policy", "set", "--allow-labels", "no") == 0
-    assert list(last(admin, "UpdatePolicy").update_mask.paths) == ["record_labels", "allow_labels"]
-    assert admin.policies[name].record_labels == P.GRANT_DENY
+    assert list(admin.last("UpdatePolicy").update_mask.paths) == ["record_labels", "allow_labels"]
+    assert stored_policy(admin, "ws").record_labels == P.GRANT_DENY
     assert shown() == "no"
     # A policy written before record_labels existed: its `allow_labels: true` grants, and
     # `inherit` takes it back to no say at all.
-    admin.policies[name].record_labels = P.GRANT_UNSPECIFIED
-    admin.policies[name].allow_labels = True
+    legacy = P(name=name, allow_labels=True, record_labels=P.GRANT_UNSPECIFIED)
+    mask = {"paths": ["allow_labels", "record_labels"]}
+    admin.client.stub.UpdatePolicy(pb.UpdatePolicyRequest(policy=legacy, update_mask=mask))
     assert shown() == "yes"
     assert oggy(env, "policy", "set", "--allow-labels", "inherit") == 0
-    stored = admin.policies[name]
+    stored = stored_policy(admin, "ws")
     assert (stored.record_labels, stored.allow_labels) == (P.GRANT_UNSPECIFIED, False)
     assert shown() == "inherit"
