@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.globs import GlobError, compile_globs
+from oggy.contract.names import Collection, InvalidName, WorkspaceName, parse_child_name
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -98,8 +99,6 @@ POLICY_REASONS = frozenset(
 # Actor-token claims a policy may let override a bound actor's attributes.
 CLAIM_OVERRIDES = frozenset({"team", "app", "env", "workflow"})
 _CLAIM_ALIASES = {"environment": "env"}
-_POLICY_NAME = re.compile(r"(workspaces/[a-z][a-z0-9-]{0,62})/policies/[a-z][a-z0-9-]{0,62}")
-_PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 def _deny(cls: type[errors.GatewayError], message: str) -> Deny:
@@ -385,15 +384,21 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
 
 
 def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
-    m = _POLICY_NAME.fullmatch(p.name)
-    workspace = m.group(1) if m else ""
+    workspace: WorkspaceName | None
+    try:
+        workspace = parse_child_name(p.name, Collection.POLICIES).parent
+    except InvalidName:
+        workspace = None  # a lone policy checked without its name (tests, what-ifs)
     out = set()
     for name in p.allowed_providers:
-        if _PROVIDER_ID.fullmatch(name) and workspace:
-            out.add(f"{workspace}/providers/{name}")
+        if workspace is not None and Collection.PROVIDERS.valid_id(name):
+            out.add(str(workspace.child(Collection.PROVIDERS, name)))
             continue
-        ws, sep, pid = name.rpartition("/providers/")
-        if not sep or not _PROVIDER_ID.fullmatch(pid) or (workspace and ws != workspace):
+        try:
+            owner: WorkspaceName | None = parse_child_name(name, Collection.PROVIDERS).parent
+        except InvalidName:
+            owner = None
+        if owner is None or (workspace is not None and owner != workspace):
             raise PolicyError(
                 f"policy {p.name}: allowed_providers entry {name!r} is not a provider "
                 f"of {workspace or 'its workspace'}"
