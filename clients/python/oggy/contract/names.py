@@ -148,3 +148,12 @@ def classify(name: str) -> ResourceRef | None:
 def workspace_of(name: str, collection: Collection) -> str:
     """`workspaces/{w}` of a child name in `collection`; raises InvalidName."""
     return str(parse_child_name(name, collection).parent)
+
+
+def claimed_workspace(name: str) -> str | None:
+    """The `workspaces/{w}` that `name` places itself under, valid or not; None when it
+    names no workspace. Not a check: it says whose problem a malformed name is."""
+    parts = name.split("/", 2)
+    if len(parts) >= 2 and parts[0] == WORKSPACES and parts[1]:
+        return f"{WORKSPACES}/{parts[1]}"
+    return None

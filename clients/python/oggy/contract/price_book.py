@@ -12,9 +12,8 @@ can be traced to the rates that produced it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from types import MappingProxyType
 
 from oggy.contract import names
 from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION, default_catalog
@@ -208,29 +207,3 @@ def workspace_book(
         return catalog.book
     version = catalog_version(catalog.prices, own)
     return PriceBook((PriceCatalog(version, (entry_of(p) for p in own)), catalog.layer), version)
-
-
-def compile_price_books(
-    prices: Iterable[price_pb2.ModelPrice],
-    workspaces: Collection[str],
-    error: type[Exception] = ValueError,
-) -> Mapping[str, PriceBook]:
-    """A PriceBook per workspace; raises `error` for an invalid or misplaced price."""
-    catalog: list[price_pb2.ModelPrice] = []
-    overrides: dict[str, list[price_pb2.ModelPrice]] = {}
-    for p in prices:
-        ref = names.classify(p.name)
-        if ref is None or ref.collection is not names.Collection.PRICES:
-            raise error(
-                f"price name {p.name!r} is not `prices/{{id}}` or `workspaces/{{w}}/prices/{{id}}`"
-            )
-        if not ref.workspace:
-            catalog.append(p)
-        elif ref.workspace not in workspaces:
-            raise error(f"{p.name}: workspace {ref.workspace} is not in the snapshot")
-        else:
-            overrides.setdefault(ref.workspace, []).append(p)
-    compiled = compile_catalog(catalog, error)
-    return MappingProxyType(
-        {ws: workspace_book(compiled, ws, overrides.get(ws, ()), error) for ws in workspaces}
-    )
