@@ -101,9 +101,15 @@ def _snapshot() -> snapshot_pb2.Snapshot:
                 targets=[
                     route_pb2.RouteTarget(provider=f"{W}/providers/gone"),
                     route_pb2.RouteTarget(provider=f"{W}/providers/d-azure", model="gpt-4o"),
-                    route_pb2.RouteTarget(provider=f"{W}/providers/c-claude", model="claude-x"),
                 ],
-            )
+            ),
+            route_pb2.Route(
+                name=f"{W}/routes/r2",
+                model="smart-claude",
+                targets=[
+                    route_pb2.RouteTarget(provider=f"{W}/providers/c-claude", model="claude-x")
+                ],
+            ),
         ],
     )
 
@@ -113,17 +119,26 @@ def test_compiled_routing_chain_and_route() -> None:
     ws = cfg.workspaces[W]
     names = [t.provider.name.rsplit("/", 1)[1] for t in ws.targets("gpt-4o", "openai")]
     assert names == ["a-openai", "d-azure", "b-compat"]  # exact entries first, name order
-    [t] = ws.targets("smart", "openai")  # dangling target skipped, anthropic filtered out
+    [t] = ws.targets("smart", "openai")  # dangling target skipped
     assert (t.provider.name, t.model) == (f"{W}/providers/d-azure", "gpt-4o")
     assert str(t.provider.url("chat/completions", "gpt-4o")).startswith(
         "https://h.example/v1/openai/deployments/dep/chat/completions?api-version="
     )
-    assert [t.model for t in ws.targets("smart", "anthropic")] == ["claude-x"]
+    assert ws.targets("smart", "anthropic") == ()  # an OpenAI-family route
+    assert [t.model for t in ws.targets("smart-claude", "anthropic")] == ["claude-x"]
     assert dict(t.provider.auth_headers) == {"api-key": "sk-d-azure"}
     assert "sk-d-azure" not in repr(t.provider)
     assert ("smart", t.provider) in ws.models
     assert any("gone" in w for w in cfg.warnings)
     assert ws.first_passthrough().name.endswith("a-openai")
+
+
+def test_a_route_across_wire_families_is_rejected() -> None:
+    # The data plane keeps only the endpoint family's targets: the fallback would vanish.
+    s = _snapshot()
+    s.routes[0].targets.add(provider=f"{W}/providers/c-claude", model="claude-x")
+    with pytest.raises(ConfigError, match="translation between provider formats"):
+        compile_snapshot(s)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,9 @@ Two sources, in this order:
    chain is stable across snapshots).
 Later targets serve only when an earlier one fails before the client got a byte
 (see dataplane/http/proxy.py). Only targets whose provider speaks the endpoint's
-wire family are kept. Answers, including "nobody", are memoised per
+wire family are kept; the compiler refuses a route whose targets speak different
+families (nothing translates between them yet), so a route never loses its
+fallbacks to this filter. Answers, including "nobody", are memoised per
 (model, family) in bounded dicts.
 """
 

@@ -2,7 +2,9 @@
 
 A target whose provider is not served (deleted while an operator edits, or of
 an unknown kind) is skipped with a warning; two routes for one model: the first
-by resource name wins, the other is ignored with a warning.
+by resource name wins, the other is ignored with a warning. A route whose
+targets speak different wire families is refused: the data plane keeps only
+the targets of the endpoint's family, so its fallbacks would silently vanish.
 """
 
 from __future__ import annotations
@@ -62,4 +64,11 @@ def _targets(
             warnings.append(CompileWarning(route.name, f"provider {t.provider} is not served"))
             continue
         targets.append(Target(provider, t.model or route.model))
+    families = sorted({t.provider.family for t in targets})
+    if len(families) > 1:
+        raise ConfigError(
+            f"route {route.name}: its targets speak different provider formats"
+            f" ({', '.join(families)}); translation between provider formats is not"
+            " supported yet"
+        )
     return tuple(targets)
