@@ -211,6 +211,13 @@ class EffectivePolicy:
             self._models[model] = decision
         return decision
 
+    def check_any_model(self, models: Sequence[str]) -> Decision:
+        """Whether a request may go upstream under at least one of `models` (what a
+        route alias resolves to, `RoutingTable.upstream_models`): the first allowed
+        one's decision, else the first Deny; Allow for none. `permitted_targets` then
+        drops the targets whose model is refused."""
+        return _first_permitted(self.check_model(m) for m in models)
+
     @property
     def checks_ip(self) -> bool:
         return bool(
@@ -252,23 +259,49 @@ class EffectivePolicy:
 
 
 def permitted_targets(
-    policy: EffectivePolicy, targets: Sequence[T], provider_of: Callable[[T], str]
+    policy: EffectivePolicy,
+    targets: Sequence[T],
+    provider_of: Callable[[T], str],
+    model_of: Callable[[T], str] | None = None,
 ) -> tuple[tuple[T, ...], Decision]:
-    """Routing targets whose provider the policy allows, in order, and what to enforce.
+    """Routing targets the policy lets serve, in order, and what to enforce.
 
-    With at least one left the decision is an Allow (carrying a shadow reason if
-    a shadow policy would refuse the first one); with none, the first Deny
-    (`provider_not_allowed`). Fallbacks never reach a disallowed provider.
+    A target is kept when the policy allows its provider and, given `model_of`,
+    the model it is sent upstream under: a route alias is judged by the models
+    it resolves to, never by its own name, so neither an alias nor a fallback
+    reaches a model the policy refuses. With at least one kept the decision is
+    an Allow (carrying a shadow reason if a shadow policy would refuse the first
+    one); with none, the first Deny (`provider_not_allowed`, `model_not_allowed`).
     """
     kept: list[T] = []
-    first: Decision | None = None
+    decisions: list[Decision] = []
     for target in targets:
         decision = policy.check_provider(provider_of(target))
-        if first is None or (isinstance(first, Deny) and not isinstance(decision, Deny)):
-            first = decision
+        if model_of is not None and not isinstance(decision, Deny):
+            decision = _both(policy.check_model(model_of(target)), decision)
+        decisions.append(decision)
         if not isinstance(decision, Deny):
             kept.append(target)
-    return tuple(kept), ALLOW if first is None else first
+    return tuple(kept), _first_permitted(decisions)
+
+
+def _both(first: Decision, second: Decision) -> Decision:
+    """Two checks of one target: a Deny wins, then the first shadow reason."""
+    if isinstance(first, Deny):
+        return first
+    if isinstance(second, Deny) or not first.shadow_reason:
+        return second
+    return first
+
+
+def _first_permitted(decisions: Iterable[Decision]) -> Decision:
+    """Among alternatives: the first Allow, else the first Deny; Allow when there are none."""
+    first_deny: Deny | None = None
+    for decision in decisions:
+        if not isinstance(decision, Deny):
+            return decision
+        first_deny = first_deny or decision
+    return ALLOW if first_deny is None else first_deny
 
 
 def cap_max_tokens_fields(body: dict[str, Any], fields: Sequence[str], cap: int) -> bool:

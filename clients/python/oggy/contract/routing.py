@@ -113,3 +113,12 @@ class RoutingTable(Generic[T]):
 
     def is_alias(self, model: str) -> bool:
         return model in self.routes
+
+    def upstream_models(self, model: str) -> tuple[str, ...]:
+        """The models a request for `model` may go upstream under: a route's target
+        models (each once, in order), else `model` itself. Policy judges an alias by
+        these (`EffectivePolicy.check_any_model`), never by the alias's own name."""
+        route = self.routes.get(model)
+        if route is None:
+            return (model,)
+        return tuple(dict.fromkeys(t.model for t in route))
