@@ -101,15 +101,6 @@ def test_a_bad_workspace_is_held_back_and_the_others_serve(mutate: Mutate) -> No
         assert held_back == "workspaces/gone" and WS in cfg.workspaces
 
 
-def test_a_healthy_snapshot_compiles_the_same_either_way() -> None:
-    s = _snapshot()
-    cfg, errors = _compile(s)
-    assert not errors
-    strict = compile_snapshot(s, replay_caches=ReplayCaches())
-    assert set(cfg.keys_by_id) == set(strict.keys_by_id)
-    assert set(cfg.workspaces) == set(strict.workspaces) == {WS, OTHER}
-
-
 @pytest.mark.parametrize(
     "mutate",
     [
