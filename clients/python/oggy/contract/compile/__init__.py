@@ -111,6 +111,13 @@ def _compile(
 def _key_id_clashes(outputs: Mapping[str, WorkspaceOutput]) -> dict[str, ConfigError]:
     """Workspaces sharing a key id, each with the error: a key's text carries only its
     id, so no workspace can be trusted to own it."""
+    seen: set[str] = set()
+    for out in outputs.values():
+        if not seen.isdisjoint(out.keys):
+            break
+        seen.update(out.keys)
+    else:
+        return {}  # the usual case, checked without a loop over every key in Python
     owners: dict[str, list[CompiledKey]] = {}
     for out in outputs.values():
         for key_id, key in out.keys.items():

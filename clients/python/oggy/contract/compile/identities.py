@@ -34,8 +34,8 @@ def check_actors(
         names.add(actor.name)
     for actor in actors:
         for team in actor.teams:
-            refs.reference(team, Collection.ACTORS, workspace, f"actor {actor.name}: team")
-            if team not in names:
+            if team not in names:  # (the names in `names` are checked already)
+                refs.reference(team, Collection.ACTORS, workspace, f"actor {actor.name}: team")
                 warnings.append(CompileWarning(actor.name, f"team {team} is not in the snapshot"))
 
 

@@ -36,14 +36,12 @@ def compile_keys(
             raise ConfigError(f"key {key.name} appears twice")
         if len(material.secret_sha256) != SECRET_SHA256_LEN:
             raise ConfigError(f"key {key.name}: secret_sha256 must be {SECRET_SHA256_LEN} bytes")
-        bound = None
-        if key.actor:
+        bound = identity.actors.get(key.actor) if key.actor else None
+        if key.actor and (bound is None or bound.name != key.actor):  # (also by bare id)
             refs.reference(key.actor, Collection.ACTORS, workspace.name, f"key {key.name}: actor")
-            bound = identity.actors.get(key.actor)
-            if bound is None:
-                raise ConfigError(f"key {key.name}: actor {key.actor} is not in the snapshot")
-        targets = (workspace.name, *(bound.teams if bound else ()), key.actor, key.name)
-        names = policies.names_for(t for t in targets if t)
+            raise ConfigError(f"key {key.name}: actor {key.actor} is not in the snapshot")
+        teams = bound.teams if bound else ()
+        names = policies.names_for((workspace.name, *teams, key.actor, key.name))
         effective, prompt_logging = policies.merged(names)
         out[key_id] = CompiledKey(
             name=key.name,

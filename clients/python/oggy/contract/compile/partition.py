@@ -32,7 +32,8 @@ class WorkspaceParts:
     signing_keys: list[snapshot_pb2.SigningKeyMaterial] = field(default_factory=list)
     routes: list[route_pb2.Route] = field(default_factory=list)
     prices: list[price_pb2.ModelPrice] = field(default_factory=list)
-    # The first child resource seen, to name in "workspace ... is not in the snapshot".
+    # The first name seen under it (a child's when the workspace itself is absent),
+    # to name in "workspace ... is not in the snapshot".
     first_child: str = ""
 
 
@@ -55,33 +56,28 @@ def partition(snapshot: snapshot_pb2.Snapshot) -> Partition:
             raise ConfigError(f"{what} name {name!r} is not in a workspace")
         found = parts.get(ws)
         if found is None:
-            found = parts[ws] = WorkspaceParts(ws)
+            found = parts[ws] = WorkspaceParts(ws, first_child=name)
         return found
-
-    def child(name: str, what: str) -> WorkspaceParts:
-        ws = owner(name, what)
-        ws.first_child = ws.first_child or name
-        return ws
 
     for w in snapshot.workspaces:
         # `workspaces/a/b` claims `workspaces/a`: refused when that workspace compiles.
         owner(w.name, "workspace").declared.append(w.name)
     for k in snapshot.keys:
-        child(k.key.name, "key").keys.append(k)
+        owner(k.key.name, "key").keys.append(k)
     for a in snapshot.actors:
-        child(a.name, "actor").actors.append(a)
+        owner(a.name, "actor").actors.append(a)
     for p in snapshot.providers:
-        child(p.provider.name, "provider").providers.append(p)
+        owner(p.provider.name, "provider").providers.append(p)
     for pol in snapshot.policies:
-        child(pol.name, "policy").policies.append(pol)
+        owner(pol.name, "policy").policies.append(pol)
     for s in snapshot.signing_keys:
-        child(s.signing_key.name, "signing key").signing_keys.append(s)
+        owner(s.signing_key.name, "signing key").signing_keys.append(s)
     for r in snapshot.routes:
-        child(r.name, "route").routes.append(r)
+        owner(r.name, "route").routes.append(r)
     catalog = []
     for price in snapshot.prices:
         if claimed_workspace(price.name) is None:
             catalog.append(price)  # `prices/{p}`, or a bad name the catalog refuses
         else:
-            child(price.name, "price").prices.append(price)
+            owner(price.name, "price").prices.append(price)
     return Partition(tuple(catalog), {w: parts[w] for w in sorted(parts)})

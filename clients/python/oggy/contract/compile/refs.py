@@ -7,34 +7,28 @@ a name every data plane accepts.
 
 from __future__ import annotations
 
+from oggy.contract import names
 from oggy.contract.compile.model import ConfigError
-from oggy.contract.names import (
-    ChildName,
-    Collection,
-    InvalidName,
-    WorkspaceName,
-    parse_any_name,
-    parse_child_name,
-    parse_workspace_name,
-)
 
 
-def workspace(name: str) -> WorkspaceName:
+def workspace(name: str) -> names.WorkspaceName:
     try:
-        return parse_workspace_name(name, "workspace name")
-    except InvalidName as e:
+        return names.parse_workspace_name(name, "workspace name")
+    except names.InvalidName as e:
         raise ConfigError(str(e)) from None
 
 
-def child(name: str, collection: Collection, field: str) -> ChildName:
+def child(name: str, collection: names.Collection, field: str) -> names.ChildName:
     """`name` as a child in `collection`; `field` says what the name is (`key name`)."""
     try:
-        return parse_child_name(name, collection, field)
-    except InvalidName as e:
+        return names.parse_child_name(name, collection, field)
+    except names.InvalidName as e:
         raise ConfigError(str(e)) from None
 
 
-def reference(name: str, collection: Collection, in_workspace: str, field: str) -> ChildName:
+def reference(
+    name: str, collection: names.Collection, in_workspace: str, field: str
+) -> names.ChildName:
     """A reference from one resource to another in the same workspace (a key's actor,
     a route target's provider); `field` names the referring resource and field."""
     ref = child(name, collection, field)
@@ -43,8 +37,8 @@ def reference(name: str, collection: Collection, in_workspace: str, field: str) 
     return ref
 
 
-def any_name(name: str, field: str) -> WorkspaceName | ChildName:
+def any_name(name: str, field: str) -> names.WorkspaceName | names.ChildName:
     try:
-        return parse_any_name(name, field)
-    except InvalidName as e:
+        return names.parse_any_name(name, field)
+    except names.InvalidName as e:
         raise ConfigError(str(e)) from None

@@ -56,11 +56,12 @@ def _targets(
 ) -> tuple[Target[CompiledProvider], ...]:
     targets: list[Target[CompiledProvider]] = []
     for t in route.targets:
-        refs.reference(t.provider, Collection.PROVIDERS, workspace, f"route {route.name}: provider")
         if len(t.model) > MAX_MODEL_LEN or is_glob(t.model):
             raise ConfigError(f"route {route.name}: target model {t.model!r} is not a name")
         provider = providers.get(t.provider)
-        if provider is None:
+        if provider is None:  # (served providers' names are checked already)
+            field = f"route {route.name}: provider"
+            refs.reference(t.provider, Collection.PROVIDERS, workspace, field)
             warnings.append(CompileWarning(route.name, f"provider {t.provider} is not served"))
             continue
         targets.append(Target(provider, t.model or route.model))
