@@ -11,9 +11,10 @@ resources and the catalog prices, so:
   the previous config; the control plane validates a write with it.
 - `compile_snapshot_lenient(snapshot)` holds back only the workspaces that fail:
   they are absent from the config (their keys are not served) and reported with
-  their ConfigError; every other workspace serves. A problem that is no single
-  workspace's (a negative revision, an invalid catalog price `prices/{p}`, a
-  resource whose name places it under no workspace) still raises ConfigError.
+  their ConfigError (instead of their warnings); every other workspace serves.
+  A problem that is no single workspace's (a negative revision, an invalid
+  catalog price `prices/{p}`, a resource whose name places it under no
+  workspace) still raises ConfigError.
 
 To validate one workspace, compile a snapshot holding it, its resources and the
 catalog prices: only that workspace (and the catalog) is compiled, with the
