@@ -25,6 +25,7 @@ from dataplane.http.proxy import (
     read_body,
     relay_buffered,
     relay_stream,
+    target_model,
 )
 from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import upstream_headers
@@ -57,7 +58,7 @@ class PassthroughHandler:
         workspace = key.workspace
         if model is not None:
             rec.model = rec.requested_model = model
-            enforce(key.policy.check_model(model), rec)
+            enforce(key.policy.check_any_model(workspace.routing.upstream_models(model)), rec)
             targets = tuple(
                 t for t in workspace.targets(model, OPENAI_FAMILY) if t.provider.dialect.passthrough
             )
@@ -71,7 +72,8 @@ class PassthroughHandler:
             if provider is None:
                 raise errors.NotFound("No OpenAI provider in this workspace serves this path.")
             targets = (Target(provider, ""),)
-        targets, decision = permitted_targets(key.policy, targets, provider_name)
+        model_of = target_model if model is not None else None
+        targets, decision = permitted_targets(key.policy, targets, provider_name, model_of)
         enforce(decision, rec)
         client_headers = request.headers
         # Everything after `/v1`, query included, exactly as the client sent it.

@@ -177,10 +177,11 @@ class ProxyHandler:
         rec.prompt.request(req.body)
         rec.model = rec.requested_model = req.model
         rec.stream = req.stream
-        # Permission before existence: a denied model is 403 whether or not it is served.
-        enforce(key.policy.check_model(req.model), rec)
-        enforce(key.policy.check_max_tokens(req.max_output_tokens), rec)
         workspace = key.workspace
+        # Permission before existence: a denied model is 403 whether or not it is served.
+        # A route alias is judged by the models it resolves to, not by its own name.
+        enforce(key.policy.check_any_model(workspace.routing.upstream_models(req.model)), rec)
+        enforce(key.policy.check_max_tokens(req.max_output_tokens), rec)
         targets = workspace.targets(req.model, spec.wire.family)
         if not targets:
             raise errors.ModelNotFound(
@@ -188,8 +189,8 @@ class ProxyHandler:
                 f" for {spec.endpoint}.",
                 param="model",
             )
-        # Fallbacks never reach a provider the policy does not allow.
-        targets, decision = permitted_targets(key.policy, targets, provider_name)
+        # Fallbacks never reach a provider or model the policy does not allow.
+        targets, decision = permitted_targets(key.policy, targets, provider_name, target_model)
         enforce(decision, rec)
         client_headers = request.headers
 
@@ -487,3 +488,7 @@ def _loads(body: bytes) -> object:
 
 def provider_name(target: Target[CompiledProvider]) -> str:
     return target.provider.name
+
+
+def target_model(target: Target[CompiledProvider]) -> str:
+    return target.model

@@ -23,6 +23,7 @@ def list_models(deps: Deps) -> Inner:
         cfg = current_config(holder)
         key = authorize(request, rec, cfg)
         policy = key.policy
+        routing = key.workspace.routing
         data = [
             {
                 "id": model,
@@ -31,7 +32,7 @@ def list_models(deps: Deps) -> Inner:
                 "owned_by": provider.name.rsplit("/", 1)[1],
             }
             for model, provider in key.workspace.models
-            if isinstance(policy.check_model(model), Allow)
+            if isinstance(policy.check_any_model(routing.upstream_models(model)), Allow)
         ]
         body = orjson.dumps({"object": "list", "data": data})
         rec.first_byte = time.perf_counter()

@@ -426,6 +426,45 @@ def test_permitted_targets(
         assert decision is ALLOW
 
 
+# (provider, model) targets of a route alias `fast` → a/gpt-4o, b/gpt-4o-mini.
+FAST = [(PA, "gpt-4o"), (PB, "gpt-4o-mini")]
+
+
+@pytest.mark.parametrize(
+    ("policies", "kept", "upfront", "final"),
+    [
+        ([], FAST, "", ""),
+        ([P(denied_models=["gpt-4o"])], FAST[1:], "", ""),  # the fallback serves alone
+        ([P(allowed_models=["gpt-4o"])], FAST[:1], "", ""),
+        # The alias's own name opens nothing.
+        ([P(allowed_models=["fast"])], [], "model_not_allowed", "model_not_allowed"),
+        ([P(denied_models=["gpt-4o*"])], [], "model_not_allowed", "model_not_allowed"),
+        # A model is left, but only on a provider the policy refuses.
+        ([P(denied_models=["gpt-4o"], allowed_providers=[PA])], [], "", "model_not_allowed"),
+        ([P(denied_models=["gpt-4o"], shadow=True)], FAST, "shadow", "shadow"),
+    ],
+)
+def test_an_alias_is_judged_by_the_models_it_resolves_to(
+    policies: list[Policy], kept: list[tuple[str, str]], upfront: str, final: str
+) -> None:
+    """What the proxy does: check_any_model before routing, permitted_targets after."""
+
+    def outcome(decision: Allow | Deny) -> str:
+        if isinstance(decision, Deny):
+            return decision.reason
+        return "shadow" if decision.shadow_reason == "model_not_allowed" else ""
+
+    policy = compile_effective(policies)
+    assert outcome(policy.check_any_model([m for _, m in FAST])) == upfront
+    got, decision = permitted_targets(policy, FAST, lambda t: t[0], lambda t: t[1])
+    assert list(got) == kept
+    assert outcome(decision) == final
+
+
+def test_check_any_model_of_nothing_allows() -> None:
+    assert compile_effective([P(allowed_models=["x"])]).check_any_model([]) is ALLOW
+
+
 def _chat(**fields: Any) -> bytes:
     return orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}], **fields})
 

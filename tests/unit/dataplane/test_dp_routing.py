@@ -9,7 +9,7 @@ from dataplane.http.key_headers import presented_authorization
 from dataplane.http.proxy import is_fallback_status
 from oggy.contract.compile import ConfigError, compile_snapshot
 from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION
-from oggy.contract.price_book import compile_price_books
+from oggy.contract.price_book import compile_catalog, workspace_book
 from oggy.contract.pricing import TokenCounts
 from oggy.contract.routing import MAX_TARGETS, Router, RoutingTable, Target
 from oggy.v1 import price_pb2, provider_pb2, route_pb2, snapshot_pb2, workspace_pb2
@@ -46,6 +46,11 @@ def test_routing_table_routes_win_and_filter_by_family() -> None:
     assert table.resolve("gpt-5", "openai") == (Target("oa", "gpt-5"),)
     assert table.resolve("claude-x", "openai") == ()
     assert table.is_alias("fast") and not table.is_alias("gpt-5")
+    # What policy judges a request by: an alias's target models, else the model itself.
+    assert table.upstream_models("fast") == ("claude-haiku", "gpt-4o-mini")
+    assert table.upstream_models("gpt-5") == ("gpt-5",)
+    twice = RoutingTable({"x": (Target("oa", "m"), Target("az", "m"))}, routers, family.__getitem__)
+    assert twice.upstream_models("x") == ("m",)
 
 
 @pytest.mark.parametrize(
@@ -101,9 +106,15 @@ def _snapshot() -> snapshot_pb2.Snapshot:
                 targets=[
                     route_pb2.RouteTarget(provider=f"{W}/providers/gone"),
                     route_pb2.RouteTarget(provider=f"{W}/providers/d-azure", model="gpt-4o"),
-                    route_pb2.RouteTarget(provider=f"{W}/providers/c-claude", model="claude-x"),
                 ],
-            )
+            ),
+            route_pb2.Route(
+                name=f"{W}/routes/r2",
+                model="smart-claude",
+                targets=[
+                    route_pb2.RouteTarget(provider=f"{W}/providers/c-claude", model="claude-x")
+                ],
+            ),
         ],
     )
 
@@ -113,17 +124,26 @@ def test_compiled_routing_chain_and_route() -> None:
     ws = cfg.workspaces[W]
     names = [t.provider.name.rsplit("/", 1)[1] for t in ws.targets("gpt-4o", "openai")]
     assert names == ["a-openai", "d-azure", "b-compat"]  # exact entries first, name order
-    [t] = ws.targets("smart", "openai")  # dangling target skipped, anthropic filtered out
+    [t] = ws.targets("smart", "openai")  # dangling target skipped
     assert (t.provider.name, t.model) == (f"{W}/providers/d-azure", "gpt-4o")
     assert str(t.provider.url("chat/completions", "gpt-4o")).startswith(
         "https://h.example/v1/openai/deployments/dep/chat/completions?api-version="
     )
-    assert [t.model for t in ws.targets("smart", "anthropic")] == ["claude-x"]
+    assert ws.targets("smart", "anthropic") == ()  # an OpenAI-family route
+    assert [t.model for t in ws.targets("smart-claude", "anthropic")] == ["claude-x"]
     assert dict(t.provider.auth_headers) == {"api-key": "sk-d-azure"}
     assert "sk-d-azure" not in repr(t.provider)
     assert ("smart", t.provider) in ws.models
     assert any("gone" in w for w in cfg.warnings)
     assert ws.first_passthrough().name.endswith("a-openai")
+
+
+def test_a_route_across_wire_families_is_rejected() -> None:
+    # The data plane keeps only the endpoint family's targets: the fallback would vanish.
+    s = _snapshot()
+    s.routes[0].targets.add(provider=f"{W}/providers/c-claude", model="claude-x")
+    with pytest.raises(ConfigError, match="translation between provider formats"):
+        compile_snapshot(s)
 
 
 @pytest.mark.parametrize(
@@ -163,8 +183,7 @@ def price(name: str, provider: str, model: str, inp: int, at: int = 0) -> price_
 
 
 def test_default_catalog_when_snapshot_has_no_prices() -> None:
-    books = compile_price_books([], ["workspaces/a"])
-    book = books["workspaces/a"]
+    book = workspace_book(compile_catalog([]), "workspaces/a")
     assert book.version == DEFAULT_CATALOG_VERSION
     assert book.price("openai", "gpt-4o-mini", 1_800_000_000, T).micro_usd == 150_000
     # Azure and OpenAI-compatible serve OpenAI models: the `openai` entry prices them.
@@ -173,13 +192,17 @@ def test_default_catalog_when_snapshot_has_no_prices() -> None:
 
 
 def test_workspace_overrides_beat_catalog_and_kinds() -> None:
-    prices = [
-        price("prices/p1", "openai", "gpt-4o*", 2_000_000),
-        price("workspaces/a/prices/p2", "openai", "gpt-4o", 1_000_000),
-        price("workspaces/a/prices/p3", "azure_openai", "gpt-4o", 3_000_000),
-    ]
-    books = compile_price_books(prices, ["workspaces/a", "workspaces/b"])
-    a, b = books["workspaces/a"], books["workspaces/b"]
+    catalog = compile_catalog([price("prices/p1", "openai", "gpt-4o*", 2_000_000)])
+    a = workspace_book(
+        catalog,
+        "workspaces/a",
+        [
+            price("workspaces/a/prices/p2", "openai", "gpt-4o", 1_000_000),
+            price("workspaces/a/prices/p3", "azure_openai", "gpt-4o", 3_000_000),
+        ],
+    )
+    b = workspace_book(catalog, "workspaces/b")
+    assert b is catalog.book  # workspaces without prices of their own share one memo
     assert a.price("openai", "gpt-4o", 10, T).micro_usd == 1_000_000
     assert a.price("azure_openai", "gpt-4o", 10, T).micro_usd == 3_000_000  # own kind first
     assert a.price("openai_compatible", "gpt-4o", 10, T).micro_usd == 1_000_000
@@ -196,21 +219,41 @@ def test_workspace_overrides_beat_catalog_and_kinds() -> None:
         price("prices/x", "bedrock", "m", 1),
         price("prices/x", "openai", "m", -1),
         price("prices/x", "openai", "", 1),
-        price("workspaces/zzz/prices/x", "openai", "m", 1),
         price("nope/x", "openai", "m", 1),
+        price("workspaces/a/prices/x", "openai", "m", 1),  # not a catalog price
     ],
 )
-def test_invalid_prices_rejected(bad: price_pb2.ModelPrice) -> None:
+def test_invalid_catalog_prices_rejected(bad: price_pb2.ModelPrice) -> None:
     with pytest.raises(ValueError):
-        compile_price_books([bad], ["workspaces/a"])
+        compile_catalog([bad])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        price("workspaces/a/prices/x", "bedrock", "m", 1),
+        price("workspaces/zzz/prices/x", "openai", "m", 1),
+        price("workspaces/a/prices/X", "openai", "m", 1),
+        price("prices/x", "openai", "m", 1),
+    ],
+)
+def test_invalid_workspace_prices_rejected(bad: price_pb2.ModelPrice) -> None:
+    with pytest.raises(ValueError):
+        workspace_book(compile_catalog([]), "workspaces/a", [bad])
+
+
+def test_a_price_twice_is_rejected() -> None:
+    p = price("prices/x", "openai", "m", 1)
+    with pytest.raises(ValueError, match="appears twice"):
+        compile_catalog([p, p])
 
 
 def test_future_override_does_not_hide_current_catalog_price() -> None:
-    prices = [
-        price("prices/p1", "openai", "gpt-4o", 2_000_000),
-        price("workspaces/a/prices/p2", "openai", "gpt-4o", 1_000_000, at=1_000),
-    ]
-    book = compile_price_books(prices, ["workspaces/a"])["workspaces/a"]
+    book = workspace_book(
+        compile_catalog([price("prices/p1", "openai", "gpt-4o", 2_000_000)]),
+        "workspaces/a",
+        [price("workspaces/a/prices/p2", "openai", "gpt-4o", 1_000_000, at=1_000)],
+    )
     assert book.price("openai", "gpt-4o", 10, T).micro_usd == 2_000_000
     assert book.price("openai", "gpt-4o", 2_000, T).micro_usd == 1_000_000
 

@@ -264,6 +264,11 @@ class ActorTokenVerifier:
     def replay_protection(self) -> bool:
         return self._replay_protection
 
+    @property
+    def key_algorithms(self) -> dict[str, str]:
+        """kid → algorithm of the keys it verifies with (no key material)."""
+        return {kid: key.alg for kid, key in self._keys.items()}
+
     def verify(self, token: str, now: float | None = None) -> ActorClaims:
         """The token's claims; `now` defaults to the injected clock."""
         if now is None:

@@ -92,19 +92,20 @@ def parse_workspace_name(name: str, field: str = "name") -> WorkspaceName:
     return WorkspaceName(parts[1])
 
 
+# One regex per collection: names are parsed for every resource of every compile.
+_CHILD_PATTERNS = {
+    c: re.compile(rf"{WORKSPACES}/({ID_RULE})/{re.escape(c.value)}/({c.id_rule})")
+    for c in Collection
+}
+
+
 def parse_child_name(name: str, collection: Collection, field: str = "name") -> ChildName:
-    parts = name.split("/")
-    if (
-        len(parts) != 4
-        or parts[0] != WORKSPACES
-        or parts[2] != collection.value
-        or not ID_PATTERN.fullmatch(parts[1])
-        or not collection.valid_id(parts[3])
-    ):
+    m = _CHILD_PATTERNS[collection].fullmatch(name)
+    if m is None or m.group(2) in (".", ".."):
         raise InvalidName(
             f"{field} must be workspaces/{{workspace}}/{collection.value}/{{id}}, got {name!r}"
         )
-    return ChildName(parts[1], collection, parts[3])
+    return ChildName(m.group(1), collection, m.group(2))
 
 
 def parse_any_name(name: str, field: str = "name") -> WorkspaceName | ChildName:
@@ -148,3 +149,12 @@ def classify(name: str) -> ResourceRef | None:
 def workspace_of(name: str, collection: Collection) -> str:
     """`workspaces/{w}` of a child name in `collection`; raises InvalidName."""
     return str(parse_child_name(name, collection).parent)
+
+
+def claimed_workspace(name: str) -> str | None:
+    """The `workspaces/{w}` that `name` places itself under, valid or not; None when it
+    names no workspace. Not a check: it says whose problem a malformed name is."""
+    parts = name.split("/", 2)
+    if len(parts) >= 2 and parts[0] == WORKSPACES and parts[1]:
+        return f"{WORKSPACES}/{parts[1]}"
+    return None

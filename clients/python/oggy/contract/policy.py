@@ -48,6 +48,7 @@ from typing import Any, Protocol, TypeVar
 
 from oggy.contract import errors
 from oggy.contract.globs import GlobError, compile_globs
+from oggy.contract.names import Collection, InvalidName, WorkspaceName, parse_child_name
 from oggy.v1 import policy_pb2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -106,8 +107,6 @@ POLICY_REASONS = frozenset(
 # Actor-token claims a policy may let override a bound actor's attributes.
 CLAIM_OVERRIDES = frozenset({"team", "app", "env", "workflow"})
 _CLAIM_ALIASES = {"environment": "env"}
-_POLICY_NAME = re.compile(r"(workspaces/[a-z][a-z0-9-]{0,62})/policies/[a-z][a-z0-9-]{0,62}")
-_PROVIDER_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 
 def _deny(cls: type[errors.GatewayError], message: str) -> Deny:
@@ -220,6 +219,13 @@ class EffectivePolicy:
             self._models[model] = decision
         return decision
 
+    def check_any_model(self, models: Sequence[str]) -> Decision:
+        """Whether a request may go upstream under at least one of `models` (what a
+        route alias resolves to, `RoutingTable.upstream_models`): the first allowed
+        one's decision, else the first Deny; Allow for none. `permitted_targets` then
+        drops the targets whose model is refused."""
+        return _first_permitted(self.check_model(m) for m in models)
+
     @property
     def checks_ip(self) -> bool:
         return bool(
@@ -275,23 +281,49 @@ def enforce(decision: Decision, rec: ShadowRecord | None = None) -> None:
 
 
 def permitted_targets(
-    policy: EffectivePolicy, targets: Sequence[T], provider_of: Callable[[T], str]
+    policy: EffectivePolicy,
+    targets: Sequence[T],
+    provider_of: Callable[[T], str],
+    model_of: Callable[[T], str] | None = None,
 ) -> tuple[tuple[T, ...], Decision]:
-    """Routing targets whose provider the policy allows, in order, and what to enforce.
+    """Routing targets the policy lets serve, in order, and what to enforce.
 
-    With at least one left the decision is an Allow (carrying a shadow reason if
-    a shadow policy would refuse the first one); with none, the first Deny
-    (`provider_not_allowed`). Fallbacks never reach a disallowed provider.
+    A target is kept when the policy allows its provider and, given `model_of`,
+    the model it is sent upstream under: a route alias is judged by the models
+    it resolves to, never by its own name, so neither an alias nor a fallback
+    reaches a model the policy refuses. With at least one kept the decision is
+    an Allow (carrying a shadow reason if a shadow policy would refuse the first
+    one); with none, the first Deny (`provider_not_allowed`, `model_not_allowed`).
     """
     kept: list[T] = []
-    first: Decision | None = None
+    decisions: list[Decision] = []
     for target in targets:
         decision = policy.check_provider(provider_of(target))
-        if first is None or (isinstance(first, Deny) and not isinstance(decision, Deny)):
-            first = decision
+        if model_of is not None and not isinstance(decision, Deny):
+            decision = _both(policy.check_model(model_of(target)), decision)
+        decisions.append(decision)
         if not isinstance(decision, Deny):
             kept.append(target)
-    return tuple(kept), ALLOW if first is None else first
+    return tuple(kept), _first_permitted(decisions)
+
+
+def _both(first: Decision, second: Decision) -> Decision:
+    """Two checks of one target: a Deny wins, then the first shadow reason."""
+    if isinstance(first, Deny):
+        return first
+    if isinstance(second, Deny) or not first.shadow_reason:
+        return second
+    return first
+
+
+def _first_permitted(decisions: Iterable[Decision]) -> Decision:
+    """Among alternatives: the first Allow, else the first Deny; Allow when there are none."""
+    first_deny: Deny | None = None
+    for decision in decisions:
+        if not isinstance(decision, Deny):
+            return decision
+        first_deny = first_deny or decision
+    return ALLOW if first_deny is None else first_deny
 
 
 def cap_max_tokens_fields(body: dict[str, Any], fields: Sequence[str], cap: int) -> bool:
@@ -417,15 +449,21 @@ def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool
 
 
 def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
-    m = _POLICY_NAME.fullmatch(p.name)
-    workspace = m.group(1) if m else ""
+    workspace: WorkspaceName | None
+    try:
+        workspace = parse_child_name(p.name, Collection.POLICIES).parent
+    except InvalidName:
+        workspace = None  # a lone policy checked without its name (tests, what-ifs)
     out = set()
     for name in p.allowed_providers:
-        if _PROVIDER_ID.fullmatch(name) and workspace:
-            out.add(f"{workspace}/providers/{name}")
+        if workspace is not None and Collection.PROVIDERS.valid_id(name):
+            out.add(str(workspace.child(Collection.PROVIDERS, name)))
             continue
-        ws, sep, pid = name.rpartition("/providers/")
-        if not sep or not _PROVIDER_ID.fullmatch(pid) or (workspace and ws != workspace):
+        try:
+            owner: WorkspaceName | None = parse_child_name(name, Collection.PROVIDERS).parent
+        except InvalidName:
+            owner = None
+        if owner is None or (workspace is not None and owner != workspace):
             raise PolicyError(
                 f"policy {p.name}: allowed_providers entry {name!r} is not a provider "
                 f"of {workspace or 'its workspace'}"

@@ -12,10 +12,10 @@ can be traced to the rates that produced it.
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Collection, Iterable, Mapping
-from types import MappingProxyType
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 
+from oggy.contract import names
 from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION, default_catalog
 from oggy.contract.pricing import (
     Cost,
@@ -30,9 +30,6 @@ from oggy.v1 import price_pb2
 PROVIDER_KINDS = frozenset({"openai", "anthropic", "azure_openai", "openai_compatible", "*"})
 # Kinds that also take the `openai` price of a model they serve.
 _OPENAI_SERVED = frozenset({"azure_openai", "openai_compatible"})
-_ID = r"[a-z][a-z0-9-]{0,62}"
-_GLOBAL = re.compile(rf"prices/{_ID}")
-_IN_WORKSPACE = re.compile(rf"(workspaces/{_ID})/prices/{_ID}")
 _END_OF_TIME = 2**62
 _MEMO_SIZE = 4096
 
@@ -152,43 +149,61 @@ def _check(p: price_pb2.ModelPrice, error: type[Exception]) -> None:
         raise error(f"price {p.name}: amounts must not be negative")
 
 
-def compile_price_books(
-    prices: Iterable[price_pb2.ModelPrice],
-    workspaces: Collection[str],
-    error: type[Exception] = ValueError,
-) -> Mapping[str, PriceBook]:
-    """A PriceBook per workspace; raises `error` for an invalid or misplaced price."""
-    catalog: list[price_pb2.ModelPrice] = []
-    overrides: dict[str, list[price_pb2.ModelPrice]] = {}
+def _checked(
+    prices: Iterable[price_pb2.ModelPrice], error: type[Exception]
+) -> list[price_pb2.ModelPrice]:
+    out: list[price_pb2.ModelPrice] = []
     seen: set[str] = set()
     for p in prices:
         if p.name in seen:
             raise error(f"price {p.name} appears twice")
         seen.add(p.name)
         _check(p, error)
-        if _GLOBAL.fullmatch(p.name):
-            catalog.append(p)
-            continue
-        m = _IN_WORKSPACE.fullmatch(p.name)
-        if m is None:
-            raise error(
-                f"price name {p.name!r} is not `prices/{{id}}` or `workspaces/{{w}}/prices/{{id}}`"
-            )
-        if m.group(1) not in workspaces:
-            raise error(f"{p.name}: workspace {m.group(1)} is not in the snapshot")
-        overrides.setdefault(m.group(1), []).append(p)
+        out.append(p)
+    return out
 
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The catalog-wide prices (`prices/{p}`) of a snapshot, compiled once for all
+    its workspaces."""
+
+    prices: tuple[price_pb2.ModelPrice, ...]
+    layer: PriceCatalog
+    # The book of every workspace without prices of its own (one memo shared).
+    book: PriceBook
+
+
+def compile_catalog(
+    prices: Iterable[price_pb2.ModelPrice], error: type[Exception] = ValueError
+) -> Catalog:
+    """Raises `error` for an invalid price or one not named `prices/{id}`."""
+    catalog = _checked(prices, error)
+    for p in catalog:
+        ref = names.classify(p.name)
+        if ref is None or ref.collection is not names.Collection.PRICES or ref.workspace:
+            raise error(f"price name {p.name!r} is not `prices/{{id}}`")
     version = catalog_version(catalog)
-    base = PriceCatalog(version, (entry_of(p) for p in catalog)) if catalog else default_catalog()
-    default_book = PriceBook((base,), version)
-    books: dict[str, PriceBook] = {}
-    for ws in workspaces:
-        own = overrides.get(ws)
-        if not own:
-            books[ws] = default_book
-            continue
-        ws_version = catalog_version(catalog, own)
-        books[ws] = PriceBook(
-            (PriceCatalog(ws_version, (entry_of(p) for p in own)), base), ws_version
-        )
-    return MappingProxyType(books)
+    layer = PriceCatalog(version, (entry_of(p) for p in catalog)) if catalog else default_catalog()
+    return Catalog(tuple(catalog), layer, PriceBook((layer,), version))
+
+
+def workspace_book(
+    catalog: Catalog,
+    workspace: str,
+    overrides: Iterable[price_pb2.ModelPrice] = (),
+    error: type[Exception] = ValueError,
+) -> PriceBook:
+    """`workspace`'s own prices (`workspaces/{w}/prices/{id}`) over the catalog."""
+    own = _checked(overrides, error)
+    for p in own:
+        try:
+            in_workspace = names.workspace_of(p.name, names.Collection.PRICES)
+        except names.InvalidName as e:
+            raise error(str(e)) from None
+        if in_workspace != workspace:
+            raise error(f"price {p.name} is not in {workspace}")
+    if not own:
+        return catalog.book
+    version = catalog_version(catalog.prices, own)
+    return PriceBook((PriceCatalog(version, (entry_of(p) for p in own)), catalog.layer), version)

@@ -12,7 +12,9 @@ Two sources, in this order:
    chain is stable across snapshots).
 Later targets serve only when an earlier one fails before the client got a byte
 (see dataplane/http/proxy.py). Only targets whose provider speaks the endpoint's
-wire family are kept. Answers, including "nobody", are memoised per
+wire family are kept; the compiler refuses a route whose targets speak different
+families (nothing translates between them yet), so a route never loses its
+fallbacks to this filter. Answers, including "nobody", are memoised per
 (model, family) in bounded dicts.
 """
 
@@ -111,3 +113,12 @@ class RoutingTable(Generic[T]):
 
     def is_alias(self, model: str) -> bool:
         return model in self.routes
+
+    def upstream_models(self, model: str) -> tuple[str, ...]:
+        """The models a request for `model` may go upstream under: a route's target
+        models (each once, in order), else `model` itself. Policy judges an alias by
+        these (`EffectivePolicy.check_any_model`), never by the alias's own name."""
+        route = self.routes.get(model)
+        if route is None:
+            return (model,)
+        return tuple(dict.fromkeys(t.model for t in route))
