@@ -1,8 +1,13 @@
-"""The one mapper from errors to HTTP responses (OpenAI error shape)."""
+"""The one mapper from errors to HTTP responses (OpenAI error shape).
+
+A GatewayError's `headers` (`Retry-After`, `x-ratelimit-*`) go out with it.
+Once an SSE stream has started, an error is one final event.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from aiohttp import web
@@ -19,13 +24,24 @@ _HTTP_STATUS_ERRORS: dict[int, type[errors.GatewayError]] = {
 }
 
 
-def error_response(err: errors.GatewayError, request_id: str | None = None) -> web.Response:
-    headers = {"X-Request-Id": request_id} if request_id else None
+def error_response(
+    err: errors.GatewayError,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """`headers`: the request's own response headers (admission's), beside the error's."""
+    out: dict[str, str] = {}
+    if headers:
+        out.update(headers)
+    if err.headers:
+        out.update(err.headers)
+    if request_id:
+        out["X-Request-Id"] = request_id
     return web.Response(
         status=err.status,
         body=orjson.dumps(err.body()),
         content_type="application/json",
-        headers=headers,
+        headers=out or None,
     )
 
 
@@ -36,6 +52,7 @@ def sse_error_event(err: errors.GatewayError) -> bytes:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    """Errors outside the API handlers (which map their own): routing, ops endpoints."""
     try:
         return await handler(request)
     except errors.GatewayError as e:

@@ -18,6 +18,7 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from dataplane.core.admission import NO_HEADERS
 from oggy.contract import errors
 
 # Client headers that are safe and useful to forward upstream.
@@ -207,7 +208,10 @@ def provider_headers(provider: Any, client: Mapping[str, str]) -> CIMultiDict[st
     return found[1].build(client)
 
 
-def response_headers(upstream: Mapping[str, str], request_id: str) -> CIMultiDict[str]:
+def response_headers(
+    upstream: Mapping[str, str], request_id: str, own: Mapping[str, str] = NO_HEADERS
+) -> CIMultiDict[str]:
+    """The provider's passable headers, then the gateway's own (`own`: admission's)."""
     out: CIMultiDict[str] = CIMultiDict()
     passes = _passes
     for name, value in upstream.items():
@@ -216,6 +220,8 @@ def response_headers(upstream: Mapping[str, str], request_id: str) -> CIMultiDic
             ok = _decide(name)
         if ok:
             out.add(name, value)
+    if own:
+        out.update(own)
     out["X-Request-Id"] = request_id
     return out
 
