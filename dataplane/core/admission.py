@@ -68,7 +68,9 @@ class Endpoint:
     """What admission knows of an endpoint; one per route, built at startup."""
 
     path: str  # as recorded in usage events: `/v1/chat/completions`, `/v1/*`
-    family: str  # the wire family of the providers that may serve it
+    # The wire family of the providers that may serve it; also the caller's
+    # protocol (error shape): `openai` or `anthropic`.
+    family: str
     kind: Kind = Kind.MODEL
     prepare: Prepare | None = None  # MODEL endpoints only
 

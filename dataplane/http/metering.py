@@ -3,7 +3,7 @@
 `metered` wraps each API endpoint: it opens the RequestRecord, takes the
 admission step (the request's facts → `core.admission.admit`), hands an
 admitted request to the endpoint's handler, maps a GatewayError to its response
-(through the one mapper), and in `finally` settles
+(through the one mapper, in the endpoint's protocol), and in `finally` settles
 and emits exactly one UsageEvent (`core.settlement.settle`) — for successes,
 auth failures, policy blocks, upstream errors and clients that went away alike.
 
@@ -76,6 +76,7 @@ def metered(
     metrics = deps.metrics
     new_id = deps.new_id
     path = endpoint.path
+    protocol = endpoint.family
 
     async def handler(request: web.Request) -> web.StreamResponse:
         event_id = new_id()
@@ -108,7 +109,7 @@ def metered(
                 rec.fail(e.status, e.code)
             verdict = rec.verdict
             headers = verdict.headers if verdict is not None else None
-            return error_response(e, rec.request_id, headers)
+            return error_response(e, protocol, rec.request_id, headers)
         except asyncio.CancelledError:
             cancelled = True
             if not settling and not rec.error_type:
@@ -118,7 +119,7 @@ def metered(
             log.exception("unhandled error in %s (request %s)", path, rec.request_id)
             if not settling:
                 rec.fail(500, "internal_error")
-            return error_response(errors.GatewayError(), rec.request_id)
+            return error_response(errors.GatewayError(), protocol, rec.request_id)
         finally:
             metrics.observe(path, rec.http_status, time.perf_counter() - rec.start_mono)
             if rec.verdict is not None and rec.verdict.shadow_reason:

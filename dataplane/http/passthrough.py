@@ -30,6 +30,7 @@ from dataplane.http.proxy import (
 from dataplane.http.upstream import upstream_headers
 from dataplane.providers import openai
 from oggy.contract.compile import CompiledProvider
+from oggy.contract.dialects import OPENAI_FAMILY
 from oggy.contract.routing import Target
 
 
@@ -70,7 +71,7 @@ class PassthroughHandler:
             self._idle,
             method=request.method,
         )
-        call = Call(rec, None, openai.GENERIC, admitted.headers)
+        call = Call(rec, None, openai.GENERIC, OPENAI_FAMILY, admitted.headers)
         ctype = resp.headers.get("Content-Type", "")
         if resp.status >= 300 or ctype.startswith("application/json"):
             return await relay_buffered(call, resp, self._idle, self._metrics)

@@ -157,7 +157,7 @@ class ProxyHandler:
         resp = await open_with_fallback(
             self._upstream, self._metrics, rec, admitted.targets, build, self._idle
         )
-        call = Call(rec, req, spec.wire, admitted.headers)
+        call = Call(rec, req, spec.wire, spec.endpoint.family, admitted.headers)
         if (
             req.stream
             and resp.status < 300
@@ -178,6 +178,7 @@ class Call:
     rec: RequestRecord
     req: ChatRequest | None  # None for pass-through requests (no estimates)
     wire: WireFormat
+    protocol: str  # the caller's (error shape of a stream's final error event)
     headers: Mapping[str, str]  # admission's response headers
 
 
@@ -305,7 +306,7 @@ async def relay_stream(
         # A half-sent event would swallow the error event: end it first.
         prefix = b"\n\n" if tap is not None and tap.partial_sent() else b""
         if tap is not None:
-            held += prefix + sse_error_event(failure)
+            held += prefix + sse_error_event(failure, call.protocol, rec.request_id)
     stream_usage(rec, call.req, call.wire, tap)
     # Usage is settled and emitted (journaled) before the client sees the end.
     await settle_now(request)
