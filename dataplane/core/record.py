@@ -49,7 +49,7 @@ class RequestRecord:
         peer: str,
     ) -> None:
         self.event_id = event_id  # the gateway's own (UUIDv7): the store dedups on it
-        self.request_id = request_id  # echoed in `X-Request-Id`
+        self.request_id = request_id  # echoed in `X-Request-Id`: the client's when valid
         self.endpoint = endpoint
         self.start_ns = start_ns
         self.start_mono = start_mono

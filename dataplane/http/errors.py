@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import orjson
 from aiohttp import web
 
+from dataplane.core.trace import REQUEST_ID_HEADER
 from oggy.contract import errors
 from oggy.contract.dialects import ANTHROPIC_FAMILY, OPENAI_FAMILY
 
@@ -74,7 +75,7 @@ def error_response(
     if err.headers:
         out.update(err.headers)
     if request_id:
-        out["X-Request-Id"] = request_id
+        out[REQUEST_ID_HEADER] = request_id
     return web.Response(
         status=err.status,
         body=error_body(err, protocol, request_id),

@@ -39,6 +39,7 @@ from dataplane.core.admission import (
 from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.record import RequestRecord
 from dataplane.core.settlement import settle, settles_in_thread
+from dataplane.core.trace import REQUEST_ID_HEADER, client_request_id
 from dataplane.http.errors import error_response
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
@@ -81,7 +82,12 @@ def metered(
     async def handler(request: web.Request) -> web.StreamResponse:
         event_id = new_id()
         rec = RequestRecord(
-            event_id, event_id, path, time.time_ns(), time.perf_counter(), request.remote or ""
+            event_id,
+            client_request_id(request.headers.get(REQUEST_ID_HEADER)) or event_id,
+            path,
+            time.time_ns(),
+            time.perf_counter(),
+            request.remote or "",
         )
         settling = False
 

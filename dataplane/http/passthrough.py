@@ -19,6 +19,7 @@ from dataplane.core.admission import Admitted
 from dataplane.core.passthrough import PassthroughRequest
 from dataplane.core.record import RequestRecord
 from dataplane.core.stream_tap import StreamTap
+from dataplane.core.trace import trace_context
 from dataplane.http.metering import Deps
 from dataplane.http.proxy import (
     SSE_CONTENT_TYPE,
@@ -47,6 +48,7 @@ class PassthroughHandler:
         assert isinstance(req, PassthroughRequest)
         body = req.payload
         client_headers = request.headers
+        trace = trace_context(client_headers)
         # Everything after `/v1`, query included, exactly as the client sent it.
         tail = request.raw_path[len("/v1") :]
         content_type = client_headers.get("Content-Type") if body else None
@@ -59,6 +61,7 @@ class PassthroughHandler:
                 p.auth_headers,
                 p.dialect.forward_headers,
                 content_type=content_type,
+                extra=trace,
             )
             return url, headers, body or None
 

@@ -31,6 +31,7 @@ from dataplane.core.chat_request import ChatRequest
 from dataplane.core.record import RequestRecord
 from dataplane.core.settlement import response_usage, stream_usage
 from dataplane.core.stream_tap import StreamTap
+from dataplane.core.trace import trace_context
 from dataplane.core.usage_extract import error_code
 from dataplane.http.errors import sse_error_event
 from dataplane.http.metering import Deps, settle_now
@@ -148,10 +149,11 @@ class ProxyHandler:
         req = admitted.request
         assert isinstance(req, ChatRequest)
         client_headers = request.headers
+        trace = trace_context(client_headers)
 
         def build(target: Target[CompiledProvider]) -> tuple[object, CIMultiDict[str], bytes]:
             p = target.provider
-            headers = provider_headers(p, client_headers)
+            headers = provider_headers(p, client_headers, trace)
             return p.url(spec.op, target.model), headers, req.payload_for(target.model)
 
         resp = await open_with_fallback(

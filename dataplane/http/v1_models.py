@@ -13,6 +13,7 @@ from aiohttp import web
 
 from dataplane.core.admission import Admitted
 from dataplane.core.record import RequestRecord
+from dataplane.core.trace import REQUEST_ID_HEADER
 
 
 async def list_models(
@@ -29,5 +30,5 @@ async def list_models(
     ]
     body = orjson.dumps({"object": "list", "data": data})
     rec.first_byte = time.perf_counter()
-    headers = {**admitted.headers, "X-Request-Id": rec.request_id}
+    headers = {**admitted.headers, REQUEST_ID_HEADER: rec.request_id}
     return web.Response(body=body, content_type="application/json", headers=headers)

@@ -1,5 +1,6 @@
 """Through the real app, the mock provider and the official SDKs: the gateway's own errors in
-the caller's protocol (Anthropic's on /v1/messages)."""
+the caller's protocol (Anthropic's on /v1/messages), client request ids kept, W3C trace
+context propagated upstream."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from tests.integration.test_dataplane_endpoints import (
     stream_messages,
     user,
 )
-from tests.integration.test_dataplane_http import closed_port
+from tests.integration.test_dataplane_http import UUID7, closed_port
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+TRACESTATE = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
 UNKNOWN_KEY = f"oggy_live_knobody00000000_{'Q' * 43}"
 
 
@@ -164,3 +167,111 @@ async def test_openai_routes_keep_the_openai_shape(env: Env) -> None:
         await c.chat.completions.create(model="gpt-4o", messages=user("x"))
     assert caught.value.code == "invalid_api_key"
     assert set(caught.value.body) == {"message", "type", "param", "code"}  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- request ids
+
+
+async def test_client_request_id_is_kept_returned_and_recorded(env: Env) -> None:
+    raw = await env.openai().chat.completions.with_raw_response.create(
+        model="gpt-4o-mini",
+        messages=user("hi mock:words=2"),
+        extra_headers={"X-Request-Id": "client-7.a:b_c"},
+    )
+    assert raw.headers["x-request-id"] == "client-7.a:b_c"
+    [ev] = await env.sink.wait_for(1)
+    assert ev.request_id == "client-7.a:b_c"
+    assert UUID7.fullmatch(ev.event_id)  # the store's id stays the gateway's own
+
+
+async def test_reused_client_request_id_still_gives_distinct_events(env: Env) -> None:
+    for _ in range(2):
+        await env.openai().chat.completions.create(
+            model="gpt-4o-mini", messages=user("x"), extra_headers={"X-Request-Id": "same"}
+        )
+    first, second = await env.sink.wait_for(2)
+    assert first.request_id == second.request_id == "same"
+    assert first.event_id != second.event_id
+
+
+@pytest.mark.parametrize("bad", ["two words", "x" * 129, "semi;colon", "ünï"])
+async def test_malformed_request_id_is_replaced(env: Env, bad: str) -> None:
+    async with env.http.get(
+        env.base + "/v1/models",
+        headers={"Authorization": f"Bearer {KEY}", "X-Request-Id": bad.encode().decode("latin-1")},
+    ) as r:
+        assert r.status == 200
+        rid = r.headers["x-request-id"]
+    [ev] = await env.sink.wait_for(1)
+    assert rid == ev.request_id == ev.event_id and UUID7.fullmatch(rid)
+
+
+async def test_request_id_on_refusals_and_streams(env: Env) -> None:
+    with pytest.raises(anthropic.AuthenticationError) as caught:
+        await ask_claude(env, api_key=UNKNOWN_KEY, extra_headers={"X-Request-Id": "mine-401"})
+    assert caught.value.response.headers["x-request-id"] == "mine-401"
+    assert caught.value.body["request_id"] == "mine-401"  # type: ignore[index]
+    resp = await env.http.post(
+        env.base + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": user("mock:words=3"), "stream": True},
+        headers={"Authorization": f"Bearer {KEY}", "X-Request-Id": "mine-sse"},
+    )
+    await resp.read()
+    assert resp.headers["x-request-id"] == "mine-sse"
+    first, second = await env.sink.wait_for(2)
+    assert (first.request_id, second.request_id) == ("mine-401", "mine-sse")
+
+
+# ---------------------------------------------------------------- trace context
+
+
+async def test_trace_context_goes_upstream_on_every_route(env: Env) -> None:
+    trace = {"traceparent": TRACEPARENT, "tracestate": TRACESTATE}
+    await env.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=user("x"), extra_headers=trace
+    )
+    await ask_claude(env, extra_headers=trace)
+    async with env.http.get(
+        env.base + "/v1/files", headers={"Authorization": f"Bearer {KEY}", **trace}
+    ) as r:
+        assert r.status == 404  # the mock's own answer, passed through
+    recorded = await env.recorded(env.mock1)
+    assert [r["path"] for r in recorded] == ["/v1/chat/completions", "/v1/messages", "/v1/files"]
+    for r in recorded:
+        assert (r["headers"]["traceparent"], r["headers"]["tracestate"]) == (
+            TRACEPARENT,
+            TRACESTATE,
+        )
+
+
+async def test_every_fallback_attempt_carries_the_trace(env: Env) -> None:
+    await env.force(env.mock1, status=429)
+    await env.openai().chat.completions.create(
+        model="gpt-4o", messages=user("x"), extra_headers={"traceparent": TRACEPARENT}
+    )
+    for mock in (env.mock1, env.mock2):
+        [r] = await env.recorded(mock)
+        assert r["headers"]["traceparent"] == TRACEPARENT and "tracestate" not in r["headers"]
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "tracestate", "forwarded"),
+    [
+        (TRACEPARENT.upper(), TRACESTATE, {}),
+        ("00-" + "0" * 32 + "-00f067aa0ba902b7-01", TRACESTATE, {}),
+        (TRACEPARENT + "-x", TRACESTATE, {}),
+        ("garbage", TRACESTATE, {}),
+        (TRACEPARENT, "Bad=1", {"traceparent": TRACEPARENT}),
+    ],
+)
+async def test_malformed_trace_context_is_dropped(
+    env: Env, traceparent: str, tracestate: str, forwarded: dict[str, str]
+) -> None:
+    await env.openai().chat.completions.create(
+        model="gpt-4o-mini",
+        messages=user("x"),
+        extra_headers={"traceparent": traceparent, "tracestate": tracestate},
+    )
+    [r] = await env.recorded(env.mock1)
+    got = {k: v for k, v in r["headers"].items() if k in ("traceparent", "tracestate")}
+    assert got == forwarded
