@@ -1,4 +1,4 @@
-"""Micro-benchmark: per-request auth + actor token + policy cost against a large snapshot.
+"""Micro-benchmark: per-request admission cost (auth, actor token, policy) on a large snapshot.
 
     .venv/bin/python bench/auth_micro.py [--keys 100000] [--actors 10000] [--seconds 1.0]
 
@@ -7,14 +7,15 @@ Compiles a snapshot with `--keys` gateway keys and `--actors` actors (spread ove
 then times, per request (µs/op, one core, no event loop):
 
 - authenticate: parse the key text, dict lookup, SHA-256 + constant-time compares;
-- authorize: the whole of `metering.authorize` (key, IP, actor-token requirement,
-  identity, labels) on a prepared aiohttp request, plus a new RequestRecord;
-- authorize + token (cached): the same request carrying a signed actor token that
+- admit: the whole admission step of a chat request (`core.admission`: key, IP,
+  actor-token requirement, identity, labels, the body prepared, model, max
+  tokens, routing, provider policy) on prepared request facts;
+- admit + token (cached): the same request carrying a signed actor token that
   was verified before (memoised by its text);
-- authorize + token (uncached, per alg): every token new, so the signature is
+- admit + token (uncached, per alg): every token new, so the signature is
   checked each time (replay-protected key: single-use jti);
 - policy: model + provider + max-tokens decisions (memoised);
-- request total: authorize + token (cached) + policy.
+- request total: the same as admit + token (cached), kept as the headline row.
 
 Keys and tokens rotate through 1,000 different requests so the dict lookups are
 not all the same entry. Compile time is reported too.
@@ -27,15 +28,15 @@ import statistics
 import time
 from collections.abc import Callable
 
-from aiohttp.test_utils import make_mocked_request
+import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from dataplane.core.admission import Admitted, Ask, admit, find_key
 from dataplane.core.auth import authenticate
 from dataplane.core.keys import hash_secret
-from dataplane.http.metering import authorize
-from dataplane.http.record import RequestRecord
+from dataplane.http.endpoints import CHAT
 from oggy.actor_token import mint_actor_token
 from oggy.contract.compile import CompiledConfig, compile_snapshot
 from oggy.contract.identity import ReplayCaches
@@ -213,7 +214,6 @@ def main() -> None:
     )
 
     now = time.time()
-    start_ns = int(now * 1e9)
     # Workspace keys (even ids) with a token naming some actor of the workspace.
     # (keys 0..9 carry the replay-protection policy: kept for the uncached runs)
     key_ids = [20 + 2 * ((i * 7919) % (args.keys // 2 - 10)) for i in range(ROTATE)]
@@ -230,24 +230,31 @@ def main() -> None:
         )
         for k in key_ids
     ]
-    plain = [make_mocked_request("POST", "/v1/chat/completions", headers=h) for h in headers]
+    body = orjson.dumps(
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 256}
+    )
+    plain = [Ask(h, "127.0.0.1", body) for h in headers]
     with_token = [
-        make_mocked_request("POST", "/v1/chat/completions", headers={**h, "X-Oggy-Actor": t})
+        Ask({**h, "X-Oggy-Actor": t}, "127.0.0.1", body)
         for h, t in zip(headers, tokens, strict=True)
     ]
     keys = cfg.keys_by_id
+    endpoint = CHAT.endpoint
 
-    def record() -> RequestRecord:
-        return RequestRecord("r", "/v1/chat/completions", start_ns, 0.0, "127.0.0.1")
+    def admit_one(ask: Ask) -> object:
+        found = find_key(keys, ask.headers["Authorization"], now)
+        verdict = admit(found, ask, endpoint, now)
+        assert type(verdict) is Admitted, verdict
+        return verdict
 
     def op_authenticate(i: int) -> object:
         return authenticate(headers[i % ROTATE]["Authorization"], keys, now)
 
-    def op_authorize(i: int) -> object:
-        return authorize(plain[i % ROTATE], record(), cfg)
+    def op_admit(i: int) -> object:
+        return admit_one(plain[i % ROTATE])
 
-    def op_authorize_token(i: int) -> object:
-        return authorize(with_token[i % ROTATE], record(), cfg)
+    def op_admit_token(i: int) -> object:
+        return admit_one(with_token[i % ROTATE])
 
     compiled_keys = [keys[key_id(k)] for k in key_ids]
 
@@ -257,22 +264,15 @@ def main() -> None:
         p.check_provider(compiled_keys[i % ROTATE].workspace.providers[0].name)
         return p.check_max_tokens(256)
 
-    def op_total(i: int) -> object:
-        key = authorize(with_token[i % ROTATE], record(), cfg)
-        p = key.policy
-        p.check_model("gpt-4o-mini")
-        p.check_provider(key.workspace.providers[0].name)
-        return p.check_max_tokens(256)
-
     for i in range(ROTATE):  # warm the memo caches (tokens verified once)
-        op_total(i)
+        op_admit_token(i)
 
     rows = [
         ("authenticate (key only)", per_op_us(op_authenticate, args.seconds)),
-        ("authorize, no token", per_op_us(op_authorize, args.seconds)),
-        ("authorize + token (cached)", per_op_us(op_authorize_token, args.seconds)),
+        ("admit, no token", per_op_us(op_admit, args.seconds)),
+        ("admit + token (cached)", per_op_us(op_admit_token, args.seconds)),
         ("policy (model+provider+max_tokens)", per_op_us(op_policy, args.seconds)),
-        ("request total (cached token)", per_op_us(op_total, args.seconds)),
+        ("request total (cached token)", per_op_us(op_admit_token, args.seconds)),
     ]
 
     # Uncached: a replay-protected key (no memo), every token new (single-use jti).
@@ -280,24 +280,22 @@ def main() -> None:
     for alg, signer, kid in (("EdDSA", ED, "ed"), ("ES256", ES, "es"), ("HS256", HS, "hs")):
         n = 3000
         fresh = [
-            make_mocked_request(
-                "POST",
-                "/v1/chat/completions",
-                headers={
+            Ask(
+                {
                     "Authorization": replay_key,
                     "X-Oggy-Actor": mint_actor_token(
                         signer, kid=kid, workspace=ws_name(0), subject="a1", now=now
                     ),
                 },
+                "127.0.0.1",
+                body,
             )
             for _ in range(n)
         ]
         start = time.perf_counter()
-        for req in fresh:
-            authorize(req, record(), cfg)
-        rows.append(
-            (f"authorize + token (uncached, {alg})", (time.perf_counter() - start) / n * 1e6)
-        )
+        for ask in fresh:
+            admit_one(ask)
+        rows.append((f"admit + token (uncached, {alg})", (time.perf_counter() - start) / n * 1e6))
 
     width = max(len(name) for name, _ in rows)
     print(f"{'operation':<{width}}  µs/op")

@@ -11,7 +11,13 @@ from aiohttp import web
 from dataplane.config.holder import ConfigHolder
 from dataplane.http import endpoints
 from dataplane.http.errors import error_middleware
-from dataplane.http.metering import Deps, drain_deferred, metered
+from dataplane.http.metering import (
+    DEFAULT_MAX_BODY_BYTES,
+    Deps,
+    Handler,
+    drain_deferred,
+    metered,
+)
 from dataplane.http.metrics import SINK_GAUGES, Metrics
 from dataplane.http.ops import healthz, metrics_handler, readyz
 from dataplane.http.passthrough import PassthroughHandler
@@ -21,13 +27,7 @@ from dataplane.http.v1_models import list_models
 from dataplane.usage_sink import UsageSink
 from oggy.contract.ids import uuid7
 
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-
-CHAT_COMPLETIONS = "/v1/chat/completions"
-MODELS = "/v1/models"
-PASSTHROUGH = "/v1/{tail:.+}"
-# The endpoint recorded for pass-through requests (the path itself is unbounded).
-PASSTHROUGH_ENDPOINT = "/v1/*"
+PASSTHROUGH_ROUTE = "/v1/{tail:.+}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,35 +102,30 @@ def create_app(
 
     app.cleanup_ctx.append(upstream_lifetime)
 
-    deps = Deps(holder, usage_sink, upstream, metrics, options.dataplane_id, new_id)
+    deps = Deps(
+        holder, usage_sink, upstream, metrics, options.dataplane_id, new_id, options.max_body_bytes
+    )
 
     async def drain_usage(_: web.Application) -> None:
         await drain_deferred(deps)
 
     app.on_cleanup.append(drain_usage)
-    limits = {
-        "max_body_bytes": options.max_body_bytes,
-        "idle_timeout_s": options.upstream_between_chunks_timeout_s,
-    }
+    idle = options.upstream_between_chunks_timeout_s
 
-    def proxy(spec: EndpointSpec, model_from_path: str | None = None) -> ProxyHandler:
-        return ProxyHandler(deps, spec, model_from_path=model_from_path, **limits)  # type: ignore[arg-type]
+    def proxy(spec: EndpointSpec, path_model: str | None = None) -> Handler:
+        handler = ProxyHandler(deps, spec, idle_timeout_s=idle)
+        return metered(spec.endpoint, deps, handler, path_model=path_model)
 
     for path, spec in {**endpoints.OPENAI_PATHS, **endpoints.ANTHROPIC_PATHS}.items():
-        app.router.add_post(path, metered(spec.endpoint, deps, proxy(spec)))
+        app.router.add_post(path, proxy(spec))
     for op, spec in endpoints.AZURE_DEPLOYMENT_OPS.items():
         path = f"/openai/deployments/{{{endpoints.DEPLOYMENT_KEY}}}/{op}"
-        app.router.add_post(
-            path, metered(spec.endpoint, deps, proxy(spec, endpoints.DEPLOYMENT_KEY))
-        )
-    app.router.add_post(
-        endpoints.AZURE_RESPONSES_PATH,
-        metered(endpoints.RESPONSES.endpoint, deps, proxy(endpoints.RESPONSES)),
-    )
-    app.router.add_get(MODELS, metered(MODELS, deps, list_models(deps)))
+        app.router.add_post(path, proxy(spec, endpoints.DEPLOYMENT_KEY))
+    app.router.add_post(endpoints.AZURE_RESPONSES_PATH, proxy(endpoints.RESPONSES))
+    app.router.add_get(endpoints.MODELS.path, metered(endpoints.MODELS, deps, list_models))
     # Every other OpenAI API path, verbatim (metadata-only accounting).
-    passthrough = PassthroughHandler(deps, **limits)  # type: ignore[arg-type]
-    app.router.add_route("*", PASSTHROUGH, metered(PASSTHROUGH_ENDPOINT, deps, passthrough))
+    passthrough = PassthroughHandler(deps, idle_timeout_s=idle)
+    app.router.add_route("*", PASSTHROUGH_ROUTE, metered(endpoints.PASSTHROUGH, deps, passthrough))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz(holder))
     app.router.add_get("/metrics", metrics_handler(metrics))

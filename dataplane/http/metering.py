@@ -1,14 +1,18 @@
-"""One usage event and one metrics sample per API request, whatever happens in it.
+"""Every API request's frame: one admission, one usage event, one metrics sample.
 
-`metered` wraps an endpoint: it opens the RequestRecord, maps a GatewayError
-to its response (through the one mapper), and in `finally` emits exactly one
-UsageEvent — for successes, auth failures, policy blocks, upstream errors and
-clients that went away alike.
+`metered` wraps each API endpoint: it opens the RequestRecord, takes the
+admission step (the request's facts → `core.admission.admit`), hands an
+admitted request to the endpoint's handler, maps a GatewayError to its response
+(through the one mapper, in the endpoint's protocol), and in `finally` settles
+and emits exactly one UsageEvent (`core.settlement.settle`) — for successes,
+auth failures, policy blocks, upstream errors and clients that went away alike.
 
 A plain response goes out after the handler returns, so the event is with the
 sink (journaled) before the client has its answer. A streamed response is
-written by the handler itself: it calls `emit_usage_now` just before ending
-the stream, for the same ordering; `finally` then emits nothing more.
+written by the handler itself: it awaits `settle_now` just before ending the
+stream, for the same ordering; `finally` then emits nothing more. A settlement
+that tokenises or redacts runs in a thread, as a task that still emits if the
+request is cancelled meanwhile (tasks left are drained at app cleanup).
 """
 
 from __future__ import annotations
@@ -22,28 +26,34 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.auth import authenticate
+from dataplane.core.admission import (
+    Admitted,
+    Ask,
+    Endpoint,
+    Kind,
+    Refused,
+    Verdict,
+    admit,
+    find_key,
+)
+from dataplane.core.prompt_capture import PromptCapture
+from dataplane.core.record import RequestRecord
+from dataplane.core.settlement import settle, settles_in_thread
+from dataplane.core.trace import REQUEST_ID_HEADER, client_request_id
 from dataplane.http.errors import error_response
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
-from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream
+from dataplane.tokens import counter_for_model
 from dataplane.usage_sink import UsageSink
 from oggy.contract import errors
-from oggy.contract.compile import CompiledConfig, CompiledKey
-from oggy.contract.identity import (
-    ACTOR_HEADER,
-    TAGS_HEADER,
-    WORKFLOW_HEADER,
-    check_caller,
-    parse_labels,
-    parse_workflow,
-)
 
 log = logging.getLogger(__name__)
 
-Inner = Callable[[web.Request, RequestRecord], Awaitable[web.StreamResponse]]
-_EMIT_USAGE = web.RequestKey("oggy_emit_usage", Callable[[], None])  # type: ignore[arg-type]
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Inner = Callable[[web.Request, RequestRecord, Admitted], Awaitable[web.StreamResponse]]
+_START_SETTLE = web.RequestKey("oggy_start_settle", Callable[[], "asyncio.Task[None] | None"])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,87 +64,88 @@ class Deps:
     metrics: Metrics
     dataplane_id: str
     new_id: Callable[[], str]
-    # Events waiting for a token estimate in a thread (see `emit`); drained at cleanup.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Events being settled in a thread (see `_start_settle`); drained at cleanup.
     deferred: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def metered(
-    endpoint: str, deps: Deps, inner: Inner
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    sink = deps.sink
+    endpoint: Endpoint, deps: Deps, inner: Inner, *, path_model: str | None = None
+) -> Handler:
+    """`path_model`: the match_info key whose value names the model (Azure deployments)."""
+    holder = deps.holder
     metrics = deps.metrics
     new_id = deps.new_id
-    dataplane_id = deps.dataplane_id
-    deferred = deps.deferred
+    path = endpoint.path
+    protocol = endpoint.family
 
     async def handler(request: web.Request) -> web.StreamResponse:
+        event_id = new_id()
         rec = RequestRecord(
-            new_id(), endpoint, time.time_ns(), time.perf_counter(), request.remote or ""
+            event_id,
+            client_request_id(request.headers.get(REQUEST_ID_HEADER)) or event_id,
+            path,
+            time.time_ns(),
+            time.perf_counter(),
+            request.remote or "",
         )
-        emitted = False
+        settling = False
 
-        def emit() -> None:
-            nonlocal emitted
-            if emitted:
-                return
-            emitted = True
-            if rec.deferred_settle is not None:
-                # A cancelled stream whose estimate needs the tokenizer loaded: never
-                # on the loop. Still exactly one event, emitted once it is settled.
-                task = asyncio.get_running_loop().create_task(
-                    _settle_and_emit(rec, sink, dataplane_id)
-                )
-                deferred.add(task)
-                task.add_done_callback(deferred.discard)
-                return
-            _emit(sink, rec, time.perf_counter(), dataplane_id)
+        def start_settle() -> asyncio.Task[None] | None:
+            nonlocal settling
+            if settling:
+                return None
+            settling = True
+            return _start_settle(rec, deps)
 
-        request[_EMIT_USAGE] = emit
+        request[_START_SETTLE] = start_settle
+        cancelled = False
+        # Once settling started (a stream about to end), the record is the event's:
+        # what fails after it (the last write) changes neither.
         try:
-            resp = await inner(request, rec)
+            verdict = await _admission(request, rec, holder, endpoint, deps, path_model)
+            if type(verdict) is Refused:
+                raise verdict.error
+            resp = await inner(request, rec, verdict)
             if not rec.http_status:
                 rec.http_status = resp.status
             return resp
         except errors.GatewayError as e:
-            rec.fail(e.status, e.code)
-            if isinstance(e, errors.InvalidApiKey) and e.key_record is not None:
-                rec.set_key(e.key_record)
-            return error_response(e, rec.request_id)
+            if not settling:
+                rec.fail(e.status, e.code)
+            verdict = rec.verdict
+            headers = verdict.headers if verdict is not None else None
+            return error_response(e, protocol, rec.request_id, headers)
         except asyncio.CancelledError:
-            if not rec.error_type:
+            cancelled = True
+            if not settling and not rec.error_type:
                 rec.fail(499, "client_disconnected")
             raise
         except Exception:
-            log.exception("unhandled error in %s (request %s)", endpoint, rec.request_id)
-            rec.fail(500, "internal_error")
-            return error_response(errors.GatewayError(), rec.request_id)
+            log.exception("unhandled error in %s (request %s)", path, rec.request_id)
+            if not settling:
+                rec.fail(500, "internal_error")
+            return error_response(errors.GatewayError(), protocol, rec.request_id)
         finally:
-            end = time.perf_counter()
-            metrics.observe(endpoint, rec.http_status, end - rec.start_mono)
-            if rec.shadow_reason:
-                metrics.shadow_denial(rec.shadow_reason)
-            emit()
+            metrics.observe(path, rec.http_status, time.perf_counter() - rec.start_mono)
+            if rec.verdict is not None and rec.verdict.shadow_reason:
+                metrics.shadow_denial(rec.verdict.shadow_reason)
+            task = start_settle()
+            if task is not None and not cancelled:  # never await once cancelled
+                await asyncio.shield(task)
 
     return handler
 
 
-def _emit(sink: UsageSink, rec: RequestRecord, end_mono: float, dataplane_id: str) -> None:
-    try:
-        sink.emit(rec.to_event(end_mono, dataplane_id))
-    except Exception:  # the contract says emit never raises; a bug must not 500 a request
-        log.exception("usage sink raised for request %s", rec.request_id)
+async def settle_now(request: web.Request) -> None:
+    """Settle and emit the request's usage event now, as recorded so far (once per request).
 
-
-async def _settle_and_emit(rec: RequestRecord, sink: UsageSink, dataplane_id: str) -> None:
-    end = time.perf_counter()  # the request ended now; settling is bookkeeping
-    settle, rec.deferred_settle = rec.deferred_settle, None
-    try:
-        if settle is not None:
-            await asyncio.to_thread(settle)
-    except Exception:
-        log.exception("usage estimate failed for request %s", rec.request_id)
-    finally:
-        _emit(sink, rec, end, dataplane_id)
+    For handlers that write the response themselves: await it before ending it.
+    """
+    start = request.get(_START_SETTLE)
+    task = start() if start is not None else None
+    if task is not None:
+        await asyncio.shield(task)
 
 
 async def drain_deferred(deps: Deps) -> None:
@@ -143,40 +154,84 @@ async def drain_deferred(deps: Deps) -> None:
         await asyncio.gather(*deps.deferred, return_exceptions=True)
 
 
-def emit_usage_now(request: web.Request) -> None:
-    """Emit the request's usage event now, as recorded so far (once per request).
+async def read_body(request: web.Request, max_body: int) -> bytes:
+    if request.content_length is not None and request.content_length > max_body:
+        raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.") from None
 
-    For handlers that write the response themselves: call it before ending it.
-    """
-    emit = request.get(_EMIT_USAGE)
-    if emit is not None:
-        emit()
 
-
-def current_config(holder: ConfigHolder) -> CompiledConfig:
+async def _admission(
+    request: web.Request,
+    rec: RequestRecord,
+    holder: ConfigHolder,
+    endpoint: Endpoint,
+    deps: Deps,
+    path_model: str | None,
+) -> Verdict:
+    """The request's facts → `admit`; the verdict is recorded for the usage event."""
     cfg = holder.current
     if cfg is None:
         raise errors.NotReady()
-    return cfg
-
-
-def authorize(request: web.Request, rec: RequestRecord, cfg: CompiledConfig) -> CompiledKey:
-    """Authenticate the key, check the caller and settle who pays (identity.check_caller);
-    then labels, when the gating policy allows. The returned key carries that policy.
-
-    Blocks raise a GatewayError whose code becomes the event's policy_reason.
-    """
     headers = request.headers
     now = rec.start_ns / 1e9
-    key = authenticate(presented_authorization(headers), cfg.keys_by_id, now)
-    rec.set_key(key)
-    key = check_caller(
-        key, rec, rec.client_ip, headers.get("X-Forwarded-For"), headers.get(ACTOR_HEADER), now
+    found = find_key(cfg.keys_by_id, presented_authorization(headers), now)
+    body: bytes | errors.GatewayError = b""
+    # A caller whose key is unknown never gets its body read (nor judged).
+    if endpoint.reads_body and not isinstance(found, errors.GatewayError):
+        try:
+            body = await read_body(request, deps.max_body_bytes)
+        except errors.RequestTooLarge as e:
+            body = e  # refused at the body step, after the caller checks
+    ask = Ask(
+        headers,
+        rec.peer,
+        body,
+        request.match_info.get(path_model) if path_model else None,
+        request.raw_path,
     )
-    if key.policy.allow_labels:
-        labels = parse_labels(headers.get(TAGS_HEADER))
-        if labels:
-            rec.labels = labels
-        if not rec.workflow:
-            rec.workflow = parse_workflow(headers.get(WORKFLOW_HEADER))
-    return key
+    verdict = admit(found, ask, endpoint, now)
+    rec.verdict = verdict
+    rec.model = verdict.model
+    if endpoint.kind is Kind.MODEL and (type(verdict) is Admitted or verdict.body_read):
+        assert verdict.key is not None and isinstance(body, bytes)
+        rec.prompt = PromptCapture(verdict.key.prompt_logging, endpoint.path, len(body))
+        req = verdict.request
+        if req is not None:
+            rec.stream = req.stream  # type: ignore[union-attr]
+            rec.prompt.request(req.body)  # type: ignore[union-attr]
+    return verdict
+
+
+def _start_settle(rec: RequestRecord, deps: Deps) -> asyncio.Task[None] | None:
+    """Emit the event now, or start a task that settles it in a thread (then emits)."""
+    end = time.perf_counter()  # the request ended now; settling is bookkeeping
+    if settles_in_thread(rec):
+        task = asyncio.get_running_loop().create_task(_settle_in_thread(rec, end, deps))
+        deps.deferred.add(task)
+        task.add_done_callback(deps.deferred.discard)
+        return task
+    _emit(deps, rec, end)
+    return None
+
+
+async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
+    try:
+        event = await asyncio.to_thread(settle, rec, end, deps.dataplane_id, counter_for_model)
+    except Exception:
+        log.exception("usage settlement failed for request %s", rec.request_id)
+        # Without the estimate and the prompt text: the event itself is never dropped.
+        rec.prompt = None
+        _emit(deps, rec, end)
+        return
+    deps.sink.emit(event)
+
+
+def _emit(deps: Deps, rec: RequestRecord, end: float) -> None:
+    """Settle inline: only when there is nothing to tokenise (no counter is given)."""
+    try:
+        deps.sink.emit(settle(rec, end, deps.dataplane_id, None))
+    except Exception:  # the contract says emit never raises; a bug must not 500 a request
+        log.exception("usage event failed for request %s", rec.request_id)

@@ -1,10 +1,11 @@
-"""The shared proxy pipeline behind every model endpoint.
+"""The shared proxy pipeline behind every model endpoint, once a request is admitted.
 
-authorize → prepare the body (per endpoint, dataplane/core/chat_request.py) →
-policy → resolve the target chain (routes, then providers; core/routing.py) →
-open upstream with fallback → stream or pass the body back → usage (provider's,
-else estimated) → price. An `EndpointSpec` says what differs per endpoint: the
-upstream operation, the wire format (providers/) and the body preparer.
+admission (dataplane/core/admission.py, taken by `metering.metered`: the caller,
+the body, the model, where it may go) → open upstream with fallback → stream or
+pass the body back → observe usage (the settlement, core/settlement.py, turns it
+into the usage event). An `EndpointSpec` says what differs per endpoint: the
+admission endpoint (path, wire family, body preparer), the upstream operation
+and the wire format (providers/).
 
 Fallback: a target that answers 429 or 5xx, cannot be connected to, or sends no
 headers within the first-byte timeout is recorded as an attempt and the next
@@ -15,8 +16,7 @@ so the client never sees a byte of a failed attempt; the last target's answer
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,55 +26,42 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
+from dataplane.core.admission import Admitted, Endpoint
 from dataplane.core.chat_request import ChatRequest
-from dataplane.core.estimate import estimate_from_text, estimate_usage
-from dataplane.core.prompt_capture import PromptCapture
+from dataplane.core.record import RequestRecord
+from dataplane.core.settlement import response_usage, stream_usage
 from dataplane.core.stream_tap import StreamTap
+from dataplane.core.trace import trace_context
 from dataplane.core.usage_extract import error_code
 from dataplane.http.errors import sse_error_event
-from dataplane.http.metering import Deps, authorize, current_config, emit_usage_now
+from dataplane.http.metering import Deps, settle_now
 from dataplane.http.metrics import Metrics
-from dataplane.http.record import RequestRecord
 from dataplane.http.upstream import Upstream, provider_headers, response_headers
 from dataplane.providers import WireFormat
-from dataplane.tokens import encoding_for_model, loaded_encoding_for_model
 from oggy.contract import errors
-from oggy.contract.compile import CompiledProvider, CompiledWorkspace
-from oggy.contract.policy import enforce, permitted_targets
+from oggy.contract.compile import CompiledProvider
 from oggy.contract.routing import Target
 from oggy.v1 import usage_pb2
 
-log = logging.getLogger(__name__)
 SSE_CONTENT_TYPE = "text/event-stream"
 # Longest error body read from a failed attempt before trying the next target.
 MAX_ERROR_BODY = 64 * 1024
 
-Prepare = Callable[[bytes, str | None], ChatRequest]
 # target → (url, headers, payload) of one attempt.
 BuildAttempt = Callable[[Target[CompiledProvider]], tuple[object, Mapping[str, str], bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)
 class EndpointSpec:
-    endpoint: str  # recorded in usage events and metrics: `/v1/chat/completions`
+    endpoint: Endpoint  # what admission reads: path, wire family, body preparer
     op: str  # upstream operation appended by the provider module: `chat/completions`
     wire: WireFormat
-    prepare: Prepare
     # Chat-style streams: the gateway asked for usage; hide it unless the client did.
     hides_usage_chunk: bool = False
 
 
 def is_fallback_status(status: int) -> bool:
     return status == 429 or status >= 500
-
-
-async def read_body(request: web.Request, max_body: int) -> bytes:
-    if request.content_length is not None and request.content_length > max_body:
-        raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.")
-    try:
-        return await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.") from None
 
 
 def _attempt(
@@ -97,11 +84,12 @@ async def open_with_fallback(
     build: BuildAttempt,
     idle_timeout_s: float,
     method: str = "POST",
-) -> tuple[aiohttp.ClientResponse, Target[CompiledProvider]]:
+) -> aiohttp.ClientResponse:
     """The first usable upstream response along `targets` (see the module docstring).
 
     `rec.provider`/`rec.model` name the target being tried; each try is appended to
-    `rec.attempts` (the served one last; its error_type is filled in by the caller).
+    `rec.attempts` (the served one last; its error_type is filled in by the caller);
+    `rec.served` is the target that answered.
     Raises the last target's UpstreamUnavailable / UpstreamTimeout.
     """
     last = len(targets) - 1
@@ -129,8 +117,10 @@ async def open_with_fallback(
             continue
         a = _attempt(rec, target, started)
         a.http_status = resp.status
-        return resp, target
-    raise errors.ModelNotFound()  # no targets: callers check first
+        rec.served = target
+        rec.upstream_request_id = resp.headers.get("x-request-id", "")
+        return resp
+    raise errors.ModelNotFound()  # no targets: admission refuses those first
 
 
 async def _read_error_body(resp: aiohttp.ClientResponse, timeout_s: float) -> bytes:
@@ -146,64 +136,30 @@ async def _read_error_body(resp: aiohttp.ClientResponse, timeout_s: float) -> by
 class ProxyHandler:
     """One model endpoint (chat, completions, embeddings, responses, messages)."""
 
-    def __init__(
-        self,
-        deps: Deps,
-        spec: EndpointSpec,
-        *,
-        max_body_bytes: int,
-        idle_timeout_s: float,
-        model_from_path: str | None = None,
-    ) -> None:
-        self._holder = deps.holder
+    def __init__(self, deps: Deps, spec: EndpointSpec, *, idle_timeout_s: float) -> None:
         self._upstream = deps.upstream
         self._metrics = deps.metrics
         self._spec = spec
-        self._max_body = max_body_bytes
         self._idle = idle_timeout_s
-        # Azure-style paths carry the model (deployment) in this match_info key.
-        self._model_from_path = model_from_path
 
-    async def __call__(self, request: web.Request, rec: RequestRecord) -> web.StreamResponse:
+    async def __call__(
+        self, request: web.Request, rec: RequestRecord, admitted: Admitted
+    ) -> web.StreamResponse:
         spec = self._spec
-        cfg = current_config(self._holder)
-        key = authorize(request, rec, cfg)
-        path_model = (
-            request.match_info.get(self._model_from_path) if self._model_from_path else None
-        )
-        raw = await read_body(request, self._max_body)
-        rec.prompt = PromptCapture(key.prompt_logging, spec.endpoint, len(raw))
-        req = spec.prepare(raw, path_model, max_tokens_cap=key.policy.max_tokens_cap)
-        rec.prompt.request(req.body)
-        rec.model = rec.requested_model = req.model
-        rec.stream = req.stream
-        workspace = key.workspace
-        # Permission before existence: a denied model is 403 whether or not it is served.
-        # A route alias is judged by the models it resolves to, not by its own name.
-        enforce(key.policy.check_any_model(workspace.routing.upstream_models(req.model)), rec)
-        enforce(key.policy.check_max_tokens(req.max_output_tokens), rec)
-        targets = workspace.targets(req.model, spec.wire.family)
-        if not targets:
-            raise errors.ModelNotFound(
-                f"The model {req.model!r} does not exist or is not served in this workspace"
-                f" for {spec.endpoint}.",
-                param="model",
-            )
-        # Fallbacks never reach a provider or model the policy does not allow.
-        targets, decision = permitted_targets(key.policy, targets, provider_name, target_model)
-        enforce(decision, rec)
+        req = admitted.request
+        assert isinstance(req, ChatRequest)
         client_headers = request.headers
+        trace = trace_context(client_headers)
 
         def build(target: Target[CompiledProvider]) -> tuple[object, CIMultiDict[str], bytes]:
             p = target.provider
-            headers = provider_headers(p, client_headers)
+            headers = provider_headers(p, client_headers, trace)
             return p.url(spec.op, target.model), headers, req.payload_for(target.model)
 
-        resp, served = await open_with_fallback(
-            self._upstream, self._metrics, rec, targets, build, self._idle
+        resp = await open_with_fallback(
+            self._upstream, self._metrics, rec, admitted.targets, build, self._idle
         )
-        call = Call(rec, req, spec.wire, workspace, served)
-        rec.upstream_request_id = resp.headers.get("x-request-id", "")
+        call = Call(rec, req, spec.wire, spec.endpoint.family, admitted.headers)
         if (
             req.stream
             and resp.status < 300
@@ -219,13 +175,13 @@ class ProxyHandler:
 
 @dataclass(slots=True)
 class Call:
-    """One request's state after routing: what settles usage and cost."""
+    """One admitted request's relay: what it observes usage with, how it answers."""
 
     rec: RequestRecord
     req: ChatRequest | None  # None for pass-through requests (no estimates)
     wire: WireFormat
-    workspace: CompiledWorkspace
-    served: Target[CompiledProvider]
+    protocol: str  # the caller's (error shape of a stream's final error event)
+    headers: Mapping[str, str]  # admission's response headers
 
 
 async def relay_buffered(
@@ -254,22 +210,19 @@ async def relay_buffered(
     parsed = _loads(body) if _is_json(resp) else None
     if rec.prompt is not None:
         rec.prompt.response_body(len(body), parsed)
-        if rec.prompt.logs_text:  # FULL logging: redact off the loop
-            await asyncio.to_thread(rec.prompt.seal, time.time())
     if status < 300:
-        rec.usage = call.wire.usage(parsed)
-        if rec.usage is None and call.req is not None:
-            await asyncio.to_thread(_estimate_whole, call, parsed)
+        response_usage(rec, call.req, call.wire, parsed)
     else:
         rec.error_type = error_code(parsed) or "upstream_error"
         _mark_last_attempt(rec, rec.error_type)
         metrics.upstream_error("http_5xx" if status >= 500 else "http_4xx")
     rec.http_status = status
     out = web.Response(
-        status=status, body=body, headers=response_headers(resp.headers, rec.request_id)
+        status=status,
+        body=body,
+        headers=response_headers(resp.headers, rec.request_id, call.headers),
     )
     rec.first_byte = time.perf_counter()
-    price(call)
     return out
 
 
@@ -283,7 +236,7 @@ async def relay_stream(
 ) -> web.StreamResponse:
     """Stream the upstream body through as it arrives (`tap` watches SSE for usage)."""
     rec = call.rec
-    headers = response_headers(resp.headers, rec.request_id)
+    headers = response_headers(resp.headers, rec.request_id, call.headers)
     headers["Cache-Control"] = "no-cache"
     out = _StreamOut(status=resp.status, headers=headers)
     rec.http_status = resp.status
@@ -332,46 +285,35 @@ async def relay_stream(
     except ConnectionResetError:  # includes aiohttp's ClientConnectionResetError on write
         rec.fail(499, "client_disconnected")
         resp.close()
-        await settle_stream_usage(call, tap)
+        stream_usage(rec, call.req, call.wire, tap)
         return out
     except BaseException:  # CancelledError: the client went away (or shutdown)
         rec.fail(499, "client_disconnected")
         resp.close()
-        # No awaiting while cancelled. With the tokenizer loaded (warmed at startup)
-        # the estimate runs inline (rare path, bounded input); never load it here:
-        # the usage emitter then runs the estimate in a thread before emitting.
-        if _settle_ready(call, tap):
-            _settle_now(call, tap)
-        else:
-            rec.defer_settle(lambda: _settle_now(call, tap))
+        # No awaiting while cancelled: what the stream carried (or how to estimate
+        # it) is recorded, and the settlement runs after (in a thread if it must).
+        stream_usage(rec, call.req, call.wire, tap)
         raise
 
-    settled = False
-    try:
-        if failure is None:
-            resp.release()
-            if tap is not None:
-                if tap.error_type:
-                    rec.error_type = tap.error_type
-                held += tap.finish()
-        else:
-            resp.close()
-            rec.fail(failure.status, failure.code)
-            _mark_last_attempt(rec, failure.code)
-            # A half-sent event would swallow the error event: end it first.
-            prefix = b"\n\n" if tap is not None and tap.partial_sent() else b""
-            if tap is not None:
-                held += prefix + sse_error_event(failure)
-        # Usage is settled and emitted (journaled) before the client sees the end.
-        await _settle_stream(call, tap)
-        settled = True
-        emit_usage_now(request)
+    if failure is None:
+        resp.release()
+        if tap is not None:
+            if tap.error_type:
+                rec.error_type = tap.error_type
+            held += tap.finish()
+    else:
+        resp.close()
+        rec.fail(failure.status, failure.code)
+        _mark_last_attempt(rec, failure.code)
+        # A half-sent event would swallow the error event: end it first.
+        prefix = b"\n\n" if tap is not None and tap.partial_sent() else b""
+        if tap is not None:
+            held += prefix + sse_error_event(failure, call.protocol, rec.request_id)
+    stream_usage(rec, call.req, call.wire, tap)
+    # Usage is settled and emitted (journaled) before the client sees the end.
+    await settle_now(request)
+    with contextlib.suppress(ConnectionResetError):
         await out.write_eof(held)
-    except ConnectionResetError:
-        if failure is None and not settled:
-            rec.fail(499, "client_disconnected")
-    if not settled:
-        await _settle_stream(call, tap)
     return out
 
 
@@ -384,89 +326,6 @@ class _StreamOut(web.StreamResponse):
     """
 
     _send_headers_immediately = False
-
-
-async def _settle_stream(call: Call, tap: StreamTap | None) -> None:
-    await settle_stream_usage(call, tap)
-    prompt = call.rec.prompt
-    if prompt is not None and prompt.logs_text:  # FULL logging: redact off the loop
-        await asyncio.to_thread(prompt.seal, time.time())
-
-
-async def settle_stream_usage(call: Call, tap: StreamTap | None) -> None:
-    if tap is None or tap.usage is not None or call.req is None:
-        _settle_now(call, tap)
-        return
-    # Tokenising is CPU work (and the first use loads an encoding): off the loop.
-    await asyncio.to_thread(_settle_now, call, tap)
-
-
-def _settle_ready(call: Call, tap: StreamTap | None) -> bool:
-    """Whether `_settle_now` can run without loading a tokenizer."""
-    if tap is None or tap.usage is not None or call.req is None:
-        return True
-    return loaded_encoding_for_model(call.served.model) is not None
-
-
-def _settle_now(call: Call, tap: StreamTap | None) -> None:
-    """Provider usage when the stream carried it, else a tiktoken estimate; then price."""
-    rec = call.rec
-    if tap is not None and tap.usage is not None:
-        rec.usage = tap.usage
-    elif tap is not None and call.req is not None:
-        count = _counter(call.served.model)
-        if count is not None:
-            req = call.req
-            rec.usage = estimate_usage(
-                req.messages,
-                tap.kept(),
-                tap.total_bytes,
-                count,
-                text_of=call.wire.stream_text,
-                max_output_tokens=req.max_output_tokens,
-            )
-            rec.token_source = "estimated"
-    price(call)
-
-
-def _estimate_whole(call: Call, parsed: object) -> None:
-    """A successful response without usage: estimate from the request and the reply text."""
-    req = call.req
-    count = _counter(call.served.model)
-    if req is None or count is None:
-        return
-    call.rec.usage = estimate_from_text(
-        req.messages,
-        call.wire.response_text(parsed),
-        count,
-        max_output_tokens=req.max_output_tokens,
-    )
-    call.rec.token_source = "estimated"
-
-
-def _counter(model: str) -> Callable[[str], int] | None:
-    try:
-        encoding = encoding_for_model(model)
-    except Exception:  # no packaged encoding: report no counts rather than fail
-        log.warning("no tokenizer for model %r; usage left empty", model, exc_info=True)
-        return None
-    return lambda text: len(encoding.encode_ordinary(text))
-
-
-def price(call: Call) -> None:
-    """Cost of the known usage at the serving provider's rates (unset when unpriced)."""
-    rec = call.rec
-    if rec.usage is None:
-        return
-    cost = call.workspace.prices.price(
-        call.served.provider.kind_name,
-        call.served.model,
-        rec.start_ns // 1_000_000_000,
-        rec.usage.token_counts(),
-    )
-    if cost is not None:
-        rec.cost_micro_usd = cost.micro_usd
-        rec.price_catalog_version = cost.catalog_version
 
 
 def _mark_last_attempt(rec: RequestRecord, error_type: str) -> None:
@@ -484,11 +343,3 @@ def _loads(body: bytes) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-
-
-def provider_name(target: Target[CompiledProvider]) -> str:
-    return target.provider.name
-
-
-def target_model(target: Target[CompiledProvider]) -> str:
-    return target.model

@@ -18,6 +18,8 @@ import aiohttp
 from multidict import CIMultiDict
 from yarl import URL
 
+from dataplane.core.admission import NO_HEADERS
+from dataplane.core.trace import REQUEST_ID_HEADER
 from oggy.contract import errors
 
 # Client headers that are safe and useful to forward upstream.
@@ -166,13 +168,18 @@ class HeaderTemplate:
         # The provider's auth always wins over a client header of the same name.
         self._forward = tuple(name for name in forward if name not in names)
 
-    def build(self, client: Mapping[str, str]) -> CIMultiDict[str]:
+    def build(
+        self, client: Mapping[str, str], extra: Iterable[tuple[str, str]] = ()
+    ) -> CIMultiDict[str]:
+        """`extra`: headers vetted per request (the client's valid trace context)."""
         headers = self._base.copy()
         get = client.get
         for name in self._forward:
             v = get(name)
             if v is not None:
                 headers[name] = v
+        for name, value in extra:
+            headers[name] = value
         return headers
 
 
@@ -182,9 +189,10 @@ def upstream_headers(
     forward: Iterable[str] = FORWARD_REQUEST_HEADERS,
     defaults: Iterable[tuple[str, str]] = (),
     content_type: str | None = "application/json",
+    extra: Iterable[tuple[str, str]] = (),
 ) -> CIMultiDict[str]:
     """Headers for the upstream request: allowlisted client headers, the provider's auth."""
-    return HeaderTemplate(auth, forward, defaults, content_type).build(client)
+    return HeaderTemplate(auth, forward, defaults, content_type).build(client, extra)
 
 
 # Templates of the providers in use, by identity (a new config brings new providers).
@@ -192,7 +200,9 @@ _templates: dict[int, tuple[Any, HeaderTemplate]] = {}
 _MAX_TEMPLATES = 4096
 
 
-def provider_headers(provider: Any, client: Mapping[str, str]) -> CIMultiDict[str]:
+def provider_headers(
+    provider: Any, client: Mapping[str, str], extra: Iterable[tuple[str, str]] = ()
+) -> CIMultiDict[str]:
     """`upstream_headers` for a CompiledProvider, its fixed part built once."""
     found = _templates.get(id(provider))
     if found is None or found[0] is not provider:
@@ -204,10 +214,13 @@ def provider_headers(provider: Any, client: Mapping[str, str]) -> CIMultiDict[st
             HeaderTemplate(provider.auth_headers, d.forward_headers, d.default_headers),
         )
         _templates[id(provider)] = found
-    return found[1].build(client)
+    return found[1].build(client, extra)
 
 
-def response_headers(upstream: Mapping[str, str], request_id: str) -> CIMultiDict[str]:
+def response_headers(
+    upstream: Mapping[str, str], request_id: str, own: Mapping[str, str] = NO_HEADERS
+) -> CIMultiDict[str]:
+    """The provider's passable headers, then the gateway's own (`own`: admission's)."""
     out: CIMultiDict[str] = CIMultiDict()
     passes = _passes
     for name, value in upstream.items():
@@ -216,7 +229,9 @@ def response_headers(upstream: Mapping[str, str], request_id: str) -> CIMultiDic
             ok = _decide(name)
         if ok:
             out.add(name, value)
-    out["X-Request-Id"] = request_id
+    if own:
+        out.update(own)
+    out[REQUEST_ID_HEADER] = request_id
     return out
 
 

@@ -3,6 +3,7 @@
 from dataplane.tokens.encodings import (
     ENCODING_SHA256,
     EncodingUnavailable,
+    counter_for_model,
     encoding_for_model,
     load_encoding,
     loaded_encoding,
@@ -13,6 +14,7 @@ from dataplane.tokens.encodings import (
 __all__ = [
     "ENCODING_SHA256",
     "EncodingUnavailable",
+    "counter_for_model",
     "encoding_for_model",
     "load_encoding",
     "loaded_encoding",

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from importlib import resources
 
 import tiktoken
@@ -150,3 +151,14 @@ def encoding_for_model(model: str) -> tiktoken.Encoding:
 def loaded_encoding_for_model(model: str) -> tiktoken.Encoding | None:
     """`encoding_for_model` if that encoding is loaded already, else None (never blocks)."""
     return _loaded.get(encoding_name_for_model(model))
+
+
+def counter_for_model(model: str) -> Callable[[str], int] | None:
+    """`count(text) -> tokens` with the model's encoding (loading it: may block), or None
+    when it cannot be loaded (usage is then reported without counts, not failed)."""
+    try:
+        encoding = encoding_for_model(model)
+    except Exception:
+        log.warning("no tokenizer for model %r; usage left empty", model, exc_info=True)
+        return None
+    return lambda text: len(encoding.encode_ordinary(text))

@@ -9,7 +9,8 @@ responses; also its AzureOpenAI client on `/openai/deployments/...`) and the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -157,14 +158,20 @@ class Env:
             assert r.status == 200
 
 
-@pytest.fixture
-async def env() -> AsyncIterator[Env]:
+@contextlib.asynccontextmanager
+async def running(
+    edit: Callable[[snapshot_pb2.Snapshot, str, str], None] | None = None,
+) -> AsyncIterator[Env]:
+    """The app in front of two mock providers; `edit(snapshot, mock1, mock2)` adds to the
+    workspace before it is compiled."""
     r1, p1 = await start_mock_provider()
     r2, p2 = await start_mock_provider()
     mock1, mock2 = f"http://127.0.0.1:{p1}", f"http://127.0.0.1:{p2}"
+    snapshot = build_snapshot(mock1, mock2)
+    if edit is not None:
+        edit(snapshot, mock1, mock2)
     sink = ListSink()
-    holder = ConfigHolder(compile_snapshot(build_snapshot(mock1, mock2)))
-    runner, base = await serve(create_app(holder, sink, OPTIONS))
+    runner, base = await serve(create_app(ConfigHolder(compile_snapshot(snapshot)), sink, OPTIONS))
     http = aiohttp.ClientSession()
     e = Env(base, mock1, mock2, sink, http)
     try:
@@ -176,6 +183,12 @@ async def env() -> AsyncIterator[Env]:
         await runner.cleanup()
         await r1.cleanup()
         await r2.cleanup()
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    async with running() as e:
+        yield e
 
 
 def user(text: str) -> list[dict[str, str]]:
@@ -359,19 +372,16 @@ async def test_anthropic_messages_stream(env: Env) -> None:
     assert ev.HasField("cost_micro_usd")
 
 
+async def stream_messages(env: Env, text: str) -> tuple[int, str]:
+    """A raw `/v1/messages` stream (no SDK): the status and the SSE text as sent."""
+    body = {"model": "claude-haiku-4-5", "max_tokens": 10, "stream": True, "messages": user(text)}
+    resp = await env.http.post(env.base + "/v1/messages", json=body, headers={"x-api-key": KEY})
+    return resp.status, (await resp.read()).decode()
+
+
 async def test_anthropic_error_event_in_stream_is_forwarded(env: Env) -> None:
-    resp = await env.http.post(
-        env.base + "/v1/messages",
-        json={
-            "model": "claude-haiku-4-5",
-            "max_tokens": 10,
-            "stream": True,
-            "messages": user("mock:error_in_stream mock:words=5"),
-        },
-        headers={"x-api-key": KEY},
-    )
-    text = (await resp.read()).decode()
-    assert resp.status == 200 and "event: error" in text and "overloaded_error" in text
+    status, text = await stream_messages(env, "mock:error_in_stream mock:words=5")
+    assert status == 200 and "event: error" in text and "overloaded_error" in text
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.error_type) == (200, "overloaded_error")
     assert ev.prompt_tokens > 0  # message_start's usage arrived before the error

@@ -16,8 +16,9 @@ from dataplane.core.prompt_text import (
     build_prompt_text,
     request_text,
 )
+from dataplane.core.record import RequestRecord
+from dataplane.core.settlement import settle
 from dataplane.core.usage_extract import Usage
-from dataplane.http.record import RequestRecord
 from dataplane.usage.spool import Spool
 from oggy.contract.compile import ConfigError, compile_snapshot
 from oggy.contract.prompt_logging import (
@@ -425,7 +426,7 @@ STREAM_REPLY = sse(
 
 @pytest.mark.parametrize("split", [1, 7, 100_000])
 def test_full_logging_never_spools_unredacted_text(tmp_path: Path, split: int) -> None:
-    """FULL logging of a prompt with secrets, through RequestRecord.to_event, into the
+    """FULL logging of a prompt with secrets, through the settlement's event, into the
     real spool: the bytes on disk hold none of the secrets."""
     body = {
         "model": "gpt-4o",
@@ -436,15 +437,14 @@ def test_full_logging_never_spools_unredacted_text(tmp_path: Path, split: int) -
         ],
     }
     raw = orjson.dumps(body)
-    rec = RequestRecord(
-        "0190f0e0-0000-7000-8000-000000000001", CHAT, 1_700_000_000 * 10**9, 0.0, "127.0.0.1"
-    )
+    event_id = "0190f0e0-0000-7000-8000-000000000001"
+    rec = RequestRecord(event_id, event_id, CHAT, 1_700_000_000 * 10**9, 0.0, "127.0.0.1")
     rec.prompt = PromptCapture(full_policy(), CHAT)
     rec.prompt.request(orjson.loads(raw), len(raw))
     for i in range(0, len(STREAM_REPLY), split):
         rec.prompt.stream_chunk(STREAM_REPLY[i : i + split])
     rec.usage = Usage(prompt_tokens=40, completion_tokens=12, total_tokens=52)
-    ev = rec.to_event(1.0, "dp-1")
+    ev = settle(rec, 1.0, "dp-1", None)
     # The text was there, redacted, not dropped.
     assert "[EMAIL]" in ev.prompt_text.request_text
     assert "[PRIVATE_KEY]" in ev.prompt_text.request_text

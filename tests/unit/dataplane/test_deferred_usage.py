@@ -1,4 +1,4 @@
-"""A cancelled request whose estimate needs a cold tokenizer: settled off the loop, one event."""
+"""A settlement that tokenises runs in a thread, also for a cancelled request: one event."""
 
 from __future__ import annotations
 
@@ -9,11 +9,21 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
+from dataplane.config.holder import ConfigHolder
+from dataplane.core.admission import Admitted
+from dataplane.core.estimate import Count
+from dataplane.core.record import RequestRecord
+from dataplane.core.usage_extract import Usage
+from dataplane.http import metering
+from dataplane.http.endpoints import MODELS
 from dataplane.http.metering import Deps, drain_deferred, metered
 from dataplane.http.metrics import Metrics
-from dataplane.http.record import RequestRecord
-from dataplane.usage_sink import UsageSink
+from oggy.contract.compile import compile_snapshot
+from oggy.contract.identity import ReplayCaches
 from oggy.v1 import usage_pb2
+from tests.support.identity_snapshot import identity_snapshot, key_text
+
+CFG = compile_snapshot(identity_snapshot(), replay_caches=ReplayCaches())
 
 
 class ListSink:
@@ -27,28 +37,34 @@ class ListSink:
         return 0
 
 
-async def test_deferred_settle_runs_in_a_thread_then_emits_once() -> None:
+async def test_cancelled_request_settles_in_a_thread_then_emits_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counted_in: list[int] = []
+
+    def counter(model: str) -> Count:
+        counted_in.append(threading.get_ident())
+        return lambda text: len(text.split())
+
+    monkeypatch.setattr(metering, "counter_for_model", counter)
     sink = ListSink()
-    sink_: UsageSink = sink
-    deps = Deps(None, sink_, None, Metrics(), "dp", lambda: "id-1")  # type: ignore[arg-type]
-    loop_thread = threading.get_ident()
-    settled_in: list[int] = []
+    deps = Deps(ConfigHolder(CFG), sink, None, Metrics(), "dp", lambda: "id-1")  # type: ignore[arg-type]
 
-    async def inner(request: web.Request, rec: RequestRecord) -> web.StreamResponse:
+    async def inner(request: web.Request, rec: RequestRecord, admitted: Admitted) -> web.Response:
+        rec.served = admitted.targets[0]
         rec.fail(499, "client_disconnected")
-
-        def settle() -> None:
-            settled_in.append(threading.get_ident())
-            rec.token_source = "estimated"
-
-        rec.defer_settle(settle)
+        rec.estimate = lambda count: Usage(count("two words"), 0, count("two words"))
         raise asyncio.CancelledError
 
-    handler = metered("/v1/chat/completions", deps, inner)
+    handler = metered(MODELS, deps, inner)
+    request = make_mocked_request(
+        "GET", "/v1/models", headers={"Authorization": f"Bearer {key_text('kws')}"}
+    )
     with pytest.raises(asyncio.CancelledError):
-        await handler(make_mocked_request("POST", "/v1/chat/completions"))
+        await handler(request)
     await drain_deferred(deps)
     assert len(sink.events) == 1
-    assert settled_in and settled_in[0] != loop_thread
+    assert counted_in and counted_in[0] != threading.get_ident()
     ev = sink.events[0]
     assert (ev.http_status, ev.error_type, ev.event_id) == (499, "client_disconnected", "id-1")
+    assert (ev.prompt_tokens, ev.token_source) == (2, "estimated")

@@ -1,13 +1,16 @@
 """The data plane's one exception tree.
 
-Everything that ends a request early raises a `GatewayError`; the HTTP error
-middleware is the only place that turns one into a response (OpenAI shape
-`{"error": {"message", "type", "param", "code"}}`), and the request handler
-records `code` as the usage event's `error_type`. Messages are shown to
-callers, so they never contain secrets.
+Everything that ends a request early raises a `GatewayError`; the data plane's
+HTTP error mapper is the only place that turns one into a response (in the
+caller's protocol: OpenAI's `{"error": {"message", "type", "param", "code"}}`
+from `body()`, or Anthropic's), with the error's `headers` (e.g. `Retry-After`)
+added, and the request handler records `code` as the usage event's
+`error_type`. Messages are shown to callers, so they never contain secrets.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 
 class GatewayError(Exception):
@@ -15,10 +18,20 @@ class GatewayError(Exception):
     code: str = "internal_error"
     type: str = "server_error"
     default_message: str = "The gateway failed to handle the request."
+    # Response headers that go with the error (`Retry-After`, `x-ratelimit-*`).
+    headers: Mapping[str, str] | None = None
 
-    def __init__(self, message: str | None = None, *, param: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.param = param
+        if headers is not None:
+            self.headers = headers
         super().__init__(self.message)
 
     def body(self) -> dict[str, dict[str, str | None]]:
