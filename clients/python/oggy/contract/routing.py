@@ -108,6 +108,3 @@ class RoutingTable(Generic[T]):
             del self._cache[next(iter(self._cache))]
         self._cache[key] = result
         return result
-
-    def is_alias(self, model: str) -> bool:
-        return model in self.routes
