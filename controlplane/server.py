@@ -31,6 +31,7 @@ from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
 from controlplane.usage import UsageIngestServicer, open_usage_store
+from controlplane.usage.errors import UsageStoreConfigError
 from controlplane.usage.retention import RetentionJob
 from oggy.v1 import (
     admin_service_pb2,
@@ -215,7 +216,7 @@ async def serve(settings: Settings) -> None:
     except StoreUnavailable as exc:
         log.error("cannot reach etcd at %s: %s", settings.etcd, exc)
         raise SystemExit(1) from None
-    except (KekMismatch, KeyringError, SettingsError) as exc:
+    except (KekMismatch, KeyringError, SettingsError, UsageStoreConfigError) as exc:
         # Messages name KEK ids and paths, never key material.
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None

@@ -74,10 +74,6 @@ class Settings:
                 raise SettingsError(f"{flag}: no such file {path}")
 
     @property
-    def tls(self) -> bool:
-        return self.tls_cert is not None
-
-    @property
     def grpc_address(self) -> str:
         host = f"[{self.grpc_host}]" if ":" in self.grpc_host else self.grpc_host
         return f"{host}:{self.grpc_port}"
@@ -118,29 +114,13 @@ class Settings:
             tls_key=_path(tls_key),
         )
 
-    @classmethod
-    def from_namespace(
-        cls, ns: argparse.Namespace, environ: Mapping[str, str] | None = None
-    ) -> Settings:
-        return cls.from_flags(
-            state_dir=ns.state_dir,
-            etcd=ns.etcd,
-            grpc=ns.grpc,
-            etcd_prefix=ns.etcd_prefix,
-            usage_store=ns.usage_store,
-            kek_file=getattr(ns, "kek_file", None),
-            tls_cert=getattr(ns, "tls_cert", None),
-            tls_key=getattr(ns, "tls_key", None),
-            environ=environ,
-        )
-
 
 def _path(value: str | Path | None) -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `oggy controlplane` flags; pair with `Settings.from_namespace`."""
+    """The `oggy controlplane` flags; pair with `Settings.from_flags`."""
     parser.add_argument("--etcd", default=DEFAULT_ETCD, help="etcd endpoint, http://HOST:PORT")
     parser.add_argument("--grpc", default=DEFAULT_GRPC, help="gRPC listen address HOST:PORT")
     parser.add_argument("--state-dir", required=True, help="dir for kek, admin_token, node_token")

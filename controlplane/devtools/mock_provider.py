@@ -8,6 +8,10 @@ headers or `mock:...` magic strings in the last user message / prompt / input (s
 mock_script).
 Every request received is recorded; `GET /_mock/requests` returns them (newest last) and
 `DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded.
+OpenAI replies carry a provider's usual headers (organization, processing time, rate
+limits, a cookie) so a gateway's response-header filter has something to filter. In
+process, `runner.app[STATE]` is the MockState: its `requests`, and `hung_up`, set when a
+client (the gateway) went away before its reply ended.
 
     python -m controlplane.devtools.mock_provider --port 0
     runner, port = await start_mock_provider()   # in-process, for tests
@@ -24,7 +28,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +54,23 @@ class MockState:
     # Script overrides for the next requests (POST /_mock/next), oldest first: lets a
     # test make one of two mock instances fail while the same body reaches both.
     forced: deque[dict[str, int]] = field(default_factory=deque)
+    # Set when a client hung up before its reply ended (a stall, a delay, a stream).
+    hung_up: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 STATE = web.AppKey("mock_state", MockState)
+
+# What OpenAI sends besides x-request-id; the gateway passes the rate-limit and
+# processing headers and keeps the organization and the cookie to itself.
+OPENAI_RESPONSE_HEADERS = {
+    "openai-organization": "org-mock",
+    "openai-processing-ms": "1",
+    "openai-version": "2020-10-01",
+    "x-ratelimit-remaining-requests": "99",
+    "set-cookie": "__cf_bm=mock; path=/; HttpOnly",
+}
+# A stream with `split` goes out in pieces of this many bytes.
+SPLIT_BYTES = 7
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -88,6 +106,7 @@ async def _pause(state: MockState, seconds: float, request: web.Request | None =
         if left <= 0:
             return
         if request is not None and (request.transport is None or request.transport.is_closing()):
+            state.hung_up.set()
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.closing.wait(), timeout=min(left, 0.1))
@@ -108,6 +127,7 @@ async def _prelude(
     request: web.Request,
     validate: Callable[[Any], None],
     error_body: ErrorBody = mock_script.error_body,
+    provider_headers: Mapping[str, str] = OPENAI_RESPONSE_HEADERS,
 ) -> _Call | web.Response:
     """Record, validate, script, delay, and the scripted error status (as a response)."""
     state = request.app[STATE]
@@ -125,7 +145,7 @@ async def _prelude(
     if script.delay_ms:
         await _pause(state, script.delay_ms / 1000, request)
     n = next(state.counter)
-    headers = {"x-request-id": f"req_mock_{n}"}
+    headers = {"x-request-id": f"req_mock_{n}", **provider_headers}
     if script.status != 200:
         if script.status == 429:
             headers["retry-after"] = "1"
@@ -182,6 +202,15 @@ async def _write_events(
         headers={"content-type": "text/event-stream", "cache-control": "no-cache", **headers}
     )
     await response.prepare(request)
+
+    async def write(data: bytes) -> None:
+        if not script.split:
+            await response.write(data)
+            return
+        for start in range(0, len(data), SPLIT_BYTES):
+            await response.write(data[start : start + SPLIT_BYTES])
+            await asyncio.sleep(0)  # let a reader in this loop take the piece alone
+
     # A mid-stream error comes after a couple of words, like a provider failing halfway.
     error_at = min(2, script.words) if script.error_in_stream else None
     try:
@@ -190,15 +219,17 @@ async def _write_events(
                 await _pause(state, MAX_STALL_S, request)
                 return response
             if i == error_at:
-                await response.write(error_event)
+                await write(error_event)
                 return response
-            await response.write(event)
+            if i and script.chunk_delay_ms:
+                await _pause(state, script.chunk_delay_ms / 1000, request)
+            await write(event)
         if done:
-            await response.write(done)
+            await write(done)
         await response.write_eof()
     except ConnectionResetError:
         # The gateway hung up mid-stream (its client went away): expected, not an error.
-        pass
+        state.hung_up.set()
     return response
 
 
@@ -247,7 +278,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    call = await _prelude(request, mock_script.validate_request, mock_script.anthropic_error_body)
+    call = await _prelude(
+        request, mock_script.validate_request, mock_script.anthropic_error_body, {}
+    )
     if isinstance(call, web.Response):
         return call
     body, script = call.body, call.script

@@ -3,7 +3,9 @@
 Wire formats: OpenAI chat completions, legacy completions, embeddings and the
 Responses API; Anthropic messages. `mock:no_usage` leaves usage out of every
 reply (to exercise the gateway's estimates); `mock:cache_write=N` sets
-Anthropic's `cache_creation_input_tokens` (and `mock:cached=N` its cache reads).
+Anthropic's `cache_creation_input_tokens` (and `mock:cached=N` its cache reads);
+`mock:split` writes a stream in odd 7-byte pieces, and `mock:chunk_delay_ms=N`
+spaces its events out.
 
 No I/O here, so the scripting rules and the usage arithmetic are tested without a server.
 The data plane forwards only an allowlist of client headers, so every knob can be set
@@ -42,8 +44,11 @@ _HEADERS = {
     "x-mock-cached-tokens": "cached",
     "x-mock-reasoning-tokens": "reasoning",
     "x-mock-cache-write-tokens": "cache_write",
+    "x-mock-chunk-delay-ms": "chunk_delay_ms",
 }
 _MAGIC_FIELDS = frozenset(_HEADERS.values())
+# Boolean knobs: `mock:NAME`, or header `x-mock-NAME` (dashes) set to 1/true/yes.
+_FLAGS = ("error_in_stream", "no_usage", "split")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,10 @@ class Script:
     error_in_stream: bool = False
     no_usage: bool = False
     cache_write: int | None = None
+    # Stream: write the SSE bytes in odd 7-byte pieces (parsers must reassemble them).
+    split: bool = False
+    # Stream: wait this long between two events, like tokens being generated.
+    chunk_delay_ms: int = 0
 
 
 class BadRequest(ValueError):
@@ -72,11 +81,11 @@ def parse_script(headers: Mapping[str, str], body: Mapping[str, Any]) -> Script:
         raw = headers.get(header)
         if raw is not None and raw.strip().isdigit():
             values[field_name] = int(raw)
-    for flag in ("error_in_stream", "no_usage"):
+    for flag in _FLAGS:
         if headers.get("x-mock-" + flag.replace("_", "-"), "").lower() in ("1", "true", "yes"):
             values[flag] = True
     for name, number in _MAGIC.findall(last_user_text(body)):
-        if name in ("error_in_stream", "no_usage"):
+        if name in _FLAGS:
             values[name] = True
         elif name in _MAGIC_FIELDS and number:
             values[name] = int(number)

@@ -38,7 +38,6 @@ from oggy.v1 import price_pb2
 
 PROVIDER_KINDS = ("openai", "anthropic", "azure_openai", "openai_compatible")
 ANY_PROVIDER = "*"
-DEFAULT_VERSION = "default"
 DEFAULT_ID_PREFIX = "default-"
 _MODEL = re.compile(r"[\x21-\x7e]{1,200}")
 _AMOUNT_FIELDS = (

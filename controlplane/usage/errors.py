@@ -12,3 +12,7 @@ class InvalidArgument(_DomainInvalidArgument, ValueError):
 
 class UsageStoreUnavailable(_DomainUnavailable):
     """The usage store cannot take or serve data right now; retry later."""
+
+
+class UsageStoreConfigError(ValueError):
+    """The --usage-store URL cannot be used: bad scheme or path, or a missing extra."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from controlplane.usage.base import UsageStore
+from controlplane.usage.errors import UsageStoreConfigError
 from controlplane.usage.sqlite import SqliteUsageStore
 
 
@@ -16,18 +17,31 @@ def open_usage_store(url: str) -> UsageStore:
     schema and fails fast on a bad URL, path, server or schema.
     """
     if not url:
-        raise ValueError("usage store URL is empty")
+        raise UsageStoreConfigError("usage store URL is empty")
     if url.startswith(("postgresql://", "postgres://")):
-        # Imported here so SQLite-only deployments never load psycopg.
-        from controlplane.usage.postgres import PostgresUsageStore
-
-        return PostgresUsageStore(url)
+        return _postgres_store(url)
     if url.startswith("sqlite:"):
         parts = urlsplit(url)
         if parts.netloc or not parts.path:
-            raise ValueError("sqlite usage store URL must look like sqlite:///absolute/path.db")
+            raise UsageStoreConfigError(
+                "sqlite usage store URL must look like sqlite:///absolute/path.db"
+            )
         return SqliteUsageStore(unquote(parts.path))
     if "://" in url:
         scheme = url.split("://", 1)[0]
-        raise ValueError(f"unsupported usage store scheme {scheme!r}")
+        raise UsageStoreConfigError(f"unsupported usage store scheme {scheme!r}")
     return SqliteUsageStore(url)
+
+
+def _postgres_store(url: str) -> UsageStore:
+    # Imported here so SQLite-only deployments never load (or need) psycopg.
+    try:
+        from controlplane.usage.postgres import PostgresUsageStore
+    except ImportError as exc:
+        if exc.name is None or not exc.name.startswith("psycopg"):
+            raise
+        raise UsageStoreConfigError(
+            f"a postgresql:// usage store needs {exc.name}, which is not installed: "
+            "pip install 'oggy[postgres]'"
+        ) from None
+    return PostgresUsageStore(url)

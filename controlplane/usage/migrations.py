@@ -140,17 +140,6 @@ def _version(conn: Connection, dialect: Dialect) -> int:
     return int(version)
 
 
-def current_version(conn: Connection, dialect: Dialect) -> int:
-    _begin(conn, dialect)
-    try:
-        version = _version(conn, dialect)
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
-    return version
-
-
 def migrate(conn: Connection, dialect: Dialect, target: int = LATEST) -> int:
     """Apply pending migrations up to `target`; returns the schema version reached."""
     version = 0

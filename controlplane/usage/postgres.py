@@ -3,11 +3,17 @@
 Same schema, migrations and queries as SQLite (controlplane.usage.sqlstore);
 a batch is one transaction of pipelined `INSERT .. ON CONFLICT DO NOTHING`
 statements, and `insert` returns only after COMMIT. Connections come from a
-small pool that drops broken ones; an operation that fails because its
-connection died is retried once on a fresh connection (safe: writes are
+psycopg_pool AsyncConnectionPool (opened on first use, on the running loop).
+An operation whose connection turns out dead makes the pool test its idle
+connections and replace the broken ones, then is retried once (safe: writes are
 idempotent on event_id), so the store recovers by itself after a database
 restart. While the database is unreachable every call raises
-UsageStoreUnavailable and the ingest stream answers `stored = false`.
+UsageStoreUnavailable (after at most `connect_timeout_s`) and the ingest stream
+answers `stored = false`.
+
+psycopg and psycopg_pool come with the `postgres` extra (`pip install
+'oggy[postgres]'`); only this module imports them, and only a postgresql:// URL
+imports this module.
 """
 
 from __future__ import annotations
@@ -21,12 +27,12 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg import conninfo as pg_conninfo
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from controlplane.usage import rows
 from controlplane.usage.dialect import POSTGRES
 from controlplane.usage.errors import UsageStoreUnavailable
 from controlplane.usage.migrations import LATEST, migrate
-from controlplane.usage.pgpool import PgPool
 from controlplane.usage.sqlstore import Row, SqlUsageStore
 
 log = logging.getLogger(__name__)
@@ -99,7 +105,18 @@ class PostgresUsageStore(SqlUsageStore):
             if schema is not None:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             migrate(conn, POSTGRES, schema_version)
-        self._pool = PgPool(url, max_size=max_connections, **kwargs)
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            url,
+            kwargs={**kwargs, "autocommit": True},
+            min_size=1,
+            max_size=max_connections,
+            open=False,  # opened by the first operation, on the loop that runs it
+            timeout=connect_timeout_s,
+            # Give up a reconnect loop as soon as a waiting caller would: its backoff then
+            # stays short, and the next caller starts a fresh attempt at once.
+            reconnect_timeout=connect_timeout_s,
+            name="oggy-usage",
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -110,17 +127,22 @@ class PostgresUsageStore(SqlUsageStore):
             raise UsageStoreUnavailable("usage store is closed")
         for attempt in (1, 2):
             try:
+                if self._pool.closed:  # not opened yet (close() sets self._closed first)
+                    await self._pool.open()
                 async with self._pool.connection() as conn:
                     return await work(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                # Typically a connection that died while idle in the pool; the
-                # retry connects afresh. A second failure means the server is down.
-                if attempt == 2 or self._closed:
+                # A pool timeout already waited for a connection: the server is down.
+                if attempt == 2 or self._closed or isinstance(exc, PoolTimeout):
                     log.warning(
                         "usage database %s unavailable: %s", self._where, type(exc).__name__
                     )
                     raise UsageStoreUnavailable("usage database unavailable") from exc
+                # Typically a connection that died while idle (server restart): its idle
+                # siblings most likely died too, so the pool tests them all and replaces
+                # the dead ones before the one retry.
                 log.info("usage database connection lost (%s); reconnecting", type(exc).__name__)
+                await self._pool.check()
             except psycopg.Error as exc:
                 log.warning("usage database %s error: %s", self._where, type(exc).__name__)
                 raise UsageStoreUnavailable("usage database error") from exc

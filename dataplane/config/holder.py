@@ -20,9 +20,5 @@ class ConfigHolder:
         self.current = cfg
 
     @property
-    def ready(self) -> bool:
-        return self.current is not None
-
-    @property
     def revision(self) -> int | None:
         return None if self.current is None else self.current.revision

@@ -8,7 +8,6 @@ so the check takes the same time whether or not the key id was guessed.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from typing import NamedTuple
 
 PREFIX = "oggy"
@@ -49,10 +48,6 @@ def parse_key(text: str) -> ParsedKey | None:
 
 def hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
-
-
-def secret_matches(secret: str, expected_sha256: bytes) -> bool:
-    return hmac.compare_digest(hash_secret(secret), expected_sha256)
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -95,13 +95,6 @@ def extract_usage(usage: Any) -> Usage | None:
     )
 
 
-def usage_from_response(body: Any) -> Usage | None:
-    """Counts from a chat completion object or a stream chunk."""
-    if not isinstance(body, dict):
-        return None
-    return extract_usage(body.get("usage"))
-
-
 def error_code(body: Any) -> str | None:
     """`error.code`, else `error.type`, of an OpenAI- or Anthropic-style error object."""
     if not isinstance(body, dict):

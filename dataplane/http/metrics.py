@@ -1,27 +1,21 @@
-"""Prometheus metrics, hand-written: a few dicts updated per request, rendered on scrape.
+"""Prometheus metrics on `prometheus_client`, one CollectorRegistry per app.
 
 Labels are bounded by construction (endpoint is a route constant, status an
-HTTP code, upstream error kind one of a handful), so the dicts cannot grow
-with traffic.
+HTTP code, upstream error kind one of a handful, shadow reasons policy error
+codes), so the series cannot grow with traffic. Each label set's child is looked
+up once and cached, so a request pays a dict hit and an `inc`/`observe` (a lock
+and an add), not a `labels()` lookup.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Seconds; spans a fast cached completion to a long reasoning stream.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-
-
-class _Histogram:
-    __slots__ = ("count", "counts", "sum")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)  # last slot is +Inf only
-        self.sum = 0.0
-        self.count = 0
-
 
 # Gauges read from the usage sink at scrape time: name → help text.
 SINK_GAUGES = {
@@ -33,6 +27,31 @@ SINK_GAUGES = {
     ),
 }
 
+# The exposition is what it was before prometheus_client: no `_created` series.
+prometheus_client.disable_created_metrics()
+
+
+def _never_failing(read: Callable[[], float]) -> Callable[[], float]:
+    def value() -> float:
+        try:
+            return read()
+        except Exception:  # a scrape must not fail because the sink misbehaves
+            return -1
+
+    return value
+
+
+class _Children(dict):
+    """A metric family's children by label values: `labels()` runs once per label set."""
+
+    def __init__(self, family: Counter | Histogram) -> None:
+        super().__init__()
+        self._family = family
+
+    def __missing__(self, values: tuple[object, ...]) -> Counter | Histogram:
+        child = self[values] = self._family.labels(*values)
+        return child
+
 
 class Metrics:
     def __init__(
@@ -40,84 +59,62 @@ class Metrics:
         queue_depth: Callable[[], int] | None = None,
         gauges: dict[str, Callable[[], float]] | None = None,
     ) -> None:
-        self.requests: dict[tuple[str, int], int] = {}
-        self.durations: dict[str, _Histogram] = {}
-        self.upstream_errors: dict[str, int] = {}
-        # Bounded: reasons are policy error codes (POLICY_REASONS).
-        self.shadow_denials: dict[str, int] = {}
-        self._gauges = dict(gauges or {})
+        self.registry = CollectorRegistry(auto_describe=False)
+        labelled = {"registry": self.registry}
+        self._requests = _Children(
+            Counter(
+                "oggy_requests_total",
+                "Requests handled, by endpoint and HTTP status.",
+                ("endpoint", "status"),
+                **labelled,
+            )
+        )
+        self._durations = _Children(
+            Histogram(
+                "oggy_request_duration_seconds",
+                "Time from request arrival to the last byte.",
+                ("endpoint",),
+                buckets=BUCKETS,
+                **labelled,
+            )
+        )
+        self._upstream_errors = _Children(
+            Counter(
+                "oggy_upstream_errors_total", "Upstream failures, by kind.", ("kind",), **labelled
+            )
+        )
+        self._shadow_denials = _Children(
+            Counter(
+                "oggy_shadow_denials_total",
+                "Requests a shadow policy would have blocked.",
+                ("reason",),
+                **labelled,
+            )
+        )
+        reads = dict(gauges or {})
         if queue_depth is not None:
-            self._gauges.setdefault("queue_depth", queue_depth)
+            reads.setdefault("queue_depth", queue_depth)
+        for key, (name, help_text) in SINK_GAUGES.items():
+            if (read := reads.get(key)) is not None:
+                Gauge(name, help_text, registry=self.registry).set_function(_never_failing(read))
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        key = (endpoint, status)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        h = self.durations.get(endpoint)
-        if h is None:
-            h = self.durations[endpoint] = _Histogram()
-        h.counts[bisect_left(BUCKETS, seconds)] += 1
-        h.sum += seconds
-        h.count += 1
+        self._requests[endpoint, status].inc()
+        self._durations[(endpoint,)].observe(seconds)
 
     def upstream_error(self, kind: str) -> None:
-        self.upstream_errors[kind] = self.upstream_errors.get(kind, 0) + 1
+        self._upstream_errors[(kind,)].inc()
 
     def shadow_denial(self, reason: str) -> None:
         """A shadow policy would have blocked a request for `reason` (it was served)."""
-        self.shadow_denials[reason] = self.shadow_denials.get(reason, 0) + 1
+        self._shadow_denials[(reason,)].inc()
+
+    def exposition(self) -> bytes:
+        """The registry in the Prometheus text format (served as CONTENT_TYPE)."""
+        return prometheus_client.generate_latest(self.registry)
 
     def render(self) -> str:
-        out = [
-            "# HELP oggy_requests_total Requests handled, by endpoint and HTTP status.",
-            "# TYPE oggy_requests_total counter",
-        ]
-        for (endpoint, status), n in sorted(self.requests.items()):
-            out.append(f'oggy_requests_total{{endpoint="{endpoint}",status="{status}"}} {n}')
-        out += [
-            "# HELP oggy_request_duration_seconds Time from request arrival to the last byte.",
-            "# TYPE oggy_request_duration_seconds histogram",
-        ]
-        for endpoint, h in sorted(self.durations.items()):
-            cumulative = 0
-            for le, n in zip(BUCKETS, h.counts, strict=False):
-                cumulative += n
-                out.append(
-                    f'oggy_request_duration_seconds_bucket{{endpoint="{endpoint}",le="{le}"}} '
-                    f"{cumulative}"
-                )
-            out.append(
-                f'oggy_request_duration_seconds_bucket{{endpoint="{endpoint}",le="+Inf"}} {h.count}'
-            )
-            out.append(f'oggy_request_duration_seconds_sum{{endpoint="{endpoint}"}} {h.sum}')
-            out.append(f'oggy_request_duration_seconds_count{{endpoint="{endpoint}"}} {h.count}')
-        out += [
-            "# HELP oggy_upstream_errors_total Upstream failures, by kind.",
-            "# TYPE oggy_upstream_errors_total counter",
-        ]
-        for kind, n in sorted(self.upstream_errors.items()):
-            out.append(f'oggy_upstream_errors_total{{kind="{kind}"}} {n}')
-        out += [
-            "# HELP oggy_shadow_denials_total Requests a shadow policy would have blocked.",
-            "# TYPE oggy_shadow_denials_total counter",
-        ]
-        for reason, n in sorted(self.shadow_denials.items()):
-            out.append(f'oggy_shadow_denials_total{{reason="{reason}"}} {n}')
-        for key, (name, help_text) in SINK_GAUGES.items():
-            read = self._gauges.get(key)
-            if read is None:
-                continue
-            try:
-                value: float = read()
-            except Exception:  # a scrape must not fail because the sink misbehaves
-                value = -1
-            out += [
-                f"# HELP {name} {help_text}",
-                f"# TYPE {name} gauge",
-                f"{name} {_number(value)}",
-            ]
-        return "\n".join(out) + "\n"
+        return self.exposition().decode()
 
 
-def _number(value: float) -> str:
-    # Byte counts stay exact integers; ratios keep their decimals.
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST

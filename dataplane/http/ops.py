@@ -9,7 +9,7 @@ from aiohttp import web
 
 from dataplane.config.holder import ConfigHolder
 from dataplane.http.errors import error_response
-from dataplane.http.metrics import Metrics
+from dataplane.http.metrics import CONTENT_TYPE, Metrics
 from oggy.contract import errors
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -34,12 +34,9 @@ def readyz(holder: ConfigHolder) -> Handler:
 
 
 def metrics_handler(metrics: Metrics) -> Handler:
+    headers = {"Content-Type": CONTENT_TYPE, "X-Content-Type-Options": "nosniff"}
+
     async def handler(_: web.Request) -> web.Response:
-        return web.Response(
-            text=metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Content-Type-Options": "nosniff"},
-        )
+        return web.Response(body=metrics.exposition(), headers=headers)
 
     return handler

@@ -1,4 +1,4 @@
-"""The data plane HTTP app end to end: real sockets, a scripted fake upstream, the openai SDK."""
+"""The data plane HTTP app end to end: real sockets, the scripted mock provider, the openai SDK."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import pytest
 from aiohttp import web
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from controlplane.devtools.mock_provider import STATE, MockState, start_mock_provider
+from controlplane.devtools.mock_script import reply_words
 from dataplane.config.holder import ConfigHolder
 from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
@@ -28,7 +30,6 @@ from oggy.v1 import (
     usage_pb2,
     workspace_pb2,
 )
-from tests.support.fake_upstream import FakeUpstream, reply_words, start_fake_upstream
 
 WS = "workspaces/acme"
 SECRET = "A" * 20 + "b" * 23  # 43 base62 chars
@@ -125,7 +126,7 @@ def build_snapshot(upstream_url: str) -> snapshot_pb2.Snapshot:
 @dataclass
 class Env:
     base: str
-    fake: FakeUpstream
+    mock: MockState
     sink: ListSink
     holder: ConfigHolder
     http: aiohttp.ClientSession
@@ -163,19 +164,19 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    fake = await start_fake_upstream()
+    mock_runner, mock_port = await start_mock_provider()
     sink = ListSink()
-    holder = ConfigHolder(compile_snapshot(build_snapshot(fake.url)))
+    holder = ConfigHolder(compile_snapshot(build_snapshot(f"http://127.0.0.1:{mock_port}")))
     runner, base = await serve(create_app(holder, sink, OPTIONS))
     http = aiohttp.ClientSession()
-    e = Env(base, fake, sink, holder, http)
+    e = Env(base, mock_runner.app[STATE], sink, holder, http)
     try:
         yield e
     finally:
         for c in e.clients:
             await c.close()
         await http.close()
-        await fake.close()
+        await mock_runner.cleanup()
         await runner.cleanup()
 
 
@@ -188,7 +189,7 @@ def user(text: str) -> list[dict[str, str]]:
 
 async def test_non_stream_through_openai_sdk(env: Env) -> None:
     raw = await env.client().chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=user("hello there fake:words=3")
+        model="gpt-4o-mini", messages=user("hello there mock:words=3")
     )
     completion = raw.parse()
     assert completion.choices[0].message.content == " ".join(reply_words(3))
@@ -213,7 +214,7 @@ async def test_non_stream_through_openai_sdk(env: Env) -> None:
     assert ev.token_source == "provider" and ev.error_type == ""
     assert not ev.HasField("cached_tokens")
     assert ev.dataplane_id == "dp-test" and ev.client_ip == "127.0.0.1"
-    assert ev.upstream_request_id == "up-1"
+    assert ev.upstream_request_id == "req_mock_1"
     assert ev.latency_ms > 0 and ev.start_time.seconds > 0
     # Provider-identifying headers stay at the gateway.
     assert "openai-organization" not in raw.headers and "set-cookie" not in raw.headers
@@ -232,27 +233,27 @@ async def test_forwarded_request_is_sanitised(env: Env) -> None:
         },
         extra_headers={"X-Custom": "1", "Cookie": "a=b", "OpenAI-Beta": "assistants=v2"},
     )
-    [req] = env.fake.requests
-    assert req.path == "/v1/chat/completions"
+    [req] = env.mock.requests
+    assert req["path"] == "/v1/chat/completions"
     for f in ("api_base", "base_url", "api_key", "organization"):
-        assert f not in req.body
-    headers = {k.lower(): v for k, v in req.headers.items()}
+        assert f not in req["body"]
+    headers = req["headers"]  # lower-cased by the mock
     assert headers["authorization"] == f"Bearer {PROVIDER_KEY}"
     assert "x-custom" not in headers and "cookie" not in headers
     assert headers["openai-beta"] == "assistants=v2"
-    assert KEY not in str(req.headers)
+    assert KEY not in str(req["headers"])
 
 
 async def test_stream_hides_usage_chunk_unless_asked(env: Env) -> None:
     stream = await env.client().chat.completions.create(
-        model="fake-model", messages=user("one two fake:words=4"), stream=True
+        model="fake-model", messages=user("one two mock:words=4"), stream=True
     )
     chunks = [c async for c in stream]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == " ".join(reply_words(4))
     assert all(c.choices for c in chunks), "usage-only chunk must not reach this client"
     # Upstream was asked for usage anyway.
-    assert env.fake.requests[0].body["stream_options"] == {"include_usage": True}
+    assert env.mock.requests[0]["body"]["stream_options"] == {"include_usage": True}
 
     [ev] = await env.sink.wait_for(1)
     assert ev.stream and ev.http_status == 200 and ev.error_type == ""
@@ -260,11 +261,11 @@ async def test_stream_hides_usage_chunk_unless_asked(env: Env) -> None:
     assert ev.time_to_first_token_ms > 0 and ev.latency_ms >= ev.time_to_first_token_ms
 
 
-@pytest.mark.parametrize("split", ["", " fake:split"])
+@pytest.mark.parametrize("split", ["", " mock:split"])
 async def test_stream_with_client_usage_and_token_details(env: Env, split: str) -> None:
     stream = await env.client().chat.completions.create(
         model="gpt-4o-mini",
-        messages=user(f"count fake:words=6 fake:cached=2 fake:reasoning=3{split}"),
+        messages=user(f"count mock:words=6 mock:cached=2 mock:reasoning=3{split}"),
         stream=True,
         stream_options={"include_usage": True},
     )
@@ -280,7 +281,7 @@ async def test_stream_with_client_usage_and_token_details(env: Env, split: str) 
 
 async def test_split_stream_without_client_usage(env: Env) -> None:
     stream = await env.client().chat.completions.create(
-        model="gpt-4o-mini", messages=user("x fake:words=9 fake:split"), stream=True
+        model="gpt-4o-mini", messages=user("x mock:words=9 mock:split"), stream=True
     )
     chunks = [c async for c in stream]
     assert all(c.choices for c in chunks)
@@ -314,7 +315,7 @@ async def test_auth_failures(env: Env, api_key: str | None, code: str, attribute
     assert (ev.http_status, ev.error_type) == (401, code)
     assert ev.request_id == resp.headers["x-request-id"]
     assert bool(ev.key) is attributed and (ev.workspace == WS) is attributed
-    assert not env.fake.requests
+    assert not env.mock.requests
 
 
 async def test_auth_failure_through_sdk(env: Env) -> None:
@@ -342,7 +343,7 @@ async def test_denied_model_is_403(env: Env) -> None:
     assert exc.value.code == "model_not_allowed"
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.error_type) == (403, "model_not_allowed")
-    assert not env.fake.requests
+    assert not env.mock.requests
 
 
 async def test_models_lists_concrete_allowed_models(env: Env) -> None:
@@ -391,12 +392,12 @@ async def test_invalid_body_is_400(env: Env, body: bytes) -> None:
 # ---------------------------------------------------------------- upstream failures
 
 
-@pytest.mark.parametrize(("status", "code"), [(500, "fake_type"), (429, "rate_limit_exceeded")])
+@pytest.mark.parametrize(("status", "code"), [(500, "server_error"), (429, "rate_limit_exceeded")])
 async def test_upstream_error_passes_through(env: Env, status: int, code: str) -> None:
-    resp = await env.post({"model": "gpt-4o", "messages": user(f"fake:status={status}")})
+    resp = await env.post({"model": "gpt-4o", "messages": user(f"mock:status={status}")})
     assert resp.status == status
     body = await resp.read()
-    assert orjson.loads(body)["error"]["message"] == "scripted failure"
+    assert orjson.loads(body)["error"]["message"] == f"mock status {status}"
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.error_type) == (status, code)
 
@@ -404,7 +405,7 @@ async def test_upstream_error_passes_through(env: Env, status: int, code: str) -
 async def test_upstream_error_on_stream_passes_through(env: Env) -> None:
     with pytest.raises(openai.InternalServerError):
         await env.client().chat.completions.create(
-            model="gpt-4o", messages=user("fake:status=503"), stream=True
+            model="gpt-4o", messages=user("mock:status=503"), stream=True
         )
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.stream) == (503, True)
@@ -423,7 +424,7 @@ async def test_connect_failure_is_502(env: Env) -> None:
 
 
 async def test_no_headers_in_time_is_504(env: Env) -> None:
-    resp = await env.post({"model": "gpt-4o", "messages": user("fake:hold_headers")})
+    resp = await env.post({"model": "gpt-4o", "messages": user("mock:delay_ms=5000")})
     assert resp.status == 504
     assert (await resp.json())["error"]["code"] == "upstream_timeout"
     [ev] = await env.sink.wait_for(1)
@@ -432,7 +433,7 @@ async def test_no_headers_in_time_is_504(env: Env) -> None:
 
 async def test_stalled_stream_ends_with_error_event(env: Env) -> None:
     resp = await env.post(
-        {"model": "gpt-4o", "messages": user("fake:stall_after=2 fake:words=5"), "stream": True}
+        {"model": "gpt-4o", "messages": user("mock:stall_after=2 mock:words=5"), "stream": True}
     )
     assert resp.status == 200
     text = (await resp.read()).decode()
@@ -442,32 +443,35 @@ async def test_stalled_stream_ends_with_error_event(env: Env) -> None:
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.error_type, ev.stream) == (504, "upstream_timeout", True)
     assert ev.token_source == "estimated" and ev.completion_tokens >= 2
-    await asyncio.wait_for(env.fake.upstream_closed.wait(), 5)
+    await asyncio.wait_for(env.mock.hung_up.wait(), 5)
 
 
 async def test_error_event_inside_stream_is_recorded(env: Env) -> None:
     resp = await env.post(
-        {"model": "gpt-4o", "messages": user("fake:error_in_stream"), "stream": True}
+        {"model": "gpt-4o", "messages": user("mock:error_in_stream"), "stream": True}
     )
     text = (await resp.read()).decode()
-    assert '"overloaded"' in text and text.endswith("data: [DONE]\n\n")
+    events = [line[6:] for line in text.split("\n") if line.startswith("data: ")]
+    # Two words, then the provider's error event, passed through as the last event.
+    assert len(events) == 3
+    assert orjson.loads(events[-1])["error"]["message"] == "mock error_in_stream"
     [ev] = await env.sink.wait_for(1)
-    assert (ev.http_status, ev.error_type) == (200, "overloaded")
+    assert (ev.http_status, ev.error_type) == (200, "server_error")
 
 
 async def test_client_disconnect_mid_stream(env: Env) -> None:
     resp = await env.post(
         {
             "model": "gpt-4o",
-            "messages": user("fake:pause_after=2 fake:words=5 fake:hold_end"),
+            # Events keep coming (every 50 ms, well within the idle timeout) after we
+            # hang up, so the data plane finds out by writing to us.
+            "messages": user("mock:chunk_delay_ms=50 mock:words=40"),
             "stream": True,
         }
     )
     assert resp.status == 200
     await resp.content.readuntil(b"\n\n")  # the first event reached us
-    await env.fake.paused.wait()
     resp.close()  # hang up mid-stream
-    env.fake.resume.set()
     [ev] = await env.sink.wait_for(1)
     assert (ev.http_status, ev.error_type, ev.stream) == (499, "client_disconnected", True)
     assert ev.time_to_first_token_ms > 0
@@ -475,7 +479,7 @@ async def test_client_disconnect_mid_stream(env: Env) -> None:
     assert ev.token_source == "estimated"
     assert ev.prompt_tokens > 0 and ev.completion_tokens > 0
     assert ev.total_tokens == ev.prompt_tokens + ev.completion_tokens
-    await asyncio.wait_for(env.fake.upstream_closed.wait(), 5)
+    await asyncio.wait_for(env.mock.hung_up.wait(), 5)
 
 
 # ---------------------------------------------------------------- ops endpoints

@@ -14,13 +14,13 @@ import openai
 import pytest
 from aiohttp import web
 
+from controlplane.devtools.mock_provider import STATE, MockState, start_mock_provider
 from dataplane.config.holder import ConfigHolder
 from dataplane.http import HttpOptions, create_app
 from oggy.actor_token import mint_actor_token
 from oggy.contract.compile import compile_snapshot
 from oggy.contract.identity import ReplayCaches
 from oggy.v1 import usage_pb2
-from tests.support.fake_upstream import FakeUpstream, start_fake_upstream
 from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot, key_text
 
 ALICE = actor("alice")
@@ -48,7 +48,7 @@ class ListSink:
 @dataclass
 class Env:
     base: str
-    fake: FakeUpstream
+    mock: MockState
     sink: ListSink
     http: aiohttp.ClientSession
     clients: list[openai.AsyncOpenAI] = field(default_factory=list)
@@ -66,9 +66,11 @@ class Env:
 
 @pytest.fixture
 async def env() -> AsyncIterator[Env]:
-    fake = await start_fake_upstream()
+    mock_runner, mock_port = await start_mock_provider()
     sink = ListSink()
-    cfg = compile_snapshot(identity_snapshot(fake.url + "/v1"), replay_caches=ReplayCaches())
+    cfg = compile_snapshot(
+        identity_snapshot(f"http://127.0.0.1:{mock_port}/v1"), replay_caches=ReplayCaches()
+    )
     app = create_app(ConfigHolder(cfg), sink, HttpOptions(dataplane_id="dp-identity"))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -76,14 +78,14 @@ async def env() -> AsyncIterator[Env]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     http = aiohttp.ClientSession()
-    e = Env(f"http://127.0.0.1:{port}", fake, sink, http)
+    e = Env(f"http://127.0.0.1:{port}", mock_runner.app[STATE], sink, http)
     try:
         yield e
     finally:
         for c in e.clients:
             await c.close()
         await http.close()
-        await fake.close()
+        await mock_runner.cleanup()
         await runner.cleanup()
 
 
@@ -110,8 +112,8 @@ async def test_sdk_token_attributes_the_event_to_the_actor(env: Env) -> None:
     )
     assert (ev.http_status, ev.error_type, ev.policy_reason) == (200, "", "")
     # The token is the gateway's business: never forwarded upstream, never recorded.
-    [forwarded] = env.fake.requests
-    assert not any(token in v for v in forwarded.headers.values())
+    [forwarded] = env.mock.requests
+    assert not any(token in v for v in forwarded["headers"].values())
     assert token not in str(ev)
 
 
@@ -141,7 +143,7 @@ async def test_missing_required_token_is_401_actor_token_required(env: Env) -> N
     [ev] = await env.sink.wait_for(1)
     assert ev.policy_reason == ev.error_type == "actor_token_required"
     assert ev.key == f"{WS}/keys/kreq" and ev.actor == ""
-    assert env.fake.requests == []
+    assert not env.mock.requests
 
 
 @pytest.mark.parametrize(

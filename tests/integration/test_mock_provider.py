@@ -10,7 +10,7 @@ import aiohttp
 import openai
 import pytest
 
-from controlplane.devtools.mock_provider import start_mock_provider
+from controlplane.devtools.mock_provider import SPLIT_BYTES, STATE, start_mock_provider
 from controlplane.devtools.mock_script import reply_words
 
 
@@ -161,3 +161,44 @@ async def test_shutdown_does_not_wait_for_a_stalled_stream() -> None:
     await asyncio.wait_for(runner.cleanup(), timeout=5)
     assert time.monotonic() - started < 3
     await c.close()
+
+
+async def test_split_stream_arrives_in_small_pieces_and_still_parses(mock_url: str) -> None:
+    body = {"model": "gpt-4o", "messages": user("mock:split mock:words=5"), "stream": True}
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(f"{mock_url}/v1/chat/completions", json=body) as r,
+    ):
+        pieces = [piece async for piece in r.content.iter_any()]
+    raw = b"".join(pieces)
+    assert raw.endswith(b"data: [DONE]\n\n")
+    assert len(pieces) > raw.count(b"\n\n")  # not one read per event
+    assert max(len(p) for p in pieces) < 10 * SPLIT_BYTES
+
+
+async def test_openai_replies_carry_provider_headers(client: openai.AsyncOpenAI) -> None:
+    raw = await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=user("x"))
+    assert raw.headers["x-request-id"].startswith("req_mock_")
+    assert raw.headers["openai-organization"] == "org-mock"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "99"
+    assert "set-cookie" in raw.headers
+
+
+async def test_a_client_hanging_up_mid_stream_is_noticed() -> None:
+    runner, port = await start_mock_provider()
+    state = runner.app[STATE]
+    body = {"model": "gpt-4o", "messages": user("mock:chunk_delay_ms=50 mock:words=40")}
+    try:
+        async with aiohttp.ClientSession() as s:
+            started = time.monotonic()
+            r = await s.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", json={**body, "stream": True}
+            )
+            await r.content.readuntil(b"\n\n")
+            await r.content.readuntil(b"\n\n")
+            assert time.monotonic() - started >= 0.05  # the second event waited
+            assert not state.hung_up.is_set()
+            r.close()
+            await asyncio.wait_for(state.hung_up.wait(), 5)
+    finally:
+        await runner.cleanup()

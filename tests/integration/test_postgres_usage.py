@@ -158,8 +158,9 @@ async def test_store_down_answers_not_stored_then_recovers(schema: str, app_name
     await proxy.up()
     url = postgres.via("127.0.0.1", proxy.port)
     # The constructor connects synchronously; off the loop, since the loop runs the proxy.
+    # While the database is down a call waits up to connect_timeout_s for a connection.
     store = await asyncio.to_thread(
-        PostgresUsageStore, url, schema=schema, application_name=app_name
+        PostgresUsageStore, url, schema=schema, application_name=app_name, connect_timeout_s=2
     )
     try:
         async with usage_stub(store) as stub:

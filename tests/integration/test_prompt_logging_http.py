@@ -17,6 +17,8 @@ import orjson
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
+from controlplane.devtools.mock_provider import start_mock_provider
+from controlplane.devtools.mock_script import DEFAULT_WORDS, reply_words
 from dataplane.backoff import Backoff
 from dataplane.config.holder import ConfigHolder
 from dataplane.http import create_app
@@ -27,7 +29,6 @@ from oggy.contract.compile import compile_snapshot
 from oggy.v1 import policy_pb2, usage_pb2
 from tests.integration.dataplane_fakes import TOKEN, free_port
 from tests.integration.test_dataplane_http import KEY, OPTIONS, WS, ListSink, build_snapshot, serve
-from tests.support.fake_upstream import start_fake_upstream
 
 P = policy_pb2.Policy
 EMAIL = "ceo.private@bigcorp.example"
@@ -77,15 +78,15 @@ FULL = P(
 
 
 async def _env(sink, policy: P | None) -> AsyncIterator[Env]:
-    fake = await start_fake_upstream()
-    holder = ConfigHolder(compile_snapshot(snapshot_with(policy, fake.url)))
+    mock, mock_port = await start_mock_provider()
+    holder = ConfigHolder(compile_snapshot(snapshot_with(policy, f"http://127.0.0.1:{mock_port}")))
     runner, base = await serve(create_app(holder, sink, OPTIONS))
     http = aiohttp.ClientSession()
     try:
         yield Env(base, http)
     finally:
         await http.close()
-        await fake.close()
+        await mock.cleanup()
         await runner.cleanup()
 
 
@@ -106,7 +107,7 @@ async def test_metadata_on_every_event(metadata_env: tuple[Env, ListSink]) -> No
     }
     status, reply = await env.chat(body)
     assert status == 200
-    status, streamed = await env.chat({**body, "stream": True, "messages": messages("fake:split")})
+    status, streamed = await env.chat({**body, "stream": True, "messages": messages("mock:split")})
     assert status == 200
     status, _ = await env.chat({**body, "model": "gpt-4o-secret"})  # denied by policy
     assert status == 403
@@ -142,7 +143,7 @@ async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
         async for env in _env(reporter, FULL):
             body = {"model": "gpt-4o-mini", "messages": messages()}
             assert (await env.chat(body))[0] == 200
-            stream_body = {**body, "stream": True, "messages": messages("fake:split")}
+            stream_body = {**body, "stream": True, "messages": messages("mock:split")}
             assert (await env.chat(stream_body))[0] == 200
     finally:
         await reporter.stop(grace_s=0.1)
@@ -162,7 +163,7 @@ async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
         text = ev.prompt_text.request_text
         assert text.startswith("system: Escalate to [EMAIL]. Badge [CUSTOM:employee].\n")
         assert "[CARD]" in text and "[API_KEY]" in text and "[PRIVATE_KEY]" in text
-        assert ev.prompt_text.response_text.startswith("alpha bravo")
+        assert ev.prompt_text.response_text == " ".join(reply_words(DEFAULT_WORDS))
         assert dict(ev.prompt_text.redactions) == {
             "EMAIL": 1,
             "CARD": 1,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from dataplane.core.auth import authenticate
-from dataplane.core.keys import bearer_token, hash_secret, parse_key, secret_matches
+from dataplane.core.keys import bearer_token, hash_secret, parse_key
 from oggy.contract import errors
 
 SECRET = "Q" * 43
@@ -53,11 +53,6 @@ def test_parsed_key_repr_hides_secret() -> None:
 )
 def test_bearer_token(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
-
-
-def test_secret_matches() -> None:
-    assert secret_matches(SECRET, hash_secret(SECRET))
-    assert not secret_matches(SECRET + "x", hash_secret(SECRET))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from dataplane.core.chat_request import prepare_chat
-from dataplane.core.usage_extract import Usage, error_code, extract_usage, usage_from_response
+from dataplane.core.usage_extract import Usage, error_code, extract_usage
 from oggy.contract import errors
 from oggy.contract.ids import Uuid7
 
@@ -52,9 +52,7 @@ def test_extract_usage(usage: object, expected: Usage | None) -> None:
     assert extract_usage(usage) == expected
 
 
-def test_usage_from_response_and_error_code() -> None:
-    assert usage_from_response({"usage": {"prompt_tokens": 1}}) == Usage(1, 0, 1)
-    assert usage_from_response("x") is None
+def test_error_code() -> None:
     assert (
         error_code({"error": {"code": "rate_limit_exceeded", "type": "t"}}) == "rate_limit_exceeded"
     )

@@ -52,6 +52,15 @@ def test_headers_script_and_magic_strings_win() -> None:
     assert (both.status, both.words) == (429, 9)
 
 
+def test_stream_shaping_knobs_by_magic_string_and_by_header() -> None:
+    by_text = mock_script.parse_script({}, body("mock:split mock:chunk_delay_ms=40"))
+    assert (by_text.split, by_text.chunk_delay_ms) == (True, 40)
+    by_header = mock_script.parse_script(
+        {"x-mock-split": "yes", "x-mock-chunk-delay-ms": "40"}, body("hi")
+    )
+    assert by_header == by_text
+
+
 def test_reply_is_deterministic_and_has_the_requested_length() -> None:
     assert mock_script.reply_words(12) == mock_script.reply_words(12)
     assert len(mock_script.reply_words(50)) == 50

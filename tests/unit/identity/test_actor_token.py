@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 
 import jwt as pyjwt
 import pytest
@@ -90,9 +92,14 @@ def test_hs_es_confusion_with_public_key_as_hmac_secret_is_refused() -> None:
     public_pem = ES.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    token = mint_actor_token(public_pem, kid="es", workspace=WS, subject=ALICE, now=NOW)
+    # Forged by hand: PyJWT (and so mint_actor_token) refuses a PEM as an HMAC secret.
+    header = b64(b'{"alg":"HS256","kid":"es"}')
+    claims = b64(b'{"sub":"%s","aud":"%s","exp":%d}' % (ALICE.encode(), WS.encode(), NOW + 60))
+    signature = hmac.new(public_pem, f"{header}.{claims}".encode(), hashlib.sha256).digest()
     with pytest.raises(ActorTokenInvalid, match="alg_mismatch"):
-        verify(token)
+        verify(f"{header}.{claims}.{b64(signature)}")
+    with pytest.raises(pyjwt.InvalidKeyError):
+        mint_actor_token(public_pem, kid="es", workspace=WS, subject=ALICE, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -240,3 +247,49 @@ def test_verification_key_builds_each_algorithm() -> None:
     for kid, key in (("ed", ED), ("es", ES), ("hs", HS)):
         token = mint_actor_token(key, kid=kid, workspace=WS, subject=ALICE, now=NOW)
         assert decode_and_verify(token, keys, WS, NOW).subject == ALICE
+
+
+def test_a_signed_token_whose_claims_are_not_json_is_malformed() -> None:
+    signed = pyjwt.api_jws.encode(b"not json", HS, algorithm="HS256", headers={"kid": "hs"})
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(signed)
+    assert info.value.reason == "malformed"
+
+
+def test_a_header_without_alg_is_malformed() -> None:
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(_forge({"kid": "hs"}, GOOD))
+    assert info.value.reason == "malformed"
+
+
+def test_a_non_canonical_segment_is_refused_by_pyjwts_strict_parse() -> None:
+    token = mint_actor_token(HS, kid="hs", workspace=WS, subject=ALICE, now=NOW)
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(token + "!!!!")
+    assert info.value.reason == "malformed"
+
+
+def test_a_non_string_jti_is_malformed() -> None:
+    token = pyjwt.encode({**GOOD, "jti": 7}, HS, "HS256", {"kid": "hs"})
+    with pytest.raises(ActorTokenInvalid) as info:
+        verify(token)
+    assert info.value.reason == "malformed"
+
+
+def test_validity_window_uses_the_injected_clock_not_the_wall_clock() -> None:
+    # Long expired by the wall clock, valid at the injected `now`.
+    token = mint_actor_token(HS, kid="hs", workspace=WS, subject=ALICE, now=1000, ttl_seconds=60)
+    assert decode_and_verify(token, KEYS, WS, 1030).subject == ALICE
+    with pytest.raises(ActorTokenInvalid, match="expired"):
+        decode_and_verify(token, KEYS, WS, 1091)
+
+
+def test_an_hmac_secret_that_is_a_public_key_is_refused() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    pem = ES.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(ValueError, match="looks like a public key") as info:
+        verification_key("k", "HS256", hmac_secret=pem)
+    assert pem.decode() not in str(info.value)

@@ -1,11 +1,14 @@
-"""Verify signed actor identities (RFC 7519 JWTs) — pure, clock injected.
+"""Verify signed actor identities (RFC 7519 JWTs) on PyJWT — pure, clock injected.
 
 Apps prove who is calling with a short-lived JWT in `X-Oggy-Actor`, signed with
 a key the workspace registered. Only EdDSA (Ed25519), ES256 and HS256 are
-accepted, and only with the algorithm a key was registered for: that closes the
-classic `alg: none` and HS/ES confusion attacks. Verified tokens are memoised
-by their exact text until expiry, so a client reusing a token pays for the
-signature check once.
+accepted, and each key verifies only with the algorithm it was registered for
+(PyJWT is handed exactly that one algorithm): that closes the classic
+`alg: none` and HS/ES confusion attacks. PyJWT parses the token, checks the
+signature, `aud` and the required claims; the validity window (`exp`, `nbf`,
+`iat`, with bounded skew) is checked here against the injected clock, since
+PyJWT reads the wall clock. Verified tokens are memoised by their exact text
+until expiry, so a client reusing a token pays for the signature check once.
 
 Workspaces whose policy asks for replay protection get a verifier that
 requires a `jti` and accepts each one once; the set of seen ids is a bounded
@@ -16,20 +19,18 @@ cache to each new verifier), so pushing config never reopens a replay window.
 from __future__ import annotations
 
 import base64
-import hashlib
 import heapq
-import hmac
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from jwt.algorithms import HMACAlgorithm
 
 ALGORITHMS = ("EdDSA", "ES256", "HS256")
 MAX_TOKEN_BYTES = 4096
@@ -39,6 +40,17 @@ ATTRIBUTE_CLAIMS = ("team", "app", "env", "workflow")
 # Seen token ids kept per workspace for replay protection (each entry lives until its exp).
 DEFAULT_REPLAY_CACHE_SIZE = 200_000
 MAX_JTI_LEN = 256
+
+# One decoder, options fixed once (no per-call merge). PyJWT's own time checks are off:
+# they read the wall clock, and ours take `now` from the injected clock.
+_DECODER = jwt.PyJWT(
+    options={
+        "require": ["exp", "sub"],
+        "verify_exp": False,
+        "verify_nbf": False,
+        "verify_iat": False,
+    }
+)
 
 
 class ActorTokenInvalid(Exception):
@@ -70,6 +82,11 @@ def verification_key(
     if alg == "HS256":
         if not hmac_secret:
             raise ValueError(f"signing key {kid!r}: HS256 needs an HMAC secret")
+        try:
+            # PyJWT refuses a PEM or SSH public key as an HMAC secret (HS/ES confusion).
+            HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(bytes(hmac_secret))
+        except jwt.InvalidKeyError as e:
+            raise ValueError(f"signing key {kid!r}: HS256 secret looks like a public key") from e
         return VerificationKey(kid, alg, hmac_secret=bytes(hmac_secret))
     if alg not in ("EdDSA", "ES256"):
         raise ValueError(f"signing key {kid!r}: algorithm {alg!r} is not supported")
@@ -95,42 +112,70 @@ class ActorClaims:
     attributes: Mapping[str, str]
 
 
-def _b64decode(segment: str) -> bytes:
-    padded = segment + "=" * (-len(segment) % 4)
-    return base64.urlsafe_b64decode(padded.encode("ascii"))
-
-
-def _verify_signature(key: VerificationKey, signing_input: bytes, signature: bytes) -> bool:
-    try:
-        if key.alg == "HS256" and key.hmac_secret is not None:
-            expected = hmac.new(key.hmac_secret, signing_input, hashlib.sha256).digest()
-            return hmac.compare_digest(expected, signature)
-        if key.alg == "EdDSA" and isinstance(key.public_key, Ed25519PublicKey):
-            key.public_key.verify(signature, signing_input)
-            return True
-        if key.alg == "ES256" and isinstance(key.public_key, ec.EllipticCurvePublicKey):
-            # JWS carries ES256 signatures as raw r||s, 32 bytes each.
-            if len(signature) != 64:
-                return False
-            der = encode_dss_signature(
-                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-            )
-            key.public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
-            return True
-    except InvalidSignature:
-        return False
-    return False
-
-
-def _numeric(claims: Mapping[str, Any], name: str, required: bool) -> float | None:
+def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None:
-        if required:
-            raise ActorTokenInvalid("missing_claim", f"claim {name!r} is required")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ActorTokenInvalid("malformed", f"claim {name!r} must be a number")
     return float(value)
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The unverified JOSE header, only to pick the key PyJWT then verifies with.
+
+    A cheap peek (PyJWT's own parse checks every segment strictly, and runs once,
+    in `_verified_claims`); whatever it says, PyJWT accepts only the key's algorithm.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ActorTokenInvalid("malformed", "a JWT has three dot-separated parts")
+    segment = parts[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, UnicodeError, RecursionError) as exc:
+        raise ActorTokenInvalid("malformed", "token is not valid base64url JSON") from exc
+    if not isinstance(header, dict) or "alg" not in header:
+        raise ActorTokenInvalid("malformed", "the JWT header names no algorithm")
+    return header
+
+
+def _select_key(token: str, keys: Mapping[str, VerificationKey]) -> VerificationKey:
+    """The registered key the header names, if the header's algorithm is that key's."""
+    header = _header(token)
+    alg = header["alg"]
+    if alg not in ALGORITHMS:
+        raise ActorTokenInvalid("alg_not_allowed", f"algorithm {alg!r} is not accepted")
+    kid = header.get("kid")
+    if kid is None and len(keys) == 1:
+        kid = next(iter(keys))
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise ActorTokenInvalid("unknown_kid", f"no signing key {kid!r} in this workspace")
+    if key.alg != alg:
+        raise ActorTokenInvalid("alg_mismatch", f"key {kid!r} is registered for {key.alg}")
+    return key
+
+
+def _verified_claims(
+    token: str, key: VerificationKey, audience: str | Collection[str]
+) -> dict[str, Any]:
+    material = key.public_key if key.public_key is not None else key.hmac_secret
+    try:
+        # Exactly the key's algorithm: PyJWT refuses any other `alg` for this key.
+        return _DECODER.decode(token, material, algorithms=(key.alg,), audience=audience)
+    except jwt.InvalidSignatureError as exc:
+        raise ActorTokenInvalid("bad_signature", "signature does not verify") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        if exc.claim == "aud":
+            raise ActorTokenInvalid("wrong_audience", "token names no workspace") from exc
+        raise ActorTokenInvalid("missing_claim", f"claim {exc.claim!r} is required") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise ActorTokenInvalid("wrong_audience", "token is for another workspace") from exc
+    except jwt.InvalidTokenError as exc:
+        raise ActorTokenInvalid("malformed", "token does not decode as a JWT") from exc
+    except jwt.InvalidKeyError as exc:  # material verification_key() would have refused
+        raise ActorTokenInvalid("bad_signature", "the signing key cannot verify") from exc
 
 
 def decode_and_verify(
@@ -147,62 +192,27 @@ def decode_and_verify(
     """
     if len(token) > MAX_TOKEN_BYTES:
         raise ActorTokenInvalid("too_large", f"token exceeds {MAX_TOKEN_BYTES} bytes")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise ActorTokenInvalid("malformed", "a JWT has three dot-separated parts")
-    try:
-        header = orjson.loads(_b64decode(parts[0]))
-        claims = orjson.loads(_b64decode(parts[1]))
-        signature = _b64decode(parts[2])
-    except (ValueError, UnicodeError) as exc:
-        raise ActorTokenInvalid("malformed", "token is not valid base64url JSON") from exc
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        raise ActorTokenInvalid("malformed", "header and claims must be JSON objects")
-
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
-        raise ActorTokenInvalid("alg_not_allowed", f"algorithm {alg!r} is not accepted")
-    kid = header.get("kid")
-    if kid is None and len(keys) == 1:
-        kid = next(iter(keys))
-    key = keys.get(kid) if isinstance(kid, str) else None
-    if key is None:
-        raise ActorTokenInvalid("unknown_kid", f"no signing key {kid!r} in this workspace")
-    if key.alg != alg:
-        raise ActorTokenInvalid("alg_mismatch", f"key {kid!r} is registered for {key.alg}")
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    if not _verify_signature(key, signing_input, signature):
-        raise ActorTokenInvalid("bad_signature", "signature does not verify")
-
-    aud = claims.get("aud")
-    audiences = aud if isinstance(aud, list) else [aud]
-    accepted = (audience,) if isinstance(audience, str) else audience
-    if not any(isinstance(a, str) and a in accepted for a in audiences):
-        raise ActorTokenInvalid("wrong_audience", "token is for another workspace")
-    exp = _numeric(claims, "exp", required=True)
-    assert exp is not None
+    claims = _verified_claims(token, _select_key(token, keys), audience)
+    exp = _numeric(claims, "exp")
+    assert exp is not None  # required above
     if now > exp + skew:
         raise ActorTokenInvalid("expired", "token has expired")
-    nbf = _numeric(claims, "nbf", required=False)
+    nbf = _numeric(claims, "nbf")
     if nbf is not None and now < nbf - skew:
         raise ActorTokenInvalid("not_yet_valid", "token is not valid yet")
-    iat = _numeric(claims, "iat", required=False)
+    iat = _numeric(claims, "iat")
     if iat is not None and iat > now + skew:
         raise ActorTokenInvalid("not_yet_valid", "token was issued in the future")
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
+    sub = claims["sub"]
+    if not sub:
         raise ActorTokenInvalid("missing_claim", "claim 'sub' is required")
-    jti = claims.get("jti")
     attributes = {
         name: value
         for name in ATTRIBUTE_CLAIMS
         if isinstance(value := claims.get(name), str) and value
     }
     return ActorClaims(
-        subject=sub,
-        expires_at=exp + skew,
-        jti=jti if isinstance(jti, str) else None,
-        attributes=attributes,
+        subject=sub, expires_at=exp + skew, jti=claims.get("jti"), attributes=attributes
     )
 
 

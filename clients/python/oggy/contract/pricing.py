@@ -15,7 +15,6 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MICROS_PER_USD = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000
 
 

@@ -111,9 +111,6 @@ class RoutingTable(Generic[T]):
         self._cache[key] = result
         return result
 
-    def is_alias(self, model: str) -> bool:
-        return model in self.routes
-
     def upstream_models(self, model: str) -> tuple[str, ...]:
         """The models a request for `model` may go upstream under: a route's target
         models (each once, in order), else `model` itself. Policy judges an alias by
