@@ -261,6 +261,11 @@ class AdminServiceStub:
                 request_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
                 response_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
                 _registered_method=True)
+        self.ListDataPlanes = channel.unary_unary(
+                '/oggy.v1.AdminService/ListDataPlanes',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -595,6 +600,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDataPlanes(self, request, context):
+        """Lists the data planes this control plane streams config to (connected, and
+        recently disconnected), in node id order, with the workspaces it holds back
+        because their stored configuration does not compile. Data planes connected to
+        other control plane replicas are not listed. Errors: INVALID_ARGUMENT (bad
+        page size or token), UNAVAILABLE (this process publishes no config), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -822,6 +838,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.PurgePromptLogs,
                     request_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.FromString,
                     response_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.SerializeToString,
+            ),
+            'ListDataPlanes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDataPlanes,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2041,6 +2062,33 @@ class AdminService:
             '/oggy.v1.AdminService/PurgePromptLogs',
             oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
             oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDataPlanes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListDataPlanes',
+            oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
             options,
             channel_credentials,
             insecure,
