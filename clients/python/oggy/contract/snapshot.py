@@ -15,6 +15,11 @@ from enum import Enum
 from oggy.contract.names import classify
 from oggy.v1 import snapshot_pb2
 
+# What snapshots mean (Snapshot.schema_version). Raise it when a data plane that
+# ignored a new field would serve wrongly (say, a new kind of deny rule), so older
+# data planes reject the snapshot instead of silently serving less than was meant.
+SCHEMA_VERSION = 1
+
 
 class Kind(Enum):
     WORKSPACE = "workspace"
@@ -35,6 +40,20 @@ class ParsedName:
 
 class DeltaError(ValueError):
     """A delta cannot be applied to a snapshot (wrong base revision, bad change)."""
+
+
+class SchemaVersionError(ValueError):
+    """A snapshot or delta is newer than this code understands."""
+
+
+def check_schema_version(version: int) -> None:
+    """Raise SchemaVersionError for a schema version newer than SCHEMA_VERSION
+    (0, from a control plane older than the field, is accepted)."""
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"config schema version {version} is newer than this data plane understands "
+            f"({SCHEMA_VERSION}); upgrade the data plane"
+        )
 
 
 def parse_name(name: str) -> ParsedName | None:
@@ -93,7 +112,7 @@ def _index(snapshot: snapshot_pb2.Snapshot) -> dict[Kind, dict[str, object]]:
 
 
 def _build(revision: int, index: dict[Kind, dict[str, object]]) -> snapshot_pb2.Snapshot:
-    snap = snapshot_pb2.Snapshot(revision=revision)
+    snap = snapshot_pb2.Snapshot(revision=revision, schema_version=SCHEMA_VERSION)
     for kind, (field, _) in _FIELDS.items():
         # Sorted by name so equal states serialize identically (stable golden tests,
         # cheap equality checks on the data plane).
@@ -239,9 +258,41 @@ def build_snapshot(revision: int, resources: Iterable[object]) -> snapshot_pb2.S
     return _build(revision, index)
 
 
+def resources_by_workspace(snapshot: snapshot_pb2.Snapshot) -> dict[str, list[object]]:
+    """Every resource, grouped by the workspace it belongs to: `workspaces/{w}` holds the
+    workspace itself and its children, "" the catalog-wide prices. Resources with a
+    malformed name belong nowhere and are left out."""
+    groups: dict[str, list[object]] = {}
+    for field, _ in _FIELDS.values():
+        for resource in getattr(snapshot, field):
+            parsed = parse_name(_name_of(resource))
+            if parsed is not None:
+                groups.setdefault(parsed.workspace, []).append(resource)
+    return groups
+
+
+def diff(
+    old: snapshot_pb2.Snapshot, new: snapshot_pb2.Snapshot
+) -> list[snapshot_pb2.ResourceChange]:
+    """The changes that turn `old` into `new`, in name order: an upsert for each resource
+    added or different, a delete for each one gone."""
+    before, after = _index(old), _index(new)
+    changes: dict[str, snapshot_pb2.ResourceChange] = {}
+    for kind in _FIELDS:
+        for name in before[kind].keys() - after[kind].keys():
+            changes[name] = make_change(name, None)
+        for name, resource in after[kind].items():
+            if before[kind].get(name) != resource:
+                changes[name] = make_change(name, resource)
+    return [changes[name] for name in sorted(changes)]
+
+
 def make_delta(
     base_revision: int, revision: int, changes: Sequence[snapshot_pb2.ResourceChange]
 ) -> snapshot_pb2.SnapshotDelta:
     return snapshot_pb2.SnapshotDelta(
-        base_revision=base_revision, revision=revision, changes=list(changes)
+        base_revision=base_revision,
+        revision=revision,
+        changes=list(changes),
+        schema_version=SCHEMA_VERSION,
     )
