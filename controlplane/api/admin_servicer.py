@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from controlplane.api.resources.actors import ActorRpcs
 from controlplane.api.resources.audit_events import AuditRpcs
-from controlplane.api.resources.base import Encryptor, ServicerBase
+from controlplane.api.resources.base import Cipher, ServicerBase
 from controlplane.api.resources.delegated import DelegatedRpcs
 from controlplane.api.resources.effective import EffectivePolicyRpcs
 from controlplane.api.resources.keys import KeyRpcs
@@ -44,4 +44,4 @@ class AdminServicer(
     """Every AdminService RPC. Constructor: see `ServicerBase.__init__`."""
 
 
-__all__ = ["AdminServicer", "Encryptor", "ServicerBase", "seed_default_prices"]
+__all__ = ["AdminServicer", "Cipher", "ServicerBase", "seed_default_prices"]

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import grpc
 
 from controlplane.api.audit import AuditLog, Render
+from controlplane.api.config_check import ConfigCheck
 from controlplane.api.repository import AuditHook, Guard, Repository
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
@@ -28,17 +29,20 @@ from oggy.contract.names import (
 Ctx = grpc.aio.ServicerContext
 
 
-class Encryptor(Protocol):
-    """What the servicer needs of controlplane.secrets.EnvelopeCipher."""
+class Cipher(Protocol):
+    """What the servicer needs of controlplane.secrets.EnvelopeCipher: secrets are
+    encrypted on the way in, and decrypted to compile a write's candidate config."""
 
     def encrypt(self, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes) -> bytes: ...
 
 
 class ServicerBase:
     def __init__(
         self,
         store: TxnStore,
-        cipher: Encryptor,
+        cipher: Cipher,
         *,
         prefix: str = "/oggy/",
         usage_store: object | None = None,
@@ -49,8 +53,9 @@ class ServicerBase:
         kek_rotation: object | None = None,
     ) -> None:
         self._store = store
-        self._repo = Repository(store, Layout(prefix))
-        self._layout = self._repo.layout
+        layout = Layout(prefix)
+        self._repo = Repository(store, layout, ConfigCheck(store, layout, cipher))
+        self._layout = layout
         self._cipher = cipher
         self._usage = usage_store
         self._clock = clock
