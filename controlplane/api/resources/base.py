@@ -15,6 +15,7 @@ from controlplane.api.repository import AuditHook, Guard, Repository
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
+from controlplane.publisher import HeldWorkspace, NodeStatus
 from controlplane.store.base import Item
 from controlplane.store.txn import TxnStore
 from oggy.contract.names import (
@@ -25,6 +26,7 @@ from oggy.contract.names import (
     parse_workspace_name,
     validate_id,
 )
+from oggy.v1 import snapshot_pb2
 
 Ctx = grpc.aio.ServicerContext
 
@@ -36,6 +38,17 @@ class Cipher(Protocol):
     def encrypt(self, plaintext: bytes) -> bytes: ...
 
     def decrypt(self, blob: bytes) -> bytes: ...
+
+
+class Fleet(Protocol):
+    """What the admin API shows of controlplane.publisher.ConfigPublisher."""
+
+    @property
+    def snapshot(self) -> snapshot_pb2.Snapshot | None: ...
+
+    def nodes(self) -> list[NodeStatus]: ...
+
+    def held(self) -> list[HeldWorkspace]: ...
 
 
 class ServicerBase:
@@ -51,6 +64,7 @@ class ServicerBase:
         audit_ids: Callable[[], str] | None = None,
         usage_queries: object | None = None,
         kek_rotation: object | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self._store = store
         layout = Layout(prefix)
@@ -64,6 +78,8 @@ class ServicerBase:
         # Other modules' RPCs, delegated to (see resources/delegated.py).
         self._usage_queries = usage_queries
         self._kek_rotation = kek_rotation
+        # The config publisher's view of data planes (ListDataPlanes).
+        self._fleet = fleet
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
