@@ -5,6 +5,7 @@ applied revision, ACK/NACK, warnings and usage backlog, plus the held-back works
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
+from controlplane.cli import main
 from controlplane.server import ControlPlaneServer, create_server
 from controlplane.settings import Settings
 from controlplane.store.etcd import EtcdStore
@@ -42,6 +44,7 @@ POLICY = f"{W}/policies/models"
 @dataclass
 class Env:
     cp: ControlPlaneServer
+    address: str
     channel: grpc.aio.Channel
     stub: admin_grpc.AdminServiceStub
     md: tuple[tuple[str, str], ...]
@@ -60,10 +63,11 @@ async def env(etcd_endpoint: str, tmp_path: Path) -> AsyncIterator[Env]:
         environ={},
     )
     cp, port = await create_server(settings)
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    address = f"127.0.0.1:{port}"
+    channel = grpc.aio.insecure_channel(address)
     store = EtcdStore(etcd_endpoint)
     md = (("authorization", f"Bearer {cp.admin_token}"),)
-    e = Env(cp, channel, admin_grpc.AdminServiceStub(channel), md, prefix, store)
+    e = Env(cp, address, channel, admin_grpc.AdminServiceStub(channel), md, prefix, store)
     await e.stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id="acme"), metadata=md)
     try:
         yield e
@@ -280,3 +284,34 @@ async def test_list_data_planes_refuses_a_bad_page_token(env: Env) -> None:
             pb.ListDataPlanesRequest(page_token="garbage"), metadata=env.md
         )
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_oggy_dataplanes_list_prints_the_fleet_and_warns_of_held_workspaces(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    call, first = await config_stream(env, env.channel, "dp-cli")
+    await call.write(config_service_pb2.StreamConfigRequest(response_nonce=first.nonce))
+    bad_policy = policy_pb2.Policy(name=f"{W}/policies/etcdctl", target=W, allowed_models=["x["])
+    await env.store.put(env.prefix + bad_policy.name, bad_policy.SerializeToString())
+    await wait_listed(env, lambda ps, last: ps[0].applied_revision and last.held_workspaces)
+    cli_env = {"OGGY_ADMIN_ADDRESS": env.address, "OGGY_ADMIN_TOKEN": env.cp.admin_token}
+
+    argv = ["dataplanes", "list", "--format", "json"]
+    assert await asyncio.to_thread(main.run, argv, cli_env) == 0
+    out, err = capsys.readouterr()
+    [plane] = json.loads(out)
+    assert (plane["node_id"], plane["applied_revision"]) == ("dp-cli", str(first.snapshot.revision))
+    assert err.startswith(f"warning: {W} is held back at revision {first.snapshot.revision}: ")
+    assert "'x['" in err
+
+    assert await asyncio.to_thread(main.run, ["dataplanes", "list"], cli_env) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[:5] == ["NODE", "HOST", "VERSION", "STATE", "APPLIED"]
+    assert row.split()[:5] == [
+        "dp-cli",
+        "host-dp-cli",
+        "9.9",
+        "connected",
+        str(first.snapshot.revision),
+    ]
+    call.cancel()
