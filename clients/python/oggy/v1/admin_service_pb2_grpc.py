@@ -28,6 +28,8 @@ if _version_not_supported:
 class AdminServiceStub:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     def __init__(self, channel):
@@ -271,6 +273,8 @@ class AdminServiceStub:
 class AdminServiceServicer:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     def CreateWorkspace(self, request, context):
@@ -855,6 +859,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     @staticmethod
