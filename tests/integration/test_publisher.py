@@ -12,9 +12,15 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher, NodeStatus
+from controlplane.publisher import (
+    ConfigDiscoveryServicer,
+    ConfigPublisher,
+    HeldWorkspace,
+    NodeStatus,
+)
 from controlplane.store.base import ChangeBatch, Item, StoreUnavailable
 from controlplane.store.etcd import EtcdStore
+from oggy.contract.snapshot import SCHEMA_VERSION
 from oggy.v1 import (
     actor_pb2,
     config_service_pb2,
@@ -214,6 +220,7 @@ async def test_full_snapshot_then_deltas_and_acks(
     first = await read(call)
     assert first.WhichOneof("payload") == "snapshot" and first.nonce
     snap = first.snapshot
+    assert snap.schema_version == SCHEMA_VERSION
     assert [w.name for w in snap.workspaces] == [W]
     assert [k.key.name for k in snap.keys] == [f"{W}/keys/k1"]
     assert snap.keys[0].secret_sha256 == b"\x01" * 32
@@ -229,6 +236,7 @@ async def test_full_snapshot_then_deltas_and_acks(
     added = await read(call)
     assert added.WhichOneof("payload") == "delta" and added.nonce != first.nonce
     assert (added.delta.base_revision, added.delta.revision) == (snap.revision, revision)
+    assert added.delta.schema_version == SCHEMA_VERSION
     [change] = added.delta.changes
     assert change.name == f"{W}/actors/alice" and change.WhichOneof("change") == "actor"
     assert change.actor.etag == str(revision)
@@ -376,11 +384,20 @@ async def test_workspace_that_does_not_compile_is_held_back_and_others_flow(env:
     first = await read(call)
     await answer(call, first)
     bad = policy_pb2.Policy(name=f"{W}/policies/bad", target=W, allowed_models=["gpt-[4"])
-    failed_at = await env.put(bad.name, bad.SerializeToString())
-    await env.put(f"{W}/actors/late", actor_bytes(f"{W}/actors/late"))
-    [held] = env.publisher.held()
+    await env.put(bad.name, bad.SerializeToString())
+    late_at = await env.put(f"{W}/actors/late", actor_bytes(f"{W}/actors/late"))
+
+    async def held_at_late() -> HeldWorkspace:
+        for _ in range(int(READ_TIMEOUT_S / 0.01)):  # the watch delivers asynchronously
+            held = env.publisher.held()
+            if held and held[0].failed_revision == late_at:
+                return held[0]
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"not held at revision {late_at}: {env.publisher.held()}")
+
+    held = await held_at_late()
     assert (held.workspace, held.held_revision) == (W, first.snapshot.revision)
-    assert held.failed_revision > failed_at and "gpt-[4" in held.error
+    assert "gpt-[4" in held.error and len(env.publisher.held()) == 1
 
     # Another workspace's change goes out, and nothing of the held one with it.
     await env.put("workspaces/beta", workspace_pb2.Workspace().SerializeToString())
