@@ -20,7 +20,14 @@ from dataclasses import dataclass
 
 from oggy.contract.compile import ConfigError, compile_snapshot
 from oggy.contract.identity import ReplayCaches
-from oggy.contract.snapshot import build_snapshot, resources_by_workspace
+from oggy.contract.snapshot import (
+    apply_delta,
+    build_snapshot,
+    changes_between,
+    make_delta,
+    name_of,
+    resources_by_workspace,
+)
 from oggy.v1 import snapshot_pb2, workspace_pb2
 
 # The group of catalog-wide prices (`prices/{id}`), and how it is reported.
@@ -58,45 +65,54 @@ class HoldBack:
     ) -> None:
         self._compile_error = compile_error
         self._clock = clock
-        # Per group (a workspace name, or CATALOG): the resources last published, copied
-        # (a protobuf element would keep its whole snapshot alive), and their revision.
-        self._good: dict[str, list[object]] = {}
+        # Per group (a workspace name, or CATALOG): its resources last published, by name,
+        # copied (a protobuf element would keep its whole snapshot alive), and their revision.
+        self._good: dict[str, dict[str, object]] = {}
         self._good_revision: dict[str, int] = {}
         self._held: dict[str, HeldWorkspace] = {}
         # Gateway key ids are unique across workspaces (a data plane indexes keys by
         # id): key id → the group whose published keys use it.
         self._key_owner: dict[str, str] = {}
+        # What `admit` last returned; it only ever changes by the changes it returns.
+        self._out = build_snapshot(0, [])
 
     def held(self) -> list[HeldWorkspace]:
         return [self._held[g] for g in sorted(self._held)]
 
     def admit(
         self, truth: snapshot_pb2.Snapshot, groups: Iterable[str] | None = None
-    ) -> snapshot_pb2.Snapshot:
+    ) -> tuple[snapshot_pb2.Snapshot, list[snapshot_pb2.ResourceChange]]:
         """The snapshot to publish for the store state `truth`, after compiling `groups`
-        (workspace names, CATALOG for the catalog prices; None: every one) again.
+        (workspace names, CATALOG for the catalog prices; None: every one) again, and the
+        changes from the snapshot returned before. No changes: that one is returned again.
 
         Groups not named keep what they had: a change elsewhere cannot break them.
         Held-back groups are always tried again: a key id another workspace let go of,
         for one, can make them fit.
         """
-        by_group = resources_by_workspace(truth)
-        todo = set(by_group) | set(self._good) if groups is None else set(groups)
-        todo |= set(self._held)
+        wanted = None if groups is None else {*groups, *self._held}
+        by_group = resources_by_workspace(truth, wanted)
+        todo = {*by_group, *self._good, *self._held} if wanted is None else wanted
+        changes: list[snapshot_pb2.ResourceChange] = []
         # The catalog first: workspaces compile with the catalog prices being published.
-        if CATALOG in todo:
-            self._admit(CATALOG, truth.revision, by_group.get(CATALOG, []))
-        for group in sorted(todo - {CATALOG}):
+        for group in sorted(todo, key=lambda g: (g != CATALOG, g)):
+            before = self._good.get(group, {})
             resources = by_group.get(group, [])
-            if any(isinstance(r, workspace_pb2.Workspace) for r in resources):
+            if group == CATALOG or any(isinstance(r, workspace_pb2.Workspace) for r in resources):
                 self._admit(group, truth.revision, resources)
             else:
                 # The workspace is gone (or never was): nothing of it is published.
                 self._forget(group)
-        return build_snapshot(truth.revision, [r for group in self._good.values() for r in group])
+            changes += changes_between(before, self._good.get(group, {}))
+        if changes:
+            changes.sort(key=lambda c: c.name)
+            self._out = apply_delta(
+                self._out, make_delta(self._out.revision, truth.revision, changes)
+            )
+        return self._out, changes
 
     def _admit(self, group: str, revision: int, resources: Sequence[object]) -> None:
-        catalog = [] if group == CATALOG else self._good.get(CATALOG, [])
+        catalog = [] if group == CATALOG else list(self._good.get(CATALOG, {}).values())
         error = self._compile_error(build_snapshot(revision, [*resources, *catalog]))
         if error is None:
             error = self._key_id_clash(group, resources)
@@ -113,7 +129,7 @@ class HoldBack:
             since=previous.since if previous is not None else self._clock(),
         )
 
-    def _key_id_clash(self, group: str, resources: Sequence[object]) -> str | None:
+    def _key_id_clash(self, group: str, resources: Iterable[object]) -> str | None:
         for key_id, name in _key_ids(resources):
             owner = self._key_owner.get(key_id, group)
             if owner != group:
@@ -122,7 +138,7 @@ class HoldBack:
 
     def _set_good(self, group: str, revision: int, resources: Sequence[object]) -> None:
         self._drop_key_ids(group)
-        self._good[group] = [_copy(r) for r in resources]
+        self._good[group] = {name_of(r): _copy(r) for r in resources}
         self._good_revision[group] = revision
         for key_id, _ in _key_ids(resources):
             self._key_owner[key_id] = group
@@ -134,7 +150,7 @@ class HoldBack:
         self._held.pop(group, None)
 
     def _drop_key_ids(self, group: str) -> None:
-        for key_id, _ in _key_ids(self._good.get(group, ())):
+        for key_id, _ in _key_ids(self._good.get(group, {}).values()):
             if self._key_owner.get(key_id) == group:
                 del self._key_owner[key_id]
 

@@ -33,6 +33,7 @@ from oggy.contract.snapshot import (
     make_delta,
     parse_name,
     prune_orphans,
+    workspace_of,
 )
 from oggy.v1 import snapshot_pb2
 
@@ -66,6 +67,8 @@ class ConfigPublisher:
         self._truth: snapshot_pb2.Snapshot | None = None
         self._published: snapshot_pb2.Snapshot | None = None
         self._hold_back = hold_back or HoldBack()
+        # Whether `_published` had orphans pruned from what HoldBack admitted.
+        self._pruned = False
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._resyncs = 0
@@ -187,7 +190,9 @@ class ConfigPublisher:
                 resources.append(resource)
         truth = build_snapshot(revision, resources)
         self._truth = truth
-        published = self._admit(truth, None)
+        self._admit(truth, None)
+        published = self._published
+        assert published is not None
         log.info(
             "config snapshot at revision %d: %d workspaces, %d keys, %d providers, "
             "%d routes, %d signing keys, %d prices",
@@ -199,12 +204,11 @@ class ConfigPublisher:
             len(published.signing_keys),
             len(published.prices),
         )
-        self._published = published
         for sub in self._subscribers:
             sub.request_full()
 
     async def _apply_batch(self, batch: ChangeBatch) -> None:
-        assert self._truth is not None and self._published is not None
+        assert self._truth is not None
         changes = []
         for change in batch.changes:
             name = strip_prefix(change.key, self._prefix)
@@ -221,41 +225,48 @@ class ConfigPublisher:
         self._truth = apply_delta(
             self._truth, make_delta(self._truth.revision, batch.revision, changes)
         )
-        touched = {parsed.workspace for c in changes if (parsed := parse_name(c.name))}
-        published = self._admit(self._truth, touched)
-        # What subscribers get is the difference between two published snapshots, so a
-        # held-back or pruned resource never leaks out through a delta.
-        published_changes = diff(self._published, published)
-        if not published_changes:
+        delta = self._admit(self._truth, {workspace_of(c.name) for c in changes})
+        if delta is None:
             return  # e.g. the change was to a held-back workspace: nothing to send
-        delta = make_delta(self._published.revision, published.revision, published_changes)
-        self._published = published
         for sub in self._subscribers:
             sub.push_delta(delta)
 
     def _admit(
         self, truth: snapshot_pb2.Snapshot, workspaces: Iterable[str] | None
-    ) -> snapshot_pb2.Snapshot:
-        """What to publish for `truth`, compiling `workspaces` (None: all) again."""
+    ) -> snapshot_pb2.SnapshotDelta | None:
+        """Compile `workspaces` of `truth` (None: all) again and update what is published.
+        Returns the delta from what was published before; None if nothing changed (or
+        nothing was published yet)."""
         before = {h.workspace: h.error for h in self._hold_back.held()}
-        published = self._hold_back.admit(truth, workspaces)
+        admitted, changes = self._hold_back.admit(truth, workspaces)
         after = self._hold_back.held()
         for held in after:
             if before.get(held.workspace) != held.error:
                 log.error(
-                    "holding back %s at revision %d: revision %d does not compile: %s",
+                    "holding back %s (%s): revision %d does not compile: %s",
                     held.workspace,
-                    held.held_revision,
+                    f"at revision {held.held_revision}" if held.held_revision else "left out",
                     held.failed_revision,
                     held.error,
                 )
         for workspace in before.keys() - {h.workspace for h in after}:
             log.info("%s is no longer held back (revision %d)", workspace, truth.revision)
-        problems = check_consistency(published)
+        problems = check_consistency(admitted)
         if problems:
             self._log_inconsistent(truth.revision, problems)
-            published = prune_orphans(published)
-        return published
+        published = prune_orphans(admitted) if problems else admitted
+        previous = self._published
+        was_pruned, self._pruned = self._pruned, bool(problems)
+        if previous is not None and (problems or was_pruned):
+            # `changes` lead from the previous admitted snapshot, which is not what
+            # subscribers hold when either side was pruned.
+            changes = diff(previous, published)
+        if previous is not None and not changes:
+            return None
+        self._published = published
+        if previous is None:
+            return None
+        return make_delta(previous.revision, published.revision, changes)
 
     async def _resource(self, key: str, value: bytes, mod_revision: int) -> Message | None:
         return await self._loader.load(key, value, mod_revision, self._store.get)

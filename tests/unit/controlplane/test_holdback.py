@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from controlplane.publisher.holdback import CATALOG, HeldWorkspace, HoldBack, compile_error
 from oggy.contract.compile import compile_snapshot
-from oggy.contract.snapshot import build_snapshot
+from oggy.contract.snapshot import apply_delta, build_snapshot, make_delta
 from oggy.v1 import key_pb2, policy_pb2, price_pb2, snapshot_pb2, workspace_pb2
 
 A, B = "workspaces/a", "workspaces/b"
@@ -42,6 +42,27 @@ def price(name: str, provider: str = "openai") -> price_pb2.ModelPrice:
     return price_pb2.ModelPrice(name=name, provider=provider, model="gpt-4o", input_per_mtok=1)
 
 
+class Admit:
+    """HoldBack.admit, checking that the changes it returns lead from the snapshot it
+    returned before to the new one (the publisher sends them as a delta)."""
+
+    def __init__(self, hold: HoldBack) -> None:
+        self.hold = hold
+        self.last = build_snapshot(0, [])
+
+    def __call__(
+        self, truth: snapshot_pb2.Snapshot, groups: set[str] | None = None
+    ) -> snapshot_pb2.Snapshot:
+        out, changes = self.hold.admit(truth, groups)
+        if changes:
+            delta = make_delta(self.last.revision, truth.revision, changes)
+            assert apply_delta(self.last, delta) == out
+        else:
+            assert out == self.last
+        self.last = out
+        return out
+
+
 def names(snapshot: snapshot_pb2.Snapshot) -> list[str]:
     found = [w.name for w in snapshot.workspaces]
     found += [k.key.name for k in snapshot.keys]
@@ -53,14 +74,16 @@ def names(snapshot: snapshot_pb2.Snapshot) -> list[str]:
 def test_everything_that_compiles_is_published_as_stored() -> None:
     truth = build_snapshot(5, [ws(A), key(A, "ka"), policy(A, "gpt-4o*"), ws(B), key(B, "kb")])
     hold = HoldBack()
-    assert hold.admit(truth) == truth
+    admit = Admit(hold)
+    assert admit(truth) == truth
     assert hold.held() == []
 
 
 def test_a_workspace_that_never_compiled_is_left_out_and_reported() -> None:
     clock = Clock()
     hold = HoldBack(clock=clock)
-    published = hold.admit(build_snapshot(5, [ws(A), policy(A, BAD_GLOB), ws(B), key(B, "kb")]))
+    admit = Admit(hold)
+    published = admit(build_snapshot(5, [ws(A), policy(A, BAD_GLOB), ws(B), key(B, "kb")]))
     assert names(published) == [B, f"{B}/keys/kb"]
     [held] = hold.held()
     assert held == HeldWorkspace(A, 0, 5, held.error, 1000.0)
@@ -71,16 +94,17 @@ def test_a_workspace_that_never_compiled_is_left_out_and_reported() -> None:
 def test_a_broken_workspace_keeps_its_last_good_state_while_others_move_on() -> None:
     clock = Clock()
     hold = HoldBack(clock=clock)
-    hold.admit(build_snapshot(5, [ws(A), key(A, "ka"), ws(B), key(B, "kb")]))
+    admit = Admit(hold)
+    admit(build_snapshot(5, [ws(A), key(A, "ka"), ws(B), key(B, "kb")]))
 
     # Revision 6 breaks A (and revokes one of its keys); B revokes a key at 7.
     clock.now = 1001.0
     broken = [ws(A), key(A, "ka", revoked=True), policy(A, "gpt=4o")]
-    published = hold.admit(build_snapshot(6, [*broken, ws(B), key(B, "kb")]), {A})
-    assert published.revision == 6
+    published = admit(build_snapshot(6, [*broken, ws(B), key(B, "kb")]), {A})
+    assert published.revision == 5  # nothing published changed
     assert [k.key.state for k in published.keys] == [key_pb2.GatewayKey.STATE_ACTIVE] * 2
     clock.now = 1002.0
-    published = hold.admit(build_snapshot(7, [*broken, ws(B), key(B, "kb", revoked=True)]), {B})
+    published = admit(build_snapshot(7, [*broken, ws(B), key(B, "kb", revoked=True)]), {B})
     by_name = {k.key.name: k.key.state for k in published.keys}
     assert by_name == {
         f"{A}/keys/ka": key_pb2.GatewayKey.STATE_ACTIVE,  # A is held at revision 5
@@ -91,7 +115,7 @@ def test_a_broken_workspace_keeps_its_last_good_state_while_others_move_on() -> 
     assert "gpt=4o" in held.error and held.since == 1001.0  # first held at revision 6
 
     # Repaired: A's current state goes out, the hold is lifted.
-    repaired = hold.admit(
+    repaired = admit(
         build_snapshot(8, [ws(A), key(A, "ka", revoked=True), ws(B), key(B, "kb", revoked=True)]),
         {A},
     )
@@ -101,11 +125,12 @@ def test_a_broken_workspace_keeps_its_last_good_state_while_others_move_on() -> 
 
 def test_groups_not_named_keep_what_they_had() -> None:
     hold = HoldBack()
-    hold.admit(build_snapshot(5, [ws(A), ws(B)]))
+    admit = Admit(hold)
+    admit(build_snapshot(5, [ws(A), ws(B)]))
     # A changed but only B is named: A's change waits for its own admission.
-    published = hold.admit(build_snapshot(6, [ws(A), key(A, "ka"), ws(B)]), {B})
+    published = admit(build_snapshot(6, [ws(A), key(A, "ka"), ws(B)]), {B})
     assert names(published) == [A, B]
-    assert names(hold.admit(build_snapshot(6, [ws(A), key(A, "ka"), ws(B)]), None)) == [
+    assert names(admit(build_snapshot(6, [ws(A), key(A, "ka"), ws(B)]), None)) == [
         A,
         f"{A}/keys/ka",
         B,
@@ -114,10 +139,11 @@ def test_groups_not_named_keep_what_they_had() -> None:
 
 def test_a_bad_catalog_price_holds_back_only_the_catalog() -> None:
     hold = HoldBack()
+    admit = Admit(hold)
     good = price("prices/p1")
-    hold.admit(build_snapshot(5, [good, ws(A)]))
+    admit(build_snapshot(5, [good, ws(A)]))
     bad = price("prices/p2", provider="no-such-kind")
-    published = hold.admit(build_snapshot(6, [good, bad, ws(A), key(A, "ka")]), {CATALOG, A})
+    published = admit(build_snapshot(6, [good, bad, ws(A), key(A, "ka")]), {CATALOG, A})
     assert names(published) == ["prices/p1", A, f"{A}/keys/ka"]
     [held] = hold.held()
     assert (held.workspace, held.held_revision) == ("prices", 5)
@@ -126,25 +152,27 @@ def test_a_bad_catalog_price_holds_back_only_the_catalog() -> None:
 
 def test_key_ids_stay_unique_across_workspaces() -> None:
     hold = HoldBack()
-    hold.admit(build_snapshot(5, [ws(A), key(A, "same"), ws(B)]))
-    published = hold.admit(build_snapshot(6, [ws(A), key(A, "same"), ws(B), key(B, "same")]), {B})
+    admit = Admit(hold)
+    admit(build_snapshot(5, [ws(A), key(A, "same"), ws(B)]))
+    published = admit(build_snapshot(6, [ws(A), key(A, "same"), ws(B), key(B, "same")]), {B})
     assert [k.key.name for k in published.keys] == [f"{A}/keys/same"]
     [held] = hold.held()
     assert held.workspace == B and f"already used in {A}" in held.error
     compile_snapshot(published)
 
     # A lets go of the id: B is tried again without being named, and fits.
-    published = hold.admit(build_snapshot(7, [ws(A), ws(B), key(B, "same")]), {A})
+    published = admit(build_snapshot(7, [ws(A), ws(B), key(B, "same")]), {A})
     assert [k.key.name for k in published.keys] == [f"{B}/keys/same"]
     assert hold.held() == []
 
 
 def test_a_deleted_workspace_is_forgotten_with_its_hold() -> None:
     hold = HoldBack()
-    hold.admit(build_snapshot(5, [ws(A), policy(A, BAD_GLOB), ws(B)]))
+    admit = Admit(hold)
+    admit(build_snapshot(5, [ws(A), policy(A, BAD_GLOB), ws(B)]))
     assert [h.workspace for h in hold.held()] == [A]
     # Its children are still stored (a non-atomic cascade): none is published.
-    published = hold.admit(build_snapshot(6, [policy(A, BAD_GLOB), ws(B)]), {A})
+    published = admit(build_snapshot(6, [policy(A, BAD_GLOB), ws(B)]), {A})
     assert names(published) == [B]
     assert hold.held() == []
 
@@ -152,9 +180,10 @@ def test_a_deleted_workspace_is_forgotten_with_its_hold() -> None:
 def test_published_resources_are_copies() -> None:
     truth = build_snapshot(5, [ws(A), key(A, "ka")])
     hold = HoldBack()
-    hold.admit(truth)
+    admit = Admit(hold)
+    admit(truth)
     truth.keys[0].key.display_name = "mutated after admission"
-    assert hold.admit(build_snapshot(6, []), set()).keys[0].key.display_name == ""
+    assert admit(build_snapshot(6, []), set()).keys[0].key.display_name == ""
 
 
 def test_compile_error_is_the_compilers_message_and_none_when_fine() -> None:
