@@ -9,11 +9,13 @@ from hypothesis import strategies as st
 
 from oggy.contract.snapshot import (
     SCHEMA_VERSION,
+    DeltaError,
     SchemaVersionError,
     apply_delta,
     build_snapshot,
     check_schema_version,
     diff,
+    make_change,
     make_delta,
     resources_by_workspace,
 )
@@ -52,6 +54,18 @@ def test_resources_by_workspace() -> None:
         "workspaces/b": ["workspaces/b/actors/y"],
         "": ["prices/p1"],
     }
+
+    only_b = resources_by_workspace(snap, {"workspaces/b"})
+    assert {ws: [r.name for r in rs] for ws, rs in only_b.items()} == {
+        "workspaces/b": ["workspaces/b/actors/y"]
+    }
+
+
+def test_a_message_that_is_no_snapshot_resource_is_refused() -> None:
+    with pytest.raises(DeltaError, match="not a snapshot resource"):
+        make_change("workspaces/a", snapshot_pb2.ResourceChange())
+    with pytest.raises(DeltaError, match="not a snapshot resource"):
+        build_snapshot(1, [snapshot_pb2.Snapshot()])
 
 
 def test_diff_lists_upserts_and_deletes_in_name_order() -> None:
