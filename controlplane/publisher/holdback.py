@@ -5,7 +5,8 @@ any part of it fails to compile: one bad policy would stop config for everyone,
 and a key revoked elsewhere would keep working. So before publishing, each
 workspace is compiled on its own with the data plane's compiler. One that
 compiles is published as stored; one that does not keeps its last good
-resources (or is left out if it never compiled) and is reported as held back.
+resources (or is left out if it never compiled) and is reported as held back;
+only its gateway keys' revocations and deletions still go out.
 
 Admin writes are refused when they would not compile, so a held-back workspace
 comes from data written around the API (etcdctl, another version). Pure: the
@@ -28,13 +29,14 @@ from oggy.contract.snapshot import (
     name_of,
     resources_by_workspace,
 )
-from oggy.v1 import snapshot_pb2, workspace_pb2
+from oggy.v1 import key_pb2, snapshot_pb2, workspace_pb2
 
 # The group of catalog-wide prices (`prices/{id}`), and how it is reported.
 CATALOG = ""
 CATALOG_LABEL = "prices"
 
 CompileError = Callable[[snapshot_pb2.Snapshot], str | None]
+REVOKED = key_pb2.GatewayKey.STATE_REVOKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,21 @@ class HoldBack:
             error=error,
             since=previous.since if previous is not None else self._clock(),
         )
+        self._revoke_while_held(group, revision, resources, catalog)
+
+    def _revoke_while_held(
+        self, group: str, revision: int, resources: Sequence[object], catalog: list[object]
+    ) -> None:
+        """Keys revoked or deleted since the group's last good state stop working anyway:
+        a held-back workspace may keep old config, never access that was taken away."""
+        good = self._good.get(group)
+        if good is None:
+            return
+        narrowed = _without_revoked_keys(good, resources)
+        if narrowed == good:
+            return
+        if self._compile_error(build_snapshot(revision, [*narrowed.values(), *catalog])) is None:
+            self._set_good(group, self._good_revision[group], list(narrowed.values()))
 
     def _key_id_clash(self, group: str, resources: Iterable[object]) -> str | None:
         for key_id, name in _key_ids(resources):
@@ -153,6 +170,27 @@ class HoldBack:
         for key_id, _ in _key_ids(self._good.get(group, {}).values()):
             if self._key_owner.get(key_id) == group:
                 del self._key_owner[key_id]
+
+
+def _without_revoked_keys(
+    good: dict[str, object], resources: Sequence[object]
+) -> dict[str, object]:
+    """`good` without the gateway keys gone from `resources`, and with the ones revoked
+    there revoked."""
+    now = {name_of(r): r for r in resources if isinstance(r, snapshot_pb2.KeyMaterial)}
+    out: dict[str, object] = {}
+    for name, resource in good.items():
+        if isinstance(resource, snapshot_pb2.KeyMaterial):
+            current = now.get(name)
+            if current is None:
+                continue
+            if current.key.state == REVOKED and resource.key.state != REVOKED:
+                revoked = _copy(resource)
+                revoked.key.state = REVOKED  # type: ignore[attr-defined]
+                revoked.key.revoke_time.CopyFrom(current.key.revoke_time)  # type: ignore[attr-defined]
+                resource = revoked
+        out[name] = resource
+    return out
 
 
 def _key_ids(resources: Iterable[object]) -> list[tuple[str, str]]:

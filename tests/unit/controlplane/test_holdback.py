@@ -97,12 +97,16 @@ def test_a_broken_workspace_keeps_its_last_good_state_while_others_move_on() -> 
     admit = Admit(hold)
     admit(build_snapshot(5, [ws(A), key(A, "ka"), ws(B), key(B, "kb")]))
 
-    # Revision 6 breaks A (and revokes one of its keys); B revokes a key at 7.
+    # Revision 6 breaks A (and adds a key and a display name to it); B revokes a key at 7.
     clock.now = 1001.0
-    broken = [ws(A), key(A, "ka", revoked=True), policy(A, "gpt=4o")]
+    broken = [
+        workspace_pb2.Workspace(name=A, display_name="renamed"),
+        key(A, "ka"),
+        key(A, "new"),
+        policy(A, "gpt=4o"),
+    ]
     published = admit(build_snapshot(6, [*broken, ws(B), key(B, "kb")]), {A})
     assert published.revision == 5  # nothing published changed
-    assert [k.key.state for k in published.keys] == [key_pb2.GatewayKey.STATE_ACTIVE] * 2
     clock.now = 1002.0
     published = admit(build_snapshot(7, [*broken, ws(B), key(B, "kb", revoked=True)]), {B})
     by_name = {k.key.name: k.key.state for k in published.keys}
@@ -110,17 +114,33 @@ def test_a_broken_workspace_keeps_its_last_good_state_while_others_move_on() -> 
         f"{A}/keys/ka": key_pb2.GatewayKey.STATE_ACTIVE,  # A is held at revision 5
         f"{B}/keys/kb": key_pb2.GatewayKey.STATE_REVOKED,  # B's revoke goes out
     }
+    assert published.workspaces[0].display_name == ""
     [held] = hold.held()
     assert (held.workspace, held.held_revision, held.failed_revision) == (A, 5, 7)
     assert "gpt=4o" in held.error and held.since == 1001.0  # first held at revision 6
 
     # Repaired: A's current state goes out, the hold is lifted.
-    repaired = admit(
-        build_snapshot(8, [ws(A), key(A, "ka", revoked=True), ws(B), key(B, "kb", revoked=True)]),
-        {A},
-    )
-    assert all(k.key.state == key_pb2.GatewayKey.STATE_REVOKED for k in repaired.keys)
+    repaired = admit(build_snapshot(8, [ws(A), key(A, "new"), ws(B), key(B, "kb")]), {A})
+    assert {k.key.name for k in repaired.keys} == {f"{A}/keys/new", f"{B}/keys/kb"}
     assert hold.held() == []
+
+
+def test_revoking_or_deleting_a_key_of_a_held_back_workspace_still_goes_out() -> None:
+    hold = HoldBack()
+    admit = Admit(hold)
+    admit(build_snapshot(5, [ws(A), key(A, "ka"), key(A, "kb"), key(A, "kc")]))
+    admit(build_snapshot(6, [ws(A), key(A, "ka"), key(A, "kb"), key(A, "kc"), policy(A, "x[")]))
+    # While A is held: ka revoked, kb deleted; kc unchanged.
+    published = admit(
+        build_snapshot(7, [ws(A), key(A, "ka", revoked=True), key(A, "kc"), policy(A, "x[")]), {A}
+    )
+    assert {k.key.name: k.key.state for k in published.keys} == {
+        f"{A}/keys/ka": key_pb2.GatewayKey.STATE_REVOKED,
+        f"{A}/keys/kc": key_pb2.GatewayKey.STATE_ACTIVE,
+    }
+    assert not published.policies  # the rest of A stays at revision 5
+    [held] = hold.held()
+    assert (held.held_revision, held.failed_revision) == (5, 7)
 
 
 def test_groups_not_named_keep_what_they_had() -> None:
