@@ -147,13 +147,14 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
                 usage_store=usage_store,
                 usage_queries=UsageQueries(usage_store, retention=retention),
                 kek_rotation=KekRotationApi(rotator),
+                fleet=publisher,
             ),
             server,
         )
         config_service_pb2_grpc.add_ConfigDiscoveryServiceServicer_to_server(
             ConfigDiscoveryServicer(publisher), server
         )
-        usage_ingest = UsageIngestServicer(usage_store)
+        usage_ingest = UsageIngestServicer(usage_store, reports=publisher.node_registry)
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(usage_ingest, server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

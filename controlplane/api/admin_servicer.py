@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from controlplane.api.resources.actors import ActorRpcs
 from controlplane.api.resources.audit_events import AuditRpcs
-from controlplane.api.resources.base import Encryptor, ServicerBase
+from controlplane.api.resources.base import Cipher, ServicerBase
+from controlplane.api.resources.data_planes import DataPlaneRpcs
 from controlplane.api.resources.delegated import DelegatedRpcs
 from controlplane.api.resources.effective import EffectivePolicyRpcs
 from controlplane.api.resources.keys import KeyRpcs
@@ -38,10 +39,11 @@ class AdminServicer(
     AuditRpcs,
     EffectivePolicyRpcs,
     UsageRpcs,
+    DataPlaneRpcs,
     DelegatedRpcs,
     admin_service_pb2_grpc.AdminServiceServicer,
 ):
     """Every AdminService RPC. Constructor: see `ServicerBase.__init__`."""
 
 
-__all__ = ["AdminServicer", "Encryptor", "ServicerBase", "seed_default_prices"]
+__all__ = ["AdminServicer", "Cipher", "ServicerBase", "seed_default_prices"]

@@ -3,12 +3,14 @@
 Each write is one transaction whose conditions make it safe against concurrent
 writers; before it, the same conditions are checked by reading so the caller
 gets a precise error (NOT_FOUND parent, ALREADY_EXISTS, ...). When the
-transaction still loses a race, the loop re-reads and re-checks.
+transaction still loses a race, the loop re-reads and re-checks. Every write's
+operations also pass the config check (the data plane's compiler, see
+config_check.py) before they commit: this is the one place config is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from controlplane.api import convert
@@ -57,12 +59,15 @@ Mutation = Callable[[Item], tuple[bytes, Sequence[Guard]] | None]
 # The audit record of a change, written in the same transaction: (before, after) → op.
 # `after` carries mod_revision 0 (its revision is only known once committed).
 AuditHook = Callable[[Item | None, Item | None], Op]
+# Raises a DomainError when the operations of a write may not commit (ConfigCheck).
+ConfigCheckFn = Callable[[Sequence[Op]], Awaitable[None]]
 
 
 class Repository:
-    def __init__(self, store: TxnStore, layout: Layout) -> None:
+    def __init__(self, store: TxnStore, layout: Layout, check: ConfigCheckFn) -> None:
         self._store = store
         self.layout = layout
+        self._check_config = check
 
     async def get(self, name: str) -> Item:
         item = await self._store.get(self.layout.resource(name))
@@ -106,6 +111,7 @@ class Repository:
                 if replay is not None:
                     return Created(replay, replayed=True)
             await self._check(all_guards)
+            await self._check_config(ops)
             try:
                 revision = await self._store.commit([g.condition for g in all_guards], ops)
             except RevisionConflict:
@@ -152,6 +158,7 @@ class Repository:
             ops: list[Op] = [Put(key, value), *extra_ops]
             if audit is not None:
                 ops.append(audit(item, Item(key, value, 0)))
+            await self._check_config(ops)
             try:
                 revision = await self._store.commit(conditions, ops)
             except RevisionConflict:
@@ -185,6 +192,7 @@ class Repository:
                 ops.extend(ops_for(item))
             if audit is not None:
                 ops.append(audit(item, None))
+            await self._check_config(ops)
             try:
                 await self._store.commit(conditions, ops)
             except RevisionConflict:

@@ -25,6 +25,7 @@ from controlplane.cli.commands import (
     actor,
     audit,
     cost,
+    dataplanes,
     key,
     planes,
     policy,
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     common, scoped = _common_parser(), _scoped_parser()
     up.register(sub)
     planes.register(sub)
+    dataplanes.register(sub, common, scoped)
     for module in (
         workspace,
         key,

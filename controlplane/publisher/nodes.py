@@ -31,9 +31,16 @@ class NodeStatus:
     last_sent_version: int = 0
     last_sent_nonce: str = ""
     last_acked_version: int = 0
+    last_acked_at: float | None = None
     last_nack_version: int = 0
     last_nack_error: str = ""
+    last_nack_at: float | None = None
     nacks: int = 0
+    # The data plane compiler's warnings on the version it last ACKed.
+    warnings: tuple[str, ...] = ()
+    # From its usage stream: events it held unacknowledged at its last report.
+    usage_backlog: int = 0
+    last_usage_at: float | None = None
 
 
 class NodeRegistry:
@@ -61,6 +68,7 @@ class NodeRegistry:
 
     def connect(self, stream: object, node_id: str, hostname: str, version: str, peer: str) -> None:
         self._streams[node_id] = stream
+        previous = self._nodes.get(node_id)
         self._nodes[node_id] = NodeStatus(
             node_id=node_id,
             hostname=hostname,
@@ -68,6 +76,9 @@ class NodeRegistry:
             peer=peer,
             connected=True,
             connected_at=self._clock(),
+            # The usage stream is another call: what it reported still holds.
+            usage_backlog=previous.usage_backlog if previous else 0,
+            last_usage_at=previous.last_usage_at if previous else None,
         )
         self._touch()
 
@@ -82,16 +93,37 @@ class NodeRegistry:
             )
             self._touch()
 
-    def acked(self, stream: object, node_id: str, version: int) -> None:
+    def acked(
+        self, stream: object, node_id: str, version: int, warnings: tuple[str, ...] = ()
+    ) -> None:
         if self._owns(stream, node_id):
-            self._nodes[node_id] = replace(self._nodes[node_id], last_acked_version=version)
+            self._nodes[node_id] = replace(
+                self._nodes[node_id],
+                last_acked_version=version,
+                last_acked_at=self._clock(),
+                warnings=warnings,
+            )
             self._touch()
 
     def nacked(self, stream: object, node_id: str, version: int, error: str) -> None:
         if self._owns(stream, node_id):
             status = self._nodes[node_id]
             self._nodes[node_id] = replace(
-                status, last_nack_version=version, last_nack_error=error, nacks=status.nacks + 1
+                status,
+                last_nack_version=version,
+                last_nack_error=error,
+                last_nack_at=self._clock(),
+                nacks=status.nacks + 1,
+            )
+            self._touch()
+
+    def usage_reported(self, node_id: str, backlog: int) -> None:
+        """A usage batch from `node_id` said it holds `backlog` more events. Only nodes
+        known from their config stream are tracked (the table stays bounded)."""
+        status = self._nodes.get(node_id)
+        if status is not None:
+            self._nodes[node_id] = replace(
+                status, usage_backlog=max(backlog, 0), last_usage_at=self._clock()
             )
             self._touch()
 

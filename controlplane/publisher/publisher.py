@@ -1,9 +1,10 @@
 """ConfigPublisher: store watch → versioned snapshot → fan-out to data plane streams.
 
-Thin I/O runner around the pure logic in `snapshot.py` and `decode.py`:
-  full read (`workspaces/` at revision R, then `prices/`) → Snapshot(R)
-  watch the whole prefix from R+1, one ChangeBatch → one SnapshotDelta → apply → publish
+Thin I/O runner around the pure logic in `oggy.contract.snapshot` and `holdback.py`:
+  full read (`workspaces/` at revision R, then `prices/`) → the store's state at R
+  watch the whole prefix from R+1, one ChangeBatch → apply to that state
   (keys outside the resource shapes — secrets/, requests/, index/, audit/ — are skipped)
+  → compile the changed workspaces (HoldBack) → publish the difference as one delta
   watch compacted / lost → re-read everything → full Snapshot to every subscriber
 """
 
@@ -13,39 +14,30 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterable
 
 from google.protobuf.message import Message
 
-from controlplane.publisher.decode import (
-    UndecodableResource,
-    decode_resource,
-    provider_material,
-    signing_key_material,
-    strip_prefix,
-)
+from controlplane.publisher.decode import strip_prefix
 from controlplane.publisher.fanout import Subscription
+from controlplane.publisher.holdback import HeldWorkspace, HoldBack
+from controlplane.publisher.loader import ResourceLoader, SecretCipher
 from controlplane.publisher.nodes import NodeRegistry, NodeStatus
 from controlplane.store.base import ChangeBatch, Store, WatchCompacted
 from oggy.contract.snapshot import (
     apply_delta,
     build_snapshot,
     check_consistency,
+    diff,
     make_change,
     make_delta,
     parse_name,
     prune_orphans,
+    workspace_of,
 )
-from oggy.v1 import provider_pb2, signing_key_pb2, snapshot_pb2
+from oggy.v1 import snapshot_pb2
 
 log = logging.getLogger(__name__)
-
-
-class SecretCipher(Protocol):
-    """What the publisher needs of controlplane.secrets.EnvelopeCipher."""
-
-    def decrypt(self, blob: bytes) -> bytes: ...
 
 
 class ConfigPublisher:
@@ -59,22 +51,24 @@ class ConfigPublisher:
         retry_initial: float = 0.1,
         retry_max: float = 5.0,
         rng: Callable[[], float] = random.random,
+        hold_back: HoldBack | None = None,
     ) -> None:
         self._store = store
-        self._cipher = cipher
+        self._loader = ResourceLoader(cipher, prefix)
         self._prefix = prefix
         self._ws_prefix = f"{prefix}workspaces/"
         self._prices_prefix = f"{prefix}prices/"
-        self._secrets_prefix = f"{prefix}secrets/"
         self._max_pending = max_pending
         self._retry_initial = retry_initial
         self._retry_max = retry_max
         self._rng = rng
-        # `_truth` mirrors the store; `_published` is what subscribers are given. They
-        # differ only while the store is inconsistent (orphans are pruned from the latter).
+        # `_truth` mirrors the store; `_published` is what subscribers are given: the
+        # truth minus held-back workspaces (their last good state instead) and orphans.
         self._truth: snapshot_pb2.Snapshot | None = None
         self._published: snapshot_pb2.Snapshot | None = None
-        self._diverged = False
+        self._hold_back = hold_back or HoldBack()
+        # Whether `_published` had orphans pruned from what HoldBack admitted.
+        self._pruned = False
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._resyncs = 0
@@ -121,6 +115,11 @@ class ConfigPublisher:
 
     def nodes(self) -> list[NodeStatus]:
         return self.node_registry.snapshot()
+
+    def held(self) -> list[HeldWorkspace]:
+        """Workspaces published at their last good state because the stored one does
+        not compile."""
+        return self._hold_back.held()
 
     # -- internals -----------------------------------------------------------------
 
@@ -191,22 +190,22 @@ class ConfigPublisher:
                 resources.append(resource)
         truth = build_snapshot(revision, resources)
         self._truth = truth
-        problems = check_consistency(truth)
-        self._diverged = bool(problems)
-        if problems:
-            self._log_inconsistent(truth.revision, problems)
+        self._admit(truth, None)
+        published = self._published
+        assert published is not None
         log.info(
             "config snapshot at revision %d: %d workspaces, %d keys, %d providers, "
             "%d routes, %d signing keys, %d prices",
-            truth.revision,
-            len(truth.workspaces),
-            len(truth.keys),
-            len(truth.providers),
-            len(truth.routes),
-            len(truth.signing_keys),
-            len(truth.prices),
+            published.revision,
+            len(published.workspaces),
+            len(published.keys),
+            len(published.providers),
+            len(published.routes),
+            len(published.signing_keys),
+            len(published.prices),
         )
-        self._publish_full(prune_orphans(truth) if problems else truth)
+        for sub in self._subscribers:
+            sub.request_full()
 
     async def _apply_batch(self, batch: ChangeBatch) -> None:
         assert self._truth is not None
@@ -223,61 +222,54 @@ class ConfigPublisher:
             changes.append(make_change(name, resource))
         if not changes:
             return
-        delta = make_delta(self._truth.revision, batch.revision, changes)
-        truth = apply_delta(self._truth, delta)
-        self._truth = truth
-        problems = check_consistency(truth)
+        self._truth = apply_delta(
+            self._truth, make_delta(self._truth.revision, batch.revision, changes)
+        )
+        delta = self._admit(self._truth, {workspace_of(c.name) for c in changes})
+        if delta is None:
+            return  # e.g. the change was to a held-back workspace: nothing to send
+        for sub in self._subscribers:
+            sub.push_delta(delta)
+
+    def _admit(
+        self, truth: snapshot_pb2.Snapshot, workspaces: Iterable[str] | None
+    ) -> snapshot_pb2.SnapshotDelta | None:
+        """Compile `workspaces` of `truth` (None: all) again and update what is published.
+        Returns the delta from what was published before; None if nothing changed (or
+        nothing was published yet)."""
+        before = {h.workspace: h.error for h in self._hold_back.held()}
+        admitted, changes = self._hold_back.admit(truth, workspaces)
+        after = self._hold_back.held()
+        for held in after:
+            if before.get(held.workspace) != held.error:
+                log.error(
+                    "holding back %s (%s): revision %d does not compile: %s",
+                    held.workspace,
+                    f"at revision {held.held_revision}" if held.held_revision else "left out",
+                    held.failed_revision,
+                    held.error,
+                )
+        for workspace in before.keys() - {h.workspace for h in after}:
+            log.info("%s is no longer held back (revision %d)", workspace, truth.revision)
+        problems = check_consistency(admitted)
         if problems:
             self._log_inconsistent(truth.revision, problems)
-            self._diverged = True
-            self._publish_full(prune_orphans(truth))
-        elif self._diverged:
-            # Subscribers hold a pruned view; a delta from the truth would not fit it.
-            self._diverged = False
-            self._publish_full(truth)
-        else:
-            self._published = truth
-            for sub in self._subscribers:
-                sub.push_delta(delta)
-
-    def _publish_full(self, snapshot: snapshot_pb2.Snapshot) -> None:
-        self._published = snapshot
-        for sub in self._subscribers:
-            sub.request_full()
+        published = prune_orphans(admitted) if problems else admitted
+        previous = self._published
+        was_pruned, self._pruned = self._pruned, bool(problems)
+        if previous is not None and (problems or was_pruned):
+            # `changes` lead from the previous admitted snapshot, which is not what
+            # subscribers hold when either side was pruned.
+            changes = diff(previous, published)
+        if previous is not None and not changes:
+            return None
+        self._published = published
+        if previous is None:
+            return None
+        return make_delta(previous.revision, published.revision, changes)
 
     async def _resource(self, key: str, value: bytes, mod_revision: int) -> Message | None:
-        name = strip_prefix(key, self._prefix)
-        try:
-            resource = decode_resource(name, value, mod_revision)
-        except UndecodableResource as exc:
-            log.warning("skipping undecodable config value: %s", exc)
-            return None
-        if isinstance(resource, provider_pb2.ProviderCredential):
-            api_key = await self._secret(name, "provider")
-            return provider_material(resource, api_key.decode() if api_key else "")
-        if isinstance(resource, signing_key_pb2.SigningKey):
-            if resource.algorithm != signing_key_pb2.SigningKey.ALGORITHM_HS256:
-                return signing_key_material(resource, b"")
-            secret = await self._secret(name, "signing key")
-            if not secret:
-                # Fail closed: an HS256 key without its secret must not reach a data plane.
-                log.warning("leaving signing key %s out: its secret is unavailable", name)
-                return None
-            return signing_key_material(resource, secret)
-        return resource
-
-    async def _secret(self, name: str, what: str) -> bytes | None:
-        """The decrypted secret of `name`, or None (logged) when missing or undecryptable."""
-        item = await self._store.get(self._secrets_prefix + name)
-        if item is None:
-            log.warning("%s %s has no stored secret", what, name)
-            return None
-        try:
-            return self._cipher.decrypt(item.value)
-        except Exception as exc:
-            # Only the exception type: a message could echo key material.
-            log.error("cannot decrypt the secret of %s %s (%s)", what, name, type(exc).__name__)
-            return None
+        return await self._loader.load(key, value, mod_revision, self._store.get)
 
     @staticmethod
     def _log_inconsistent(revision: int, problems: list[str]) -> None:

@@ -21,8 +21,9 @@ from oggy.v1 import config_service_pb2, config_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-# NACK reasons come from the data plane; keep logs and the registry bounded.
+# NACK reasons and warnings come from the data plane; keep logs and the registry bounded.
 _MAX_ERROR_LEN = 1024
+_MAX_WARNINGS = 100
 
 
 class ConfigDiscoveryServicer(config_service_pb2_grpc.ConfigDiscoveryServiceServicer):
@@ -103,7 +104,8 @@ class _NodeStream:
             log.debug("data plane %s answered an unknown nonce", self._node_id)
             return
         if not request.error_detail:
-            self._registry.acked(self, self._node_id, version)
+            warnings = tuple(w[:_MAX_ERROR_LEN] for w in request.compile_warnings[:_MAX_WARNINGS])
+            self._registry.acked(self, self._node_id, version, warnings)
             return
         error = request.error_detail[:_MAX_ERROR_LEN]
         log.warning("data plane %s rejected revision %d: %s", self._node_id, version, error)

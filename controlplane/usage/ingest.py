@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import grpc
 
@@ -36,9 +37,16 @@ def validate_batch(request: usage_service_pb2.ReportUsageRequest) -> str | None:
     return None
 
 
+class UsageReports(Protocol):
+    """Who wants to know how far behind each data plane's usage is (the node registry)."""
+
+    def usage_reported(self, node_id: str, backlog: int) -> None: ...
+
+
 class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
-    def __init__(self, store: UsageStore) -> None:
+    def __init__(self, store: UsageStore, reports: UsageReports | None = None) -> None:
         self._store = store
+        self._reports = reports
         self._draining = asyncio.Event()
 
     def drain(self) -> None:
@@ -84,6 +92,8 @@ class UsageIngestServicer(usage_service_pb2_grpc.UsageServiceServicer):
     async def _handle(
         self, request: usage_service_pb2.ReportUsageRequest
     ) -> usage_service_pb2.ReportUsageResponse:
+        if self._reports is not None:
+            self._reports.usage_reported(request.dataplane_id, request.backlog_events)
         problem = validate_batch(request)
         if problem is not None:
             log.warning(

@@ -27,7 +27,12 @@ from dataplane.config.snapshot_file import (
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
 from oggy.contract.compile import ConfigError
-from oggy.contract.snapshot import DeltaError, apply_delta
+from oggy.contract.snapshot import (
+    DeltaError,
+    SchemaVersionError,
+    apply_delta,
+    check_schema_version,
+)
 from oggy.v1 import config_service_pb2, config_service_pb2_grpc, snapshot_pb2
 
 log = logging.getLogger(__name__)
@@ -68,6 +73,8 @@ class ConfigStreamClient(Generic[C]):
         self._channel = channel
         self._backoff = backoff or Backoff(0.1, 5.0)
         self._snapshot: snapshot_pb2.Snapshot | None = None
+        # The compiler's warnings on the config being served, sent with each ACK.
+        self._warnings: tuple[str, ...] = ()
         self._task: asyncio.Task[None] | None = None
         # (state, status code) last logged: a retry loop logs a change once, not per attempt.
         self._logged: tuple[str, str] = ("starting", "")
@@ -105,6 +112,7 @@ class ConfigStreamClient(Generic[C]):
             log.info("no snapshot file at %s yet; waiting for the control plane", path)
             return
         try:
+            check_schema_version(snapshot.schema_version)
             compiled = await asyncio.to_thread(self._compile, snapshot)
         except Exception as e:
             log.warning("snapshot file %s (revision %d) rejected: %s", path, snapshot.revision, e)
@@ -154,7 +162,9 @@ class ConfigStreamClient(Generic[C]):
                     await self._persist(self._settings.snapshot_file)
                 await call.write(
                     config_service_pb2.StreamConfigRequest(
-                        response_nonce=response.nonce, error_detail=error_detail
+                        response_nonce=response.nonce,
+                        error_detail=error_detail,
+                        compile_warnings=() if error_detail else self._warnings,
                     )
                 )
         finally:
@@ -170,7 +180,7 @@ class ConfigStreamClient(Generic[C]):
             # Anything that stops a config from being served is a NACK, never a dead
             # stream; only the expected kinds are quiet about their traceback.
             detail = str(e) or type(e).__name__
-            if not isinstance(e, DeltaError | ConfigError):
+            if not isinstance(e, DeltaError | ConfigError | SchemaVersionError):
                 log.exception("unexpected error compiling config")
             log.warning(
                 "rejected config (nonce %s), still serving revision %d: %s",
@@ -181,6 +191,8 @@ class ConfigStreamClient(Generic[C]):
             return detail
         self._holder.apply(compiled)
         self._snapshot = snapshot
+        # CompiledConfig has warnings; other compile functions (tests) may not.
+        self._warnings = tuple(getattr(compiled, "warnings", ()))
         log.info("serving config revision %d", snapshot.revision)
         return ""
 
@@ -189,8 +201,10 @@ class ConfigStreamClient(Generic[C]):
     ) -> snapshot_pb2.Snapshot:
         kind = response.WhichOneof("payload")
         if kind == "snapshot":
+            check_schema_version(response.snapshot.schema_version)
             return response.snapshot
         if kind == "delta":
+            check_schema_version(response.delta.schema_version)
             if self._snapshot is None:
                 raise DeltaError("delta received but no snapshot is being served")
             return apply_delta(self._snapshot, response.delta)

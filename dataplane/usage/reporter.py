@@ -374,6 +374,11 @@ class UsageReporter:
                     self._remove_pending(batch_id)
                     continue
             sent.add(batch_id)
+            # What else is waiting once this batch is on its way (the control plane's
+            # view of how far behind this data plane's usage is).
+            request.backlog_events = self.queue_depth() - sum(
+                self._pending[b].events for b in sent if b in self._pending
+            )
             await call.write(request)
 
     async def _read_loop(self, call: Any, sent: set[str]) -> None:

@@ -16,6 +16,7 @@ from dataplane.config.client import ConfigStreamClient
 from dataplane.config.snapshot_file import read_snapshot_file
 from dataplane.settings import Settings
 from oggy.contract.compile import ConfigError
+from oggy.contract.snapshot import SCHEMA_VERSION
 from oggy.v1 import (
     config_service_pb2,
     provider_pb2,
@@ -164,6 +165,61 @@ async def test_nack_keeps_old_config(cp, tmp_path) -> None:
         servicer.outbox.put_nowait(add_workspace(5, 9, "workspaces/w2"))
         assert await holder.applied.get() == (9, ("workspaces/w1", "workspaces/w2"))
         assert (await servicer.answers.get()).error_detail == ""
+    finally:
+        await client.stop()
+
+
+async def test_newer_schema_version_is_nacked_and_old_config_kept(cp, tmp_path) -> None:
+    servicer, _, port = cp
+    holder = FakeHolder()
+    client = await started(settings(port, tmp_path), holder)
+    try:
+        await servicer.hellos.get()
+        servicer.outbox.put_nowait(snapshot(5, "workspaces/w1"))
+        await holder.applied.get()
+        await servicer.answers.get()
+
+        newer = snapshot(6, "workspaces/w1", "workspaces/w2")
+        newer.snapshot.schema_version = SCHEMA_VERSION + 1
+        servicer.outbox.put_nowait(newer)
+        nack = await servicer.answers.get()
+        assert nack.response_nonce == "n6"
+        assert f"schema version {SCHEMA_VERSION + 1} is newer" in nack.error_detail
+        delta = add_workspace(5, 7, "workspaces/w2")
+        delta.delta.schema_version = SCHEMA_VERSION + 1
+        servicer.outbox.put_nowait(delta)
+        assert "upgrade the data plane" in (await servicer.answers.get()).error_detail
+        assert holder.current == (5, ("workspaces/w1",)) and holder.applied.empty()
+
+        # Its own version (and 0, from an older control plane) is served.
+        current = add_workspace(5, 8, "workspaces/w2")
+        current.delta.schema_version = SCHEMA_VERSION
+        servicer.outbox.put_nowait(current)
+        assert await holder.applied.get() == (8, ("workspaces/w1", "workspaces/w2"))
+        assert (await servicer.answers.get()).error_detail == ""
+    finally:
+        await client.stop()
+
+
+class Compiled:
+    def __init__(self, snapshot: snapshot_pb2.Snapshot) -> None:
+        self.warnings = tuple(f"{w.name} is served partially" for w in snapshot.workspaces)
+
+
+async def test_acks_carry_the_compilers_warnings(cp, tmp_path) -> None:
+    servicer, _, port = cp
+    client = ConfigStreamClient(
+        settings(port, tmp_path), FakeHolder(), Compiled, backoff=Backoff(0.01, 0.05)
+    )
+    await client.start()
+    try:
+        await servicer.hellos.get()
+        servicer.outbox.put_nowait(snapshot(5, "workspaces/w1"))
+        ack = await servicer.answers.get()
+        assert list(ack.compile_warnings) == ["workspaces/w1 is served partially"]
+        servicer.outbox.put_nowait(add_workspace(4, 6, "workspaces/w2"))  # wrong base: NACK
+        nack = await servicer.answers.get()
+        assert nack.error_detail and not nack.compile_warnings
     finally:
         await client.stop()
 

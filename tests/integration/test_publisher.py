@@ -12,14 +12,21 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher, NodeStatus
+from controlplane.publisher import (
+    ConfigDiscoveryServicer,
+    ConfigPublisher,
+    HeldWorkspace,
+    NodeStatus,
+)
 from controlplane.store.base import ChangeBatch, Item, StoreUnavailable
 from controlplane.store.etcd import EtcdStore
+from oggy.contract.snapshot import SCHEMA_VERSION
 from oggy.v1 import (
     actor_pb2,
     config_service_pb2,
     config_service_pb2_grpc,
     key_pb2,
+    policy_pb2,
     provider_pb2,
     snapshot_pb2,
     workspace_pb2,
@@ -213,6 +220,7 @@ async def test_full_snapshot_then_deltas_and_acks(
     first = await read(call)
     assert first.WhichOneof("payload") == "snapshot" and first.nonce
     snap = first.snapshot
+    assert snap.schema_version == SCHEMA_VERSION
     assert [w.name for w in snap.workspaces] == [W]
     assert [k.key.name for k in snap.keys] == [f"{W}/keys/k1"]
     assert snap.keys[0].secret_sha256 == b"\x01" * 32
@@ -228,6 +236,7 @@ async def test_full_snapshot_then_deltas_and_acks(
     added = await read(call)
     assert added.WhichOneof("payload") == "delta" and added.nonce != first.nonce
     assert (added.delta.base_revision, added.delta.revision) == (snap.revision, revision)
+    assert added.delta.schema_version == SCHEMA_VERSION
     [change] = added.delta.changes
     assert change.name == f"{W}/actors/alice" and change.WhichOneof("change") == "actor"
     assert change.actor.etag == str(revision)
@@ -350,19 +359,62 @@ async def test_slow_subscriber_gets_full_snapshot_others_unaffected(env: Env) ->
     fast.cancel()
 
 
-async def test_inconsistent_store_publishes_without_orphans(env: Env) -> None:
+async def test_orphans_are_published_only_with_their_workspace(env: Env) -> None:
     call = await open_stream(env, "dp-orphans")
-    await answer(call, await read(call))
+    first = await read(call)
+    await answer(call, first)
+    # Its workspace is missing: nothing data planes see changes, so nothing is sent.
     await env.put("workspaces/ghost/actors/casper", actor_bytes("workspaces/ghost/actors/casper"))
-    pruned = await read(call)
-    assert pruned.WhichOneof("payload") == "snapshot"
-    assert not any(a.name.startswith("workspaces/ghost/") for a in pruned.snapshot.actors)
-    await answer(call, pruned)
-    # Once the workspace exists the orphan appears, again as a full snapshot.
-    await env.put("workspaces/ghost", workspace_pb2.Workspace().SerializeToString())
+    revision = await env.put("workspaces/ghost", workspace_pb2.Workspace().SerializeToString())
     healed = await read(call)
-    assert healed.WhichOneof("payload") == "snapshot"
-    assert "workspaces/ghost/actors/casper" in [a.name for a in healed.snapshot.actors]
+    assert healed.WhichOneof("payload") == "delta"
+    assert (healed.delta.base_revision, healed.delta.revision) == (
+        first.snapshot.revision,
+        revision,
+    )
+    assert [c.name for c in healed.delta.changes] == [
+        "workspaces/ghost",
+        "workspaces/ghost/actors/casper",
+    ]
+    call.cancel()
+
+
+async def test_workspace_that_does_not_compile_is_held_back_and_others_flow(env: Env) -> None:
+    call = await open_stream(env, "dp-hold")
+    first = await read(call)
+    await answer(call, first)
+    bad = policy_pb2.Policy(name=f"{W}/policies/bad", target=W, allowed_models=["gpt-[4"])
+    await env.put(bad.name, bad.SerializeToString())
+    late_at = await env.put(f"{W}/actors/late", actor_bytes(f"{W}/actors/late"))
+
+    async def held_at_late() -> HeldWorkspace:
+        for _ in range(int(READ_TIMEOUT_S / 0.01)):  # the watch delivers asynchronously
+            held = env.publisher.held()
+            if held and held[0].failed_revision == late_at:
+                return held[0]
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"not held at revision {late_at}: {env.publisher.held()}")
+
+    held = await held_at_late()
+    assert (held.workspace, held.held_revision) == (W, first.snapshot.revision)
+    assert "gpt-[4" in held.error and len(env.publisher.held()) == 1
+
+    # Another workspace's change goes out, and nothing of the held one with it.
+    await env.put("workspaces/beta", workspace_pb2.Workspace().SerializeToString())
+    other = await read(call)
+    assert other.delta.base_revision == first.snapshot.revision
+    assert [c.name for c in other.delta.changes] == ["workspaces/beta"]
+    await answer(call, other)
+
+    # Repaired: what changed meanwhile goes out, and the hold is lifted.
+    repaired_at = await env.delete(bad.name)
+    caught_up = await read(call)
+    assert (caught_up.delta.base_revision, caught_up.delta.revision) == (
+        other.delta.revision,
+        repaired_at,
+    )
+    assert [c.name for c in caught_up.delta.changes] == [f"{W}/actors/late"]
+    assert env.publisher.held() == []
     call.cancel()
 
 

@@ -82,6 +82,24 @@ async def test_events_are_batched_and_acked(tmp_path) -> None:
     assert journaled(tmp_path / "spool") == []
 
 
+async def test_each_batch_reports_what_is_still_waiting_behind_it(tmp_path) -> None:
+    store = FakeStore()
+    servicer = FakeUsageServicer(store)
+    server, port = await start_server(usage=servicer)
+    reporter = UsageReporter(settings(port, tmp_path / "spool"))
+    await reporter.start()
+    try:
+        for i in range(1234):
+            reporter.emit(event(i))
+        await reporter.flush()  # one flush: batches of 500, 500 and 234
+        await asyncio.wait_for(reporter.wait_idle(), 10)
+    finally:
+        await reporter.stop()
+        await server.stop(0)
+    # The last batch says the data plane is caught up.
+    assert [b.backlog_events for b in servicer.batches] == [734, 234, 0]
+
+
 async def test_a_few_events_are_flushed_by_the_timer(tmp_path) -> None:
     store = FakeStore()
     server, port = await start_server(usage=FakeUsageServicer(store))

@@ -10,10 +10,12 @@ from typing import Any, Protocol
 import grpc
 
 from controlplane.api.audit import AuditLog, Render
+from controlplane.api.config_check import ConfigCheck
 from controlplane.api.repository import AuditHook, Guard, Repository
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
+from controlplane.publisher import HeldWorkspace, NodeStatus
 from controlplane.store.base import Item
 from controlplane.store.txn import TxnStore
 from oggy.contract.names import (
@@ -24,21 +26,36 @@ from oggy.contract.names import (
     parse_workspace_name,
     validate_id,
 )
+from oggy.v1 import snapshot_pb2
 
 Ctx = grpc.aio.ServicerContext
 
 
-class Encryptor(Protocol):
-    """What the servicer needs of controlplane.secrets.EnvelopeCipher."""
+class Cipher(Protocol):
+    """What the servicer needs of controlplane.secrets.EnvelopeCipher: secrets are
+    encrypted on the way in, and decrypted to compile a write's candidate config."""
 
     def encrypt(self, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes) -> bytes: ...
+
+
+class Fleet(Protocol):
+    """What the admin API shows of controlplane.publisher.ConfigPublisher."""
+
+    @property
+    def snapshot(self) -> snapshot_pb2.Snapshot | None: ...
+
+    def nodes(self) -> list[NodeStatus]: ...
+
+    def held(self) -> list[HeldWorkspace]: ...
 
 
 class ServicerBase:
     def __init__(
         self,
         store: TxnStore,
-        cipher: Encryptor,
+        cipher: Cipher,
         *,
         prefix: str = "/oggy/",
         usage_store: object | None = None,
@@ -47,10 +64,12 @@ class ServicerBase:
         audit_ids: Callable[[], str] | None = None,
         usage_queries: object | None = None,
         kek_rotation: object | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self._store = store
-        self._repo = Repository(store, Layout(prefix))
-        self._layout = self._repo.layout
+        layout = Layout(prefix)
+        self._repo = Repository(store, layout, ConfigCheck(store, layout, cipher))
+        self._layout = layout
         self._cipher = cipher
         self._usage = usage_store
         self._clock = clock
@@ -59,6 +78,8 @@ class ServicerBase:
         # Other modules' RPCs, delegated to (see resources/delegated.py).
         self._usage_queries = usage_queries
         self._kek_rotation = kek_rotation
+        # The config publisher's view of data planes (ListDataPlanes).
+        self._fleet = fleet
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"

@@ -8,12 +8,17 @@ new message and never mutates its inputs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from oggy.contract.names import classify
+from oggy.contract.names import PRICES, classify
 from oggy.v1 import snapshot_pb2
+
+# What snapshots mean (Snapshot.schema_version). Raise it when a data plane that
+# ignored a new field would serve wrongly (say, a new kind of deny rule), so older
+# data planes reject the snapshot instead of silently serving less than was meant.
+SCHEMA_VERSION = 1
 
 
 class Kind(Enum):
@@ -35,6 +40,20 @@ class ParsedName:
 
 class DeltaError(ValueError):
     """A delta cannot be applied to a snapshot (wrong base revision, bad change)."""
+
+
+class SchemaVersionError(ValueError):
+    """A snapshot or delta is newer than this code understands."""
+
+
+def check_schema_version(version: int) -> None:
+    """Raise SchemaVersionError for a schema version newer than SCHEMA_VERSION
+    (0, from a control plane older than the field, is accepted)."""
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"config schema version {version} is newer than this data plane understands "
+            f"({SCHEMA_VERSION}); upgrade the data plane"
+        )
 
 
 def parse_name(name: str) -> ParsedName | None:
@@ -61,7 +80,8 @@ def change_kind(change: snapshot_pb2.ResourceChange) -> Kind | None:
     }.get(which or "")
 
 
-def _name_of(resource: object) -> str:
+def name_of(resource: object) -> str:
+    """The resource name of anything a snapshot holds."""
     # KeyMaterial / ProviderMaterial wrap the public resource; the rest carry `name`.
     if isinstance(resource, snapshot_pb2.KeyMaterial):
         return resource.key.name
@@ -85,15 +105,22 @@ _FIELDS: dict[Kind, tuple[str, str]] = {
 }
 
 
+# Each resource message's kind, by full proto name.
+_KIND_OF = {
+    snapshot_pb2.Snapshot.DESCRIPTOR.fields_by_name[field].message_type.full_name: kind
+    for kind, (field, _) in _FIELDS.items()
+}
+
+
 def _index(snapshot: snapshot_pb2.Snapshot) -> dict[Kind, dict[str, object]]:
     return {
-        kind: {_name_of(r): r for r in getattr(snapshot, field)}
+        kind: {name_of(r): r for r in getattr(snapshot, field)}
         for kind, (field, _) in _FIELDS.items()
     }
 
 
 def _build(revision: int, index: dict[Kind, dict[str, object]]) -> snapshot_pb2.Snapshot:
-    snap = snapshot_pb2.Snapshot(revision=revision)
+    snap = snapshot_pb2.Snapshot(revision=revision, schema_version=SCHEMA_VERSION)
     for kind, (field, _) in _FIELDS.items():
         # Sorted by name so equal states serialize identically (stable golden tests,
         # cheap equality checks on the data plane).
@@ -136,9 +163,9 @@ def apply_delta(
         if change_kind(change) is not parsed.kind:
             raise DeltaError(f"{change.name!r} cannot carry a {which}")
         resource = getattr(change, which)
-        if _name_of(resource) != change.name:
+        if name_of(resource) != change.name:
             raise DeltaError(
-                f"change {i}: name {change.name!r} != resource name {_name_of(resource)!r}"
+                f"change {i}: name {change.name!r} != resource name {name_of(resource)!r}"
             )
         index[parsed.kind][change.name] = resource
     return _build(delta.revision, index)
@@ -165,7 +192,7 @@ def check_consistency(snapshot: snapshot_pb2.Snapshot) -> list[str]:
             continue
         seen: set[str] = set()
         for resource in getattr(snapshot, field):
-            name = _name_of(resource)
+            name = name_of(resource)
             if name in seen:
                 problems.append(f"duplicate {kind.value} {name}")
             seen.add(name)
@@ -214,34 +241,88 @@ def prune_orphans(snapshot: snapshot_pb2.Snapshot) -> snapshot_pb2.Snapshot:
     return _build(snapshot.revision, index)
 
 
+def _kind_of(resource: object) -> Kind:
+    """The kind a resource message is (by its type: cheaper than parsing its name)."""
+    kind = _KIND_OF.get(resource.DESCRIPTOR.full_name)  # type: ignore[attr-defined]
+    if kind is None:
+        raise DeltaError(f"a {type(resource).__name__} is not a snapshot resource")
+    return kind
+
+
 def make_change(name: str, resource: object | None) -> snapshot_pb2.ResourceChange:
-    """ResourceChange for an upsert of `resource`, or a delete when it is None."""
+    """ResourceChange for an upsert of `resource`, or a delete when it is None.
+
+    That the name fits the resource is checked where the change is applied
+    (`apply_delta`), so a change is not parsed twice.
+    """
     if resource is None:
         return snapshot_pb2.ResourceChange(name=name, deleted=True)
-    parsed = parse_name(name)
-    if parsed is None:
-        raise DeltaError(f"unknown resource name {name!r}")
-    _, oneof = _FIELDS[parsed.kind]
+    _, oneof = _FIELDS[_kind_of(resource)]
     change = snapshot_pb2.ResourceChange(name=name)
     getattr(change, oneof).CopyFrom(resource)
     return change
 
 
 def build_snapshot(revision: int, resources: Iterable[object]) -> snapshot_pb2.Snapshot:
-    """A snapshot holding `resources` (Workspace, KeyMaterial, Actor, ...)."""
+    """A snapshot holding `resources` (Workspace, KeyMaterial, Actor, ...), each in the
+    field of its type. Names are not parsed again: they come from the store through
+    `parse_name`, or from another snapshot; compiling the snapshot checks them."""
     index: dict[Kind, dict[str, object]] = {kind: {} for kind in _FIELDS}
     for resource in resources:
-        name = _name_of(resource)
-        parsed = parse_name(name)
-        if parsed is None:
-            raise DeltaError(f"unknown resource name {name!r}")
-        index[parsed.kind][name] = resource
+        index[_kind_of(resource)][name_of(resource)] = resource
     return _build(revision, index)
+
+
+def workspace_of(name: str) -> str:
+    """The workspace a resource of a snapshot belongs to: `workspaces/{w}` for the workspace
+    and its children, "" for a catalog-wide price. String work only (it runs for every
+    resource on every change): names in a snapshot built here already passed `parse_name`."""
+    if name.startswith(f"{PRICES}/"):
+        return ""
+    return "/".join(name.split("/", 2)[:2])
+
+
+def resources_by_workspace(
+    snapshot: snapshot_pb2.Snapshot, workspaces: Collection[str] | None = None
+) -> dict[str, list[object]]:
+    """The resources of `snapshot` (of `workspaces` only, if given), grouped by
+    `workspace_of`."""
+    groups: dict[str, list[object]] = {}
+    for field, _ in _FIELDS.values():
+        for resource in getattr(snapshot, field):
+            workspace = workspace_of(name_of(resource))
+            if workspaces is None or workspace in workspaces:
+                groups.setdefault(workspace, []).append(resource)
+    return groups
+
+
+def changes_between(
+    before: Mapping[str, object], after: Mapping[str, object]
+) -> list[snapshot_pb2.ResourceChange]:
+    """The changes that turn resources `before` into `after` (both by name), in name order:
+    an upsert for each resource added or different, a delete for each one gone."""
+    changes = {name: make_change(name, None) for name in before.keys() - after.keys()}
+    for name, resource in after.items():
+        if before.get(name) != resource:
+            changes[name] = make_change(name, resource)
+    return [changes[name] for name in sorted(changes)]
+
+
+def diff(
+    old: snapshot_pb2.Snapshot, new: snapshot_pb2.Snapshot
+) -> list[snapshot_pb2.ResourceChange]:
+    """The changes that turn `old` into `new`, in name order."""
+    before, after = _index(old), _index(new)
+    changes = [c for kind in _FIELDS for c in changes_between(before[kind], after[kind])]
+    return sorted(changes, key=lambda c: c.name)
 
 
 def make_delta(
     base_revision: int, revision: int, changes: Sequence[snapshot_pb2.ResourceChange]
 ) -> snapshot_pb2.SnapshotDelta:
     return snapshot_pb2.SnapshotDelta(
-        base_revision=base_revision, revision=revision, changes=list(changes)
+        base_revision=base_revision,
+        revision=revision,
+        changes=list(changes),
+        schema_version=SCHEMA_VERSION,
     )

@@ -5,6 +5,8 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from oggy.v1 import actor_pb2 as _actor_pb2
 from oggy.v1 import audit_pb2 as _audit_pb2
+from oggy.v1 import data_plane_pb2 as _data_plane_pb2
+from oggy.v1 import held_workspace_pb2 as _held_workspace_pb2
 from oggy.v1 import key_pb2 as _key_pb2
 from oggy.v1 import policy_pb2 as _policy_pb2
 from oggy.v1 import price_pb2 as _price_pb2
@@ -764,3 +766,23 @@ class PurgePromptLogsResponse(_message.Message):
     purged: int
     purge_time: _timestamp_pb2.Timestamp
     def __init__(self, purged: _Optional[int] = ..., purge_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListDataPlanesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDataPlanesResponse(_message.Message):
+    __slots__ = ("data_planes", "next_page_token", "held_workspaces", "published_revision")
+    DATA_PLANES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    HELD_WORKSPACES_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_REVISION_FIELD_NUMBER: _ClassVar[int]
+    data_planes: _containers.RepeatedCompositeFieldContainer[_data_plane_pb2.DataPlane]
+    next_page_token: str
+    held_workspaces: _containers.RepeatedCompositeFieldContainer[_held_workspace_pb2.HeldWorkspace]
+    published_revision: int
+    def __init__(self, data_planes: _Optional[_Iterable[_Union[_data_plane_pb2.DataPlane, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., held_workspaces: _Optional[_Iterable[_Union[_held_workspace_pb2.HeldWorkspace, _Mapping]]] = ..., published_revision: _Optional[int] = ...) -> None: ...

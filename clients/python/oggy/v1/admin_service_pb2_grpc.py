@@ -28,6 +28,8 @@ if _version_not_supported:
 class AdminServiceStub:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     def __init__(self, channel):
@@ -261,11 +263,18 @@ class AdminServiceStub:
                 request_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
                 response_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
                 _registered_method=True)
+        self.ListDataPlanes = channel.unary_unary(
+                '/oggy.v1.AdminService/ListDataPlanes',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     def CreateWorkspace(self, request, context):
@@ -598,6 +607,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDataPlanes(self, request, context):
+        """Lists the data planes this control plane streams config to (connected, and
+        recently disconnected), in node id order, with the workspaces it holds back
+        because their stored configuration does not compile. Data planes connected to
+        other control plane replicas are not listed. Errors: INVALID_ARGUMENT (bad
+        page size or token), UNAVAILABLE (this process publishes no config), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -826,6 +846,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.FromString,
                     response_serializer=oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.SerializeToString,
             ),
+            'ListDataPlanes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDataPlanes,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'oggy.v1.AdminService', rpc_method_handlers)
@@ -837,6 +862,8 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """The admin API of the control plane. Every call needs the admin token as
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
+    A write that would leave its workspace (or the price catalog) unable to compile
+    on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
     """
 
     @staticmethod
@@ -2044,6 +2071,33 @@ class AdminService:
             '/oggy.v1.AdminService/PurgePromptLogs',
             oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsRequest.SerializeToString,
             oggy_dot_v1_dot_admin__service__pb2.PurgePromptLogsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDataPlanes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListDataPlanes',
+            oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from oggy.v1 import snapshot_pb2 as oggy_dot_v1_dot_snapshot__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coggy/v1/config_service.proto\x12\x07oggy.v1\x1a\x16oggy/v1/snapshot.proto\"5\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"z\n\x13StreamConfigRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.oggy.v1.Node\x12\x18\n\x10serving_revision\x18\x02 \x01(\x03\x12\x16\n\x0eresponse_nonce\x18\x03 \x01(\t\x12\x14\n\x0c\x65rror_detail\x18\x04 \x01(\t\"\x80\x01\n\x14StreamConfigResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12%\n\x08snapshot\x18\x02 \x01(\x0b\x32\x11.oggy.v1.SnapshotH\x00\x12\'\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32\x16.oggy.v1.SnapshotDeltaH\x00\x42\t\n\x07payload2i\n\x16\x43onfigDiscoveryService\x12O\n\x0cStreamConfig\x12\x1c.oggy.v1.StreamConfigRequest\x1a\x1d.oggy.v1.StreamConfigResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1coggy/v1/config_service.proto\x12\x07oggy.v1\x1a\x16oggy/v1/snapshot.proto\"5\n\x04Node\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08hostname\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\"\x94\x01\n\x13StreamConfigRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.oggy.v1.Node\x12\x18\n\x10serving_revision\x18\x02 \x01(\x03\x12\x16\n\x0eresponse_nonce\x18\x03 \x01(\t\x12\x14\n\x0c\x65rror_detail\x18\x04 \x01(\t\x12\x18\n\x10\x63ompile_warnings\x18\x05 \x03(\t\"\x80\x01\n\x14StreamConfigResponse\x12\r\n\x05nonce\x18\x01 \x01(\t\x12%\n\x08snapshot\x18\x02 \x01(\x0b\x32\x11.oggy.v1.SnapshotH\x00\x12\'\n\x05\x64\x65lta\x18\x03 \x01(\x0b\x32\x16.oggy.v1.SnapshotDeltaH\x00\x42\t\n\x07payload2i\n\x16\x43onfigDiscoveryService\x12O\n\x0cStreamConfig\x12\x1c.oggy.v1.StreamConfigRequest\x1a\x1d.oggy.v1.StreamConfigResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NODE']._serialized_start=65
   _globals['_NODE']._serialized_end=118
-  _globals['_STREAMCONFIGREQUEST']._serialized_start=120
-  _globals['_STREAMCONFIGREQUEST']._serialized_end=242
-  _globals['_STREAMCONFIGRESPONSE']._serialized_start=245
-  _globals['_STREAMCONFIGRESPONSE']._serialized_end=373
-  _globals['_CONFIGDISCOVERYSERVICE']._serialized_start=375
-  _globals['_CONFIGDISCOVERYSERVICE']._serialized_end=480
+  _globals['_STREAMCONFIGREQUEST']._serialized_start=121
+  _globals['_STREAMCONFIGREQUEST']._serialized_end=269
+  _globals['_STREAMCONFIGRESPONSE']._serialized_start=272
+  _globals['_STREAMCONFIGRESPONSE']._serialized_end=400
+  _globals['_CONFIGDISCOVERYSERVICE']._serialized_start=402
+  _globals['_CONFIGDISCOVERYSERVICE']._serialized_end=507
 # @@protoc_insertion_point(module_scope)

@@ -41,7 +41,7 @@ class ProviderMaterial(_message.Message):
     def __init__(self, provider: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies", "signing_keys", "routes", "prices")
+    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies", "signing_keys", "routes", "prices", "schema_version")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     WORKSPACES_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class Snapshot(_message.Message):
     SIGNING_KEYS_FIELD_NUMBER: _ClassVar[int]
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     PRICES_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     revision: int
     workspaces: _containers.RepeatedCompositeFieldContainer[_workspace_pb2.Workspace]
     keys: _containers.RepeatedCompositeFieldContainer[KeyMaterial]
@@ -60,7 +61,8 @@ class Snapshot(_message.Message):
     signing_keys: _containers.RepeatedCompositeFieldContainer[SigningKeyMaterial]
     routes: _containers.RepeatedCompositeFieldContainer[_route_pb2.Route]
     prices: _containers.RepeatedCompositeFieldContainer[_price_pb2.ModelPrice]
-    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., signing_keys: _Optional[_Iterable[_Union[SigningKeyMaterial, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[_route_pb2.Route, _Mapping]]] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.ModelPrice, _Mapping]]] = ...) -> None: ...
+    schema_version: int
+    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., signing_keys: _Optional[_Iterable[_Union[SigningKeyMaterial, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[_route_pb2.Route, _Mapping]]] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.ModelPrice, _Mapping]]] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class ResourceChange(_message.Message):
     __slots__ = ("name", "workspace", "key", "actor", "provider", "policy", "deleted", "signing_key", "route", "price")
@@ -87,11 +89,13 @@ class ResourceChange(_message.Message):
     def __init__(self, name: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., key: _Optional[_Union[KeyMaterial, _Mapping]] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., provider: _Optional[_Union[ProviderMaterial, _Mapping]] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., deleted: _Optional[bool] = ..., signing_key: _Optional[_Union[SigningKeyMaterial, _Mapping]] = ..., route: _Optional[_Union[_route_pb2.Route, _Mapping]] = ..., price: _Optional[_Union[_price_pb2.ModelPrice, _Mapping]] = ...) -> None: ...
 
 class SnapshotDelta(_message.Message):
-    __slots__ = ("base_revision", "revision", "changes")
+    __slots__ = ("base_revision", "revision", "changes", "schema_version")
     BASE_REVISION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     base_revision: int
     revision: int
     changes: _containers.RepeatedCompositeFieldContainer[ResourceChange]
-    def __init__(self, base_revision: _Optional[int] = ..., revision: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[ResourceChange, _Mapping]]] = ...) -> None: ...
+    schema_version: int
+    def __init__(self, base_revision: _Optional[int] = ..., revision: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[ResourceChange, _Mapping]]] = ..., schema_version: _Optional[int] = ...) -> None: ...

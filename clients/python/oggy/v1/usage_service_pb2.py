@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from oggy.v1 import usage_pb2 as oggy_dot_v1_dot_usage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boggy/v1/usage_service.proto\x12\x07oggy.v1\x1a\x13oggy/v1/usage.proto\"a\n\x12ReportUsageRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.oggy.v1.UsageEvent\x12\x14\n\x0c\x64\x61taplane_id\x18\x03 \x01(\t\"s\n\x13ReportUsageResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0e\n\x06stored\x18\x02 \x01(\x08\x12\x10\n\x08inserted\x18\x03 \x01(\x05\x12\x12\n\nduplicates\x18\x04 \x01(\x05\x12\x14\n\x0c\x65rror_detail\x18\x05 \x01(\t2\\\n\x0cUsageService\x12L\n\x0bReportUsage\x12\x1b.oggy.v1.ReportUsageRequest\x1a\x1c.oggy.v1.ReportUsageResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boggy/v1/usage_service.proto\x12\x07oggy.v1\x1a\x13oggy/v1/usage.proto\"y\n\x12ReportUsageRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12#\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x13.oggy.v1.UsageEvent\x12\x14\n\x0c\x64\x61taplane_id\x18\x03 \x01(\t\x12\x16\n\x0e\x62\x61\x63klog_events\x18\x04 \x01(\x03\"s\n\x13ReportUsageResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0e\n\x06stored\x18\x02 \x01(\x08\x12\x10\n\x08inserted\x18\x03 \x01(\x05\x12\x12\n\nduplicates\x18\x04 \x01(\x05\x12\x14\n\x0c\x65rror_detail\x18\x05 \x01(\t2\\\n\x0cUsageService\x12L\n\x0bReportUsage\x12\x1b.oggy.v1.ReportUsageRequest\x1a\x1c.oggy.v1.ReportUsageResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oggy.v1.usage_service_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REPORTUSAGEREQUEST']._serialized_start=61
-  _globals['_REPORTUSAGEREQUEST']._serialized_end=158
-  _globals['_REPORTUSAGERESPONSE']._serialized_start=160
-  _globals['_REPORTUSAGERESPONSE']._serialized_end=275
-  _globals['_USAGESERVICE']._serialized_start=277
-  _globals['_USAGESERVICE']._serialized_end=369
+  _globals['_REPORTUSAGEREQUEST']._serialized_end=182
+  _globals['_REPORTUSAGERESPONSE']._serialized_start=184
+  _globals['_REPORTUSAGERESPONSE']._serialized_end=299
+  _globals['_USAGESERVICE']._serialized_start=301
+  _globals['_USAGESERVICE']._serialized_end=393
 # @@protoc_insertion_point(module_scope)

@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ReportUsageRequest(_message.Message):
-    __slots__ = ("batch_id", "events", "dataplane_id")
+    __slots__ = ("batch_id", "events", "dataplane_id", "backlog_events")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     DATAPLANE_ID_FIELD_NUMBER: _ClassVar[int]
+    BACKLOG_EVENTS_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     events: _containers.RepeatedCompositeFieldContainer[_usage_pb2.UsageEvent]
     dataplane_id: str
-    def __init__(self, batch_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_usage_pb2.UsageEvent, _Mapping]]] = ..., dataplane_id: _Optional[str] = ...) -> None: ...
+    backlog_events: int
+    def __init__(self, batch_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[_usage_pb2.UsageEvent, _Mapping]]] = ..., dataplane_id: _Optional[str] = ..., backlog_events: _Optional[int] = ...) -> None: ...
 
 class ReportUsageResponse(_message.Message):
     __slots__ = ("batch_id", "stored", "inserted", "duplicates", "error_detail")
