@@ -121,13 +121,13 @@ async def test_signing_key_crud_and_hmac_secret_never_returned(env: Env) -> None
         await stub.CreateSigningKey(
             pb.CreateSigningKeyRequest(
                 parent=W,
-                signing_key_id="ed-key-1",
+                signing_key_id="Ed.Key-1",
                 signing_key=SK(algorithm=SK.ALGORITHM_EDDSA, public_key_pem=ED_PEM),
             ),
             metadata=md,
         )
     ).signing_key
-    assert ed.name == f"{W}/signingKeys/ed-key-1" and ed.public_key_pem == ED_PEM
+    assert ed.name == f"{W}/signingKeys/Ed.Key-1" and ed.public_key_pem == ED_PEM
     assert ed.fingerprint == hashlib.sha256(ED_PEM.encode()).hexdigest()[:12]
     hs = (
         await stub.CreateSigningKey(

@@ -32,7 +32,7 @@ from oggy.v1 import (
 )
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import admin_service_pb2_grpc as admin_grpc
-from tests.integration.test_admin_api_resources import ED_PEM, provider
+from tests.integration.test_admin_api_resources import provider
 from tests.support.etcd import etcd_endpoint_fixture, unique_prefix  # noqa: F401
 
 W = "workspaces/acme"
@@ -120,14 +120,6 @@ WRITES: dict[str, Callable[[], tuple[str, object]]] = {
                 name=f"{W}/providers/local", models=["gpt-[4"]
             ),
             update_mask=FieldMask(paths=["models"]),
-        ),
-    ),
-    "signing key kid": lambda: (
-        "CreateSigningKey",
-        pb.CreateSigningKeyRequest(
-            parent=W,
-            signing_key_id="Ed.Key-1",
-            signing_key=SK(algorithm=SK.ALGORITHM_EDDSA, public_key_pem=ED_PEM),
         ),
     ),
     "actor a key is bound to": lambda: (
