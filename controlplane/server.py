@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -24,9 +25,10 @@ from controlplane.api.kek_rotation import KekRotationApi, KekRotator
 from controlplane.api.usage_queries import UsageQueries
 from controlplane.kek_check import KekMismatch, verify_kek
 from controlplane.keyring import KeyringError, keyring_source
+from controlplane.metrics import bound_port, start_metrics_server
 from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
 from controlplane.secrets import EnvelopeCipher
-from controlplane.settings import Settings, SettingsError
+from controlplane.settings import Settings, SettingsError, parse_host_port
 from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
@@ -64,7 +66,15 @@ class ControlPlaneServer:
     health: health.aio.HealthServicer
     admin_token: str = field(repr=False)
     node_token: str = field(repr=False)
+    metrics: web.AppRunner | None = None
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def metrics_url(self) -> str | None:
+        if self.metrics is None:
+            return None
+        host = self.metrics.addresses[0][0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{bound_port(self.metrics)}/metrics"
 
     async def stop(self, grace: float | None = None) -> None:
         if self._stopped:
@@ -77,6 +87,8 @@ class ControlPlaneServer:
         await self.publisher.stop()
         self.usage_ingest.drain()
         await self.grpc_server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.cleanup()
         await self.retention.stop()
         await self.usage_store.close()  # type: ignore[attr-defined]
         await self.store.close()
@@ -112,9 +124,12 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
     credentials = _server_credentials(settings)
 
     async with contextlib.AsyncExitStack() as cleanup:
-        store = EtcdStore(settings.etcd, timeout=settings.etcd_timeout_s)
+        store = EtcdStore(
+            settings.etcd, timeout=settings.etcd_timeout_s, retry_max=settings.etcd_retry_max_s
+        )
         cleanup.push_async_callback(store.close)
         await _wait_for_etcd(store, settings.etcd_startup_wait_s)
+        store.start_health_checks(settings.etcd_health_interval_s)
         # First start: the shipped list prices (once; an emptied catalog stays empty).
         await seed_default_prices(store, settings.etcd_prefix, time.time)
         # Before anything decrypts: a wrong KEK stops the process here, by KEK id.
@@ -129,7 +144,10 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         retention.start()
         cleanup.push_async_callback(retention.stop)
 
-        publisher = ConfigPublisher(store, cipher, settings.etcd_prefix)
+        # After an etcd outage the config watch is re-established as soon as etcd is back.
+        publisher = ConfigPublisher(
+            store, cipher, settings.etcd_prefix, retry_max=settings.etcd_retry_max_s
+        )
         await publisher.start()
         cleanup.push_async_callback(publisher.stop)
 
@@ -168,6 +186,11 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
             raise OSError(f"cannot listen on {settings.grpc_address}: {exc}") from None
         await server.start()
         cleanup.push_async_callback(server.stop, None)
+        metrics = None
+        if settings.metrics_address:
+            host, metrics_port = parse_host_port(settings.metrics_address, "--metrics")
+            metrics = await start_metrics_server(host, metrics_port, store.health)
+            cleanup.push_async_callback(metrics.cleanup)
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         cleanup.pop_all()  # started: from now on ControlPlaneServer.stop owns the cleanup
@@ -182,6 +205,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         health_servicer,
         admin_token,
         node_token,
+        metrics,
     )
     return cp, port
 
@@ -220,6 +244,8 @@ async def serve(settings: Settings) -> None:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
     print(f"controlplane listening on {settings.grpc_host}:{port}", file=sys.stderr, flush=True)
+    if cp.metrics_url:
+        print(f"controlplane metrics on {cp.metrics_url}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
