@@ -46,6 +46,23 @@ from oggy.v1 import (
 log = logging.getLogger(__name__)
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
 
+_SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    # Usage batches are capped at 8 MiB by data planes; leave headroom.
+    ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+    # Data planes ping their streams (`--keepalive-time`, at least 1 s) to notice a
+    # connection that silently died; gRPC's default would answer pings more often than
+    # every 5 min with GOAWAY. Allow them, with room for timer jitter.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 500),
+    # And ping data planes too, so one that vanished without closing its connection is
+    # noticed and its config stream released, not kept for the TCP timeout (~15 min).
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    # gRPC 1.85 times a keepalive ping out after this one, not keepalive_timeout_ms.
+    ("grpc.http2.ping_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
+
 SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     config_service_pb2.DESCRIPTOR.services_by_name["ConfigDiscoveryService"].full_name,
@@ -153,8 +170,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
 
         server = grpc.aio.server(
             interceptors=[TokenAuthInterceptor(admin_token, node_token)],
-            # Usage batches are capped at 8 MiB by data planes; leave headroom.
-            options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
+            options=_SERVER_OPTIONS,
         )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(
