@@ -134,9 +134,7 @@ def test_admin_writes_and_data_planes_recover_fast_after_etcd_restarts(
     time.sleep(OUTAGE_S)  # the outage itself: what the reconnect backoff grows during
 
     own_stack.etcd = restart_etcd(own_stack.procs, own_stack.etcd)
-    assert_recovers(
-        own_stack, own_tenant, no_retry_admin, secret_registry, since=time.monotonic()
-    )
+    assert_recovers(own_stack, own_tenant, no_retry_admin, secret_registry, since=time.monotonic())
 
 
 def test_admin_calls_fail_fast_while_etcd_is_frozen(
@@ -168,9 +166,7 @@ def test_admin_calls_fail_fast_while_etcd_is_frozen(
             assert elapsed <= FROZEN_BOUND_S, f"{what} took {elapsed:.2f}s to fail"
     finally:
         os.kill(etcd_pid, signal.SIGCONT)
-    assert_recovers(
-        own_stack, own_tenant, no_retry_admin, secret_registry, since=time.monotonic()
-    )
+    assert_recovers(own_stack, own_tenant, no_retry_admin, secret_registry, since=time.monotonic())
 
 
 # -- out of space -------------------------------------------------------------------------
