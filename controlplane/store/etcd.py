@@ -77,8 +77,8 @@ _LIST_ATTEMPTS = 3
 def channel_options(retry_max_s: float) -> dict[str, int]:
     """gRPC options of the etcd channel."""
     return {
-        # A full read of a large workspace (100k keys ≈ 21 MB) or one watch response with
-        # a big transaction exceeds gRPC's default 4 MiB receive limit.
+        # One watch response carries all events of a revision: a big transaction (a bulk
+        # import of keys) can exceed gRPC's default 4 MiB receive limit.
         "grpc.max_receive_message_length": MAX_RECEIVE_BYTES,
         # gRPC's default reconnect backoff grows from 1 s to 120 s: after an outage the
         # control plane could keep failing for a minute or more after etcd is back.
@@ -121,8 +121,6 @@ def _wrap(exc: BaseException, timeout_s: float, *, write: bool = False) -> Store
         return StoreError(f"etcd error {code.name}: {details}")
     if isinstance(exc, aetcd.ConnectionFailedError | aetcd.ConnectionTimeoutError):
         return StoreUnavailable("configuration store (etcd) is unreachable")
-    if isinstance(exc, aetcd.RevisionCompactedError):
-        return WatchCompacted(exc.compacted_revision)
     return StoreError(f"etcd error: {exc}")
 
 
@@ -163,8 +161,6 @@ class EtcdStore:
         except Exception as exc:
             raise self._failed(exc, write=write) from exc
         self._answered()
-        if write:
-            self._note_alarms(self.health.clear_alarm(NOSPACE))
         return response
 
     def _failed(self, exc: BaseException, *, write: bool = False) -> StoreError:
@@ -278,6 +274,9 @@ class EtcdStore:
             success=[_request_op(op) for op in ops],
         )
         response = await self._rpc(lambda kw: self._client.kvstub.Txn(request, **kw), write=True)
+        if any(isinstance(op, Put) for op in ops):
+            # etcd takes no put while out of space (a delete-only txn does not tell).
+            self._note_alarms(self.health.clear_alarm(NOSPACE))
         if not response.succeeded:
             raise RevisionConflict("transaction condition failed")
         return response.header.revision
