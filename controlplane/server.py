@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -24,9 +25,10 @@ from controlplane.api.kek_rotation import KekRotationApi, KekRotator
 from controlplane.api.usage_queries import UsageQueries
 from controlplane.kek_check import KekMismatch, verify_kek
 from controlplane.keyring import KeyringError, keyring_source
+from controlplane.metrics import bound_port, start_metrics_server
 from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
 from controlplane.secrets import EnvelopeCipher
-from controlplane.settings import Settings, SettingsError
+from controlplane.settings import Settings, SettingsError, parse_host_port
 from controlplane.statefiles import ensure_private_dir, load_token
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
@@ -44,6 +46,23 @@ from oggy.v1 import (
 
 log = logging.getLogger(__name__)
 MAX_RECEIVE_BYTES = 64 * 1024 * 1024
+
+_SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    # Usage batches are capped at 8 MiB by data planes; leave headroom.
+    ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
+    # Data planes ping their streams (`--keepalive-time`, at least 1 s) to notice a
+    # connection that silently died; gRPC's default would answer pings more often than
+    # every 5 min with GOAWAY. Allow them, with room for timer jitter.
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 500),
+    # And ping data planes too, so one that vanished without closing its connection is
+    # noticed and its config stream released, not kept for the TCP timeout (~15 min).
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    # gRPC 1.85 times a keepalive ping out after this one, not keepalive_timeout_ms.
+    ("grpc.http2.ping_timeout_ms", 10_000),
+    ("grpc.http2.max_pings_without_data", 0),
+)
 
 SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
@@ -65,7 +84,15 @@ class ControlPlaneServer:
     health: health.aio.HealthServicer
     admin_token: str = field(repr=False)
     node_token: str = field(repr=False)
+    metrics: web.AppRunner | None = None
     _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def metrics_url(self) -> str | None:
+        if self.metrics is None:
+            return None
+        host = self.metrics.addresses[0][0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{bound_port(self.metrics)}/metrics"
 
     async def stop(self, grace: float | None = None) -> None:
         if self._stopped:
@@ -78,6 +105,8 @@ class ControlPlaneServer:
         await self.publisher.stop()
         self.usage_ingest.drain()
         await self.grpc_server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.cleanup()
         await self.retention.stop()
         await self.usage_store.close()  # type: ignore[attr-defined]
         await self.store.close()
@@ -113,9 +142,12 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
     credentials = _server_credentials(settings)
 
     async with contextlib.AsyncExitStack() as cleanup:
-        store = EtcdStore(settings.etcd, timeout=settings.etcd_timeout_s)
+        store = EtcdStore(
+            settings.etcd, timeout=settings.etcd_timeout_s, retry_max=settings.etcd_retry_max_s
+        )
         cleanup.push_async_callback(store.close)
         await _wait_for_etcd(store, settings.etcd_startup_wait_s)
+        store.start_health_checks(settings.etcd_health_interval_s)
         # First start: the shipped list prices (once; an emptied catalog stays empty).
         await seed_default_prices(store, settings.etcd_prefix, time.time)
         # Before anything decrypts: a wrong KEK stops the process here, by KEK id.
@@ -130,14 +162,16 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         retention.start()
         cleanup.push_async_callback(retention.stop)
 
-        publisher = ConfigPublisher(store, cipher, settings.etcd_prefix)
+        # After an etcd outage the config watch is re-established as soon as etcd is back.
+        publisher = ConfigPublisher(
+            store, cipher, settings.etcd_prefix, retry_max=settings.etcd_retry_max_s
+        )
         await publisher.start()
         cleanup.push_async_callback(publisher.stop)
 
         server = grpc.aio.server(
             interceptors=[TokenAuthInterceptor(admin_token, node_token)],
-            # Usage batches are capped at 8 MiB by data planes; leave headroom.
-            options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)],
+            options=_SERVER_OPTIONS,
         )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(
@@ -170,6 +204,11 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
             raise OSError(f"cannot listen on {settings.grpc_address}: {exc}") from None
         await server.start()
         cleanup.push_async_callback(server.stop, None)
+        metrics = None
+        if settings.metrics_address:
+            host, metrics_port = parse_host_port(settings.metrics_address, "--metrics")
+            metrics = await start_metrics_server(host, metrics_port, store.health)
+            cleanup.push_async_callback(metrics.cleanup)
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
         cleanup.pop_all()  # started: from now on ControlPlaneServer.stop owns the cleanup
@@ -184,6 +223,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         health_servicer,
         admin_token,
         node_token,
+        metrics,
     )
     return cp, port
 
@@ -222,6 +262,8 @@ async def serve(settings: Settings) -> None:
         log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
     print(f"controlplane listening on {settings.grpc_host}:{port}", file=sys.stderr, flush=True)
+    if cp.metrics_url:
+        print(f"controlplane metrics on {cp.metrics_url}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

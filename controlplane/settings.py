@@ -13,6 +13,7 @@ from controlplane.store.endpoint import parse_endpoint
 DEFAULT_ETCD = "http://127.0.0.1:2379"
 DEFAULT_GRPC = "127.0.0.1:50051"
 DEFAULT_PREFIX = "/oggy/"
+DEFAULT_ETCD_TIMEOUT_S = 1.5
 
 
 class SettingsError(ValueError):
@@ -44,9 +45,17 @@ class Settings:
     # Serve gRPC over TLS with this certificate chain and private key (PEM files).
     tls_cert: Path | None = None
     tls_key: Path | None = None
-    # Bound on each etcd call, and on waiting for etcd at startup.
-    etcd_timeout_s: float = 5.0
+    # Bound on each etcd call (a frozen etcd fails admin calls this fast), and on
+    # waiting for etcd at startup.
+    etcd_timeout_s: float = DEFAULT_ETCD_TIMEOUT_S
     etcd_startup_wait_s: float = 15.0
+    # Longest wait between attempts to reach etcd again (reconnect, config watch resync):
+    # how long after etcd is back the control plane may take to notice.
+    etcd_retry_max_s: float = 1.0
+    # How often etcd's alarms (NOSPACE) and database size are read, for logs and metrics.
+    etcd_health_interval_s: float = 10.0
+    # Serve Prometheus metrics at http://HOST:PORT/metrics; empty: no metrics endpoint.
+    metrics_address: str = ""
     shutdown_grace_s: float = 5.0
     # How often expired prompt text is purged.
     retention_interval_s: float = 300.0
@@ -69,6 +78,10 @@ class Settings:
             )
         if (self.tls_cert is None) != (self.tls_key is None):
             raise SettingsError("--tls-cert and --tls-key go together")
+        if self.etcd_timeout_s <= 0:
+            raise SettingsError(f"--etcd-timeout must be positive, got {self.etcd_timeout_s}")
+        if self.metrics_address:
+            parse_host_port(self.metrics_address, "--metrics")
         for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if path is not None and not path.is_file():
                 raise SettingsError(f"{flag}: no such file {path}")
@@ -94,6 +107,8 @@ class Settings:
         kek_file: str | Path | None = None,
         tls_cert: str | Path | None = None,
         tls_key: str | Path | None = None,
+        etcd_timeout_s: float = DEFAULT_ETCD_TIMEOUT_S,
+        metrics: str | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -112,6 +127,8 @@ class Settings:
             kek_file=_path(kek_file),
             tls_cert=_path(tls_cert),
             tls_key=_path(tls_key),
+            etcd_timeout_s=etcd_timeout_s,
+            metrics_address=metrics or "",
         )
 
 

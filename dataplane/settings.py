@@ -18,6 +18,15 @@ DEFAULT_CONTROL_PLANE = "127.0.0.1:50051"
 DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_SPOOL_MAX_BYTES = 1024**3
+# Keepalive on the streams to the control plane: a connection that silently stopped
+# carrying packets is noticed within time + timeout (10 s) and replaced.
+DEFAULT_KEEPALIVE_TIME_S = 5.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
+# Longest wait between attempts to reconnect to the control plane: how long after it
+# (or the network) is back the streams may take to resume.
+DEFAULT_RECONNECT_BACKOFF_MAX_S = 2.0
+# The control plane answers pings at most every 0.5 s; twice that leaves room for jitter.
+MIN_KEEPALIVE_TIME_S = 1.0
 NODE_TOKEN_ENV = "OGGY_NODE_TOKEN"
 TLS_CA_ENV = "OGGY_TLS_CA"
 
@@ -51,6 +60,9 @@ class Settings:
     tls_ca: Path | None = None
     # Name expected in the control plane's certificate, when not the --control-plane host.
     tls_server_name: str = ""
+    keepalive_time_s: float = DEFAULT_KEEPALIVE_TIME_S
+    keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
+    reconnect_backoff_max_s: float = DEFAULT_RECONNECT_BACKOFF_MAX_S
 
     def __post_init__(self) -> None:
         if not self.node_id:
@@ -87,6 +99,12 @@ def validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name} must be positive")
+    if s.keepalive_time_s < MIN_KEEPALIVE_TIME_S:
+        raise SettingsError(f"--keepalive-time must be at least {MIN_KEEPALIVE_TIME_S:g} s")
+    if s.keepalive_timeout_s <= 0:
+        raise SettingsError("--keepalive-timeout must be positive")
+    if s.reconnect_backoff_max_s < 0.1:
+        raise SettingsError("--reconnect-backoff-max must be at least 0.1 s")
     if s.shutdown_grace_s < 0:
         raise SettingsError("shutdown grace must not be negative")
     if s.tls_ca is not None and not s.tls_ca.is_file():
@@ -163,6 +181,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upstream-between-chunks-timeout", type=float, default=60.0, metavar="SECONDS"
     )
+    parser.add_argument(
+        "--keepalive-time",
+        type=float,
+        default=DEFAULT_KEEPALIVE_TIME_S,
+        metavar="SECONDS",
+        help="ping the control plane connection this often (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=float,
+        default=DEFAULT_KEEPALIVE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="replace the connection if a ping is not answered within (default %(default)s)",
+    )
+    parser.add_argument(
+        "--reconnect-backoff-max",
+        type=float,
+        default=DEFAULT_RECONNECT_BACKOFF_MAX_S,
+        metavar="SECONDS",
+        help="longest wait between reconnect attempts (default %(default)s)",
+    )
 
 
 def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
@@ -191,6 +230,9 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         upstream_between_chunks_timeout_s=args.upstream_between_chunks_timeout,
         tls_ca=_tls_ca(getattr(args, "tls_ca", None), env),
         tls_server_name=getattr(args, "tls_server_name", "") or "",
+        keepalive_time_s=args.keepalive_time,
+        keepalive_timeout_s=args.keepalive_timeout,
+        reconnect_backoff_max_s=args.reconnect_backoff_max,
     )
 
 

@@ -15,7 +15,13 @@ from typing import Any, TypeVar
 import grpc
 
 from controlplane.domain import errors
-from controlplane.store.base import RevisionConflict, StoreError, StoreUnavailable, WatchCompacted
+from controlplane.store.base import (
+    RevisionConflict,
+    StoreError,
+    StoreOutOfSpace,
+    StoreUnavailable,
+    WatchCompacted,
+)
 from oggy.contract.names import InvalidName
 
 log = logging.getLogger(__name__)
@@ -30,6 +36,8 @@ _CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (RevisionConflict, grpc.StatusCode.ABORTED),
+    # Not UNAVAILABLE: retrying will not help until an operator frees space.
+    (StoreOutOfSpace, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (WatchCompacted, grpc.StatusCode.UNAVAILABLE),
 )
@@ -40,6 +48,8 @@ def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
         if isinstance(exc, cls):
             return code, str(exc) or code.name.lower()
     if isinstance(exc, StoreError):
+        # Unexpected: say what it was in the log, where an operator will look.
+        log.warning("configuration store error: %s", exc)
         return grpc.StatusCode.UNAVAILABLE, "configuration store error"
     return grpc.StatusCode.INTERNAL, "internal error"
 

@@ -162,7 +162,10 @@ class ConfigPublisher:
                     raise asyncio.CancelledError from exc
                 failures += 1
                 delay = self._backoff(failures)
-                log.warning(
+                # Retries come every second or so during a store outage (the store logs
+                # the outage itself): warn about the first only.
+                log.log(
+                    logging.WARNING if failures == 1 else logging.DEBUG,
                     "config watch failed (%s: %s); full resync in %.2fs (attempt %d)",
                     type(exc).__name__,
                     exc,

@@ -45,6 +45,10 @@ class StoreUnavailable(StoreError):
     """The backing store cannot be reached."""
 
 
+class StoreOutOfSpace(StoreError):
+    """The store refuses writes for lack of space (etcd: quota reached, NOSPACE alarm)."""
+
+
 class RevisionConflict(StoreError):
     """A compare-and-set found a different revision than expected."""
 

@@ -138,7 +138,11 @@ class ConfigStreamClient(Generic[C]):
     async def _stream_once(self) -> None:
         assert self._channel is not None
         stub = config_service_pb2_grpc.ConfigDiscoveryServiceStub(self._channel)
-        call = stub.StreamConfig(metadata=auth_metadata(self._settings.node_token))
+        # Waiting for the channel to connect makes its reconnect backoff the only one
+        # while the control plane is unreachable (ours is for calls it answers).
+        call = stub.StreamConfig(
+            metadata=auth_metadata(self._settings.node_token), wait_for_ready=True
+        )
         try:
             await call.write(
                 config_service_pb2.StreamConfigRequest(

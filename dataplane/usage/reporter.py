@@ -336,7 +336,10 @@ class UsageReporter:
     async def _stream_once(self) -> None:
         assert self._channel is not None
         stub = usage_service_pb2_grpc.UsageServiceStub(self._channel)
-        call = stub.ReportUsage(metadata=auth_metadata(self._settings.node_token))
+        # As for config: the channel's reconnect backoff, not a second one of ours.
+        call = stub.ReportUsage(
+            metadata=auth_metadata(self._settings.node_token), wait_for_ready=True
+        )
         # Every unacknowledged batch, oldest first; new ones are appended by _add_pending.
         self._send_queue = deque(self._pending)
         sent: set[str] = set()

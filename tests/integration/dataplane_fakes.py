@@ -40,8 +40,15 @@ class CountingBackoff(Backoff):
         return super().next_delay()
 
     async def retried(self, n: int) -> None:
+        """Wait for n more retries."""
+        await self.reached(self.retries + n)
+
+    async def reached(self, n: int) -> None:
+        """Wait until there have been n retries in all."""
         event = asyncio.Event()
-        self._waiters.append((self.retries + n, event))
+        self._waiters.append((n, event))
+        if self.retries >= n:
+            event.set()
         await event.wait()
 
 

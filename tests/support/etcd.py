@@ -1,7 +1,8 @@
 """A real etcd on free loopback ports with a temporary data dir, for tests.
 
 `start_etcd(tmp_path) -> (process, endpoint_url)` returns once etcd says it serves
-clients; its output is teed to `<tmp_path>/etcd.log`. The `etcd_endpoint` fixture
+clients; its output is teed to `<tmp_path>/etcd.log`. Pass the same `ports` and data dir
+again to restart a stopped etcd where clients expect it. The `etcd_endpoint` fixture
 (session-wide, import `etcd_endpoint_fixture` into a test module or conftest) shares
 one etcd; isolate tests with a unique key prefix (see `unique_prefix`).
 """
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_etcd(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_etcd(
+    tmp_path: Path, *, ports: tuple[int, int] | None = None, extra_args: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], str]:
+    """etcd with its data in `tmp_path`; `ports` (client, peer) default to free ones."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    client, peer = _free_port(), _free_port()
+    client, peer = ports or (_free_port(), _free_port())
     url = f"http://127.0.0.1:{client}"
     peer_url = f"http://127.0.0.1:{peer}"
     process = subprocess.Popen(
@@ -73,6 +77,7 @@ def start_etcd(tmp_path: Path) -> tuple[subprocess.Popen[bytes], str]:
             f"--initial-advertise-peer-urls={peer_url}",
             f"--initial-cluster=oggy-test={peer_url}",
             "--logger=zap",
+            *extra_args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.etcd import start_etcd as launch_etcd
+
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
@@ -174,6 +176,9 @@ class Processes:
 class Etcd:
     child: Child
     url: str
+    data_dir: Path
+    ports: tuple[int, int]  # client, peer
+    extra_args: Sequence[str] = ()
 
 
 @dataclass
@@ -216,34 +221,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_etcd(procs: Processes, data_dir: Path) -> Etcd:
-    """etcd on loopback: the shared helper when tests/support/etcd.py exists, else ours."""
-    try:
-        from tests.support.etcd import start_etcd as shared_start_etcd
-    except ImportError:
-        shared_start_etcd = None
-    if shared_start_etcd is not None:
-        popen, url = shared_start_etcd(data_dir)  # it tees etcd's output to etcd.log
-        return Etcd(procs.adopt("etcd", popen, data_dir / "etcd.log"), url)
-    client_port, peer_port = free_port(), free_port()
-    url = f"http://127.0.0.1:{client_port}"
-    peer = f"http://127.0.0.1:{peer_port}"
-    child = procs.spawn(
-        "etcd",
-        [
-            "etcd",
-            "--name=oggy-test",
-            f"--data-dir={data_dir / 'etcd'}",
-            f"--listen-client-urls={url}",
-            f"--advertise-client-urls={url}",
-            f"--listen-peer-urls={peer}",
-            f"--initial-advertise-peer-urls={peer}",
-            f"--initial-cluster=oggy-test={peer}",
-            "--log-level=warn",
-        ],
-    )
-    _wait_http_ok(child, f"{url}/health", STARTUP_TIMEOUT_S)
-    return Etcd(child, url)
+def start_etcd(
+    procs: Processes,
+    data_dir: Path,
+    *,
+    ports: tuple[int, int] | None = None,
+    extra_args: Sequence[str] = (),
+) -> Etcd:
+    """etcd on loopback; `ports` (client, peer) default to free ones."""
+    ports = ports or (free_port(), free_port())
+    popen, url = launch_etcd(data_dir, ports=ports, extra_args=extra_args)
+    # launch_etcd tees etcd's output to etcd.log
+    return Etcd(procs.adopt("etcd", popen, data_dir / "etcd.log"), url, data_dir, ports, extra_args)
+
+
+def restart_etcd(procs: Processes, etcd: Etcd) -> Etcd:
+    """A stopped etcd again, on the same ports and data: clients find it where it was."""
+    assert not etcd.child.alive(), "stop (or kill) etcd before restarting it"
+    return start_etcd(procs, etcd.data_dir, ports=etcd.ports, extra_args=etcd.extra_args)
 
 
 def start_control_plane(

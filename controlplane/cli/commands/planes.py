@@ -37,6 +37,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("--kek-file", help="KEK keyring file (default $OGGY_KEK, else STATE_DIR/kek)")
     cp.add_argument("--tls-cert", help="serve gRPC over TLS: certificate chain (PEM)")
     cp.add_argument("--tls-key", help="serve gRPC over TLS: private key (PEM)")
+    cp.add_argument(
+        "--etcd-timeout",
+        type=float,
+        dest="etcd_timeout_s",
+        metavar="SECONDS",
+        help="bound on each etcd call: admin calls fail UNAVAILABLE after it (default 1.5)",
+    )
+    cp.add_argument(
+        "--metrics",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (etcd health, alarms)",
+    )
     cp.set_defaults(handler=run_controlplane)
 
     # The data plane owns its flags (dataplane/settings.py); everything after the word
@@ -53,7 +65,7 @@ def run_controlplane(ctx: Context) -> int:
         name: getattr(args, name)
         for name in (
             *("etcd", "grpc", "etcd_prefix", "usage_store"),
-            *("kek_file", "tls_cert", "tls_key"),
+            *("kek_file", "tls_cert", "tls_key", "etcd_timeout_s", "metrics"),
         )
         if getattr(args, name) is not None
     }
