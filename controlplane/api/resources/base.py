@@ -11,6 +11,8 @@ import grpc
 
 from controlplane.api.audit import AuditLog, Render
 from controlplane.api.repository import AuditHook, Guard, Repository
+from controlplane.api.status import grpc_errors
+from controlplane.api.usage_queries import UsageQueries
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
@@ -59,6 +61,8 @@ class ServicerBase:
         # Other modules' RPCs, delegated to (see resources/delegated.py).
         self._usage_queries = usage_queries
         self._kek_rotation = kek_rotation
+        # ListUsageEvents and SummarizeUsage over `usage_store` (resources/usage.py).
+        self._store_queries = UsageQueries(usage_store, clock=clock)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
@@ -81,6 +85,12 @@ class ServicerBase:
         workspace = parse_workspace_name(name, field)
         await self._repo.get(str(workspace))
         return workspace
+
+    @grpc_errors
+    async def _check_filter_workspace(self, request: Any, context: Ctx) -> None:
+        """A usage query's `filter.workspace` exists (NOT_FOUND otherwise); for RPCs that
+        pass the request on to a method with its own error mapping."""
+        await self._existing_workspace(request.filter.workspace, "filter.workspace")
 
     def _same_workspace_ref(
         self, ref: str, collection: Collection, workspace: WorkspaceName, field: str
