@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -28,6 +28,7 @@ from oggy.contract.names import (
 )
 
 Ctx = grpc.aio.ServicerContext
+M = TypeVar("M")
 
 
 class Encryptor(Protocol):
@@ -103,8 +104,22 @@ class ServicerBase:
     def _audit(self, method: str, resource: str, render: Render, request_id: str = "") -> AuditHook:
         return self.audit_log.hook(method, resource, render, request_id)
 
-    async def _list_children(self, request: Any, collection: Collection) -> tuple[list[Item], str]:
+    async def _get_child(self, name: str, collection: Collection, out: Callable[[Item], M]) -> M:
+        """The resource `name` of `collection`, as `out` returns it; NOT_FOUND if missing."""
+        return out(await self._repo.get(str(parse_child_name(name, collection))))
+
+    async def _list_children(
+        self, request: Any, collection: Collection, out: Callable[[Item], M]
+    ) -> tuple[list[M], str]:
+        """A page of `request.parent`'s resources in `collection`, as `out` returns them,
+        and the next page's token."""
         workspace = parse_workspace_name(request.parent, "parent")
-        return await self._repo.list(
+        items, token = await self._repo.list(
             workspace.collection_prefix(collection), request.page_size, request.page_token, depth=3
         )
+        return [out(i) for i in items], token
+
+    async def _delete(self, method: str, name: str, etag: str, render: Render, **kw: Any) -> None:
+        """Delete `name` (`Repository.delete`; `kw`: its guards and extra ops), audited as
+        RPC `method`, the deleted resource shown by `render`."""
+        await self._repo.delete(name, etag, audit=self._audit(method, name, render), **kw)
