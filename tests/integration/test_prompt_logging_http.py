@@ -130,17 +130,22 @@ async def test_metadata_on_every_event(metadata_env: tuple[Env, ListSink]) -> No
     assert denied.prompt.response_bytes == 0 and denied.prompt.finish_reason == ""
 
 
-async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
-    spool_dir = tmp_path / "spool"
-    reporter = UsageReporter(
+def spooling_reporter(spool_dir: Path) -> UsageReporter:
+    """A usage reporter whose control plane is never there: every event stays spooled."""
+    return UsageReporter(
         Settings(
-            control_plane=f"127.0.0.1:{free_port()}",  # nobody there: events stay spooled
+            control_plane=f"127.0.0.1:{free_port()}",
             node_token=TOKEN,
             node_id="dp-test",
             spool_dir=spool_dir,
         ),
         backoff=Backoff(0.01, 0.05),
     )
+
+
+async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    reporter = spooling_reporter(spool_dir)
     await reporter.start()
     try:
         async for env in _env(reporter, FULL):
@@ -184,15 +189,7 @@ async def test_a_token_actors_team_turns_logging_off_on_a_workspace_key(tmp_path
     token on kws stores no prompt text (the team's policy gates it, as it would on a
     key bound to her); bob's, on the same key, is logged as the key says."""
     spool_dir = tmp_path / "spool"
-    reporter = UsageReporter(
-        Settings(
-            control_plane=f"127.0.0.1:{free_port()}",  # nobody there: events stay spooled
-            node_token=TOKEN,
-            node_id="dp-test",
-            spool_dir=spool_dir,
-        ),
-        backoff=Backoff(0.01, 0.05),
-    )
+    reporter = spooling_reporter(spool_dir)
     fake = await start_fake_upstream()
     snapshot = identity_snapshot(
         fake.url + "/v1",
