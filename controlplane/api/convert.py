@@ -43,11 +43,21 @@ def timestamp(unix_seconds: float) -> Timestamp:
     return ts
 
 
-def _parse(cls, item: Item):
+M = TypeVar("M", bound=Message)
+
+
+def _parse(cls: type[M], item: Item) -> M:
     try:
         return cls.FromString(item.value)
     except DecodeError:
         raise CorruptRecord(f"{item.key} does not hold a {cls.__name__}") from None
+
+
+def _out(cls: type[M], item: Item) -> M:
+    """The stored resource as the API returns it: its etag is the store's mod revision."""
+    message = _parse(cls, item)
+    message.etag = str(item.mod_revision)  # type: ignore[attr-defined]
+    return message
 
 
 # --- workspaces -----------------------------------------------------------------------
@@ -64,9 +74,7 @@ def new_workspace(request: workspace_pb2.Workspace, name: str, now: float) -> by
 
 
 def workspace_out(item: Item) -> workspace_pb2.Workspace:
-    ws = _parse(workspace_pb2.Workspace, item)
-    ws.etag = str(item.mod_revision)
-    return ws
+    return _out(workspace_pb2.Workspace, item)
 
 
 # --- gateway keys ---------------------------------------------------------------------
@@ -149,9 +157,7 @@ def new_actor(request: actor_pb2.Actor, name: str, now: float) -> bytes:
 
 
 def actor_out(item: Item) -> actor_pb2.Actor:
-    actor = _parse(actor_pb2.Actor, item)
-    actor.etag = str(item.mod_revision)
-    return actor
+    return _out(actor_pb2.Actor, item)
 
 
 # --- provider credentials -------------------------------------------------------------
@@ -205,9 +211,8 @@ def apply_provider_update(
 
 
 def provider_out(item: Item) -> provider_pb2.ProviderCredential:
-    provider = _parse(provider_pb2.ProviderCredential, item)
+    provider = _out(provider_pb2.ProviderCredential, item)
     provider.api_key = ""  # belt and braces: responses never carry a key
-    provider.etag = str(item.mod_revision)
     return provider
 
 
@@ -229,9 +234,7 @@ def policy(item: Item) -> policy_pb2.Policy:
 
 
 def policy_out(item: Item) -> policy_pb2.Policy:
-    p = policy(item)
-    p.etag = str(item.mod_revision)
-    return p
+    return _out(policy_pb2.Policy, item)
 
 
 def populated_fields(message: Message) -> list[str]:
@@ -245,9 +248,6 @@ def apply_policy_update(
     updated = apply_mask(stored, patch, fields)
     updated.update_time.CopyFrom(timestamp(now))
     return updated
-
-
-M = TypeVar("M", bound=Message)
 
 
 def apply_mask(stored: M, patch: M, fields: Iterable[str]) -> M:
@@ -305,9 +305,8 @@ def new_signing_key(
 
 
 def signing_key_out(item: Item) -> signing_key_pb2.SigningKey:
-    key = _parse(signing_key_pb2.SigningKey, item)
+    key = _out(signing_key_pb2.SigningKey, item)
     key.hmac_secret = ""  # belt and braces: responses never carry the secret
-    key.etag = str(item.mod_revision)
     return key
 
 
@@ -322,9 +321,7 @@ def new_route(request: route_pb2.Route, name: str, now: float) -> bytes:
 
 
 def route_out(item: Item) -> route_pb2.Route:
-    route = _parse(route_pb2.Route, item)
-    route.etag = str(item.mod_revision)
-    return route
+    return _out(route_pb2.Route, item)
 
 
 # --- prices -----------------------------------------------------------------------------
@@ -341,9 +338,7 @@ def new_price(request: price_pb2.ModelPrice, name: str, now: float) -> bytes:
 
 
 def price_out(item: Item) -> price_pb2.ModelPrice:
-    price = _parse(price_pb2.ModelPrice, item)
-    price.etag = str(item.mod_revision)
-    return price
+    return _out(price_pb2.ModelPrice, item)
 
 
 # --- audit ------------------------------------------------------------------------------

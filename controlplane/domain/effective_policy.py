@@ -23,8 +23,12 @@ policies merged into a separate layer:
   (`oggy.contract.policy.labels_allowed`: a deny anywhere denies, else an allow
   anywhere grants), shown as an explicit GRANT_ALLOW or GRANT_DENY (and the
   deprecated `allow_labels` bool, for older readers).
-- prompt logging: the least logging wins (OFF < METADATA < FULL), retention the
-  shortest set; redaction rules: union by name.
+- prompt logging (`prompt_logging`, `prompt_retention`, `redaction_rules`): the
+  contract's own merge (`oggy.contract.prompt_logging.merge_prompt_settings`,
+  what the data plane enforces): the least logging wins (OFF < METADATA <
+  FULL), the shortest retention (a zero one reads as unset; whole seconds,
+  rounded up), the union of the distinct (name, pattern) rules; what no
+  policy sets stays unset (METADATA, 30 days). Shadow policies have no say.
 - budgets and rate limits: the smallest non-zero value.
 """
 
@@ -34,16 +38,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from oggy.contract.policy import labels_allowed, output_token_bound
+from oggy.contract.prompt_logging import merge_prompt_settings
 from oggy.v1 import policy_pb2
 
 Policy = policy_pb2.Policy
-
-# Least logging first: merging picks the lowest rank among the set values.
-_LOGGING_RANK = {
-    Policy.PROMPT_LOGGING_OFF: 0,
-    Policy.PROMPT_LOGGING_METADATA: 1,
-    Policy.PROMPT_LOGGING_FULL: 2,
-}
 _MIN_NONZERO = (
     "budget_micro_usd",
     "requests_per_minute",
@@ -114,22 +112,23 @@ def merge_policies(
         labels = labels_allowed(policies)
         out.record_labels = Policy.GRANT_ALLOW if labels else Policy.GRANT_DENY
         out.allow_labels = labels
-    logging = [p.prompt_logging for p in policies if p.prompt_logging in _LOGGING_RANK]
-    if logging:
-        out.prompt_logging = min(logging, key=_LOGGING_RANK.__getitem__)
-    retentions = [p.prompt_retention for p in policies if p.HasField("prompt_retention")]
-    if retentions:
-        out.prompt_retention.CopyFrom(min(retentions, key=lambda d: d.ToNanoseconds()))
-    rules = {}
-    for p in policies:
-        for rule in p.redaction_rules:
-            rules.setdefault(rule.name, rule)
-    out.redaction_rules.extend(rules[n] for n in sorted(rules))
+    _prompt_settings(out, policies)
     budgets = [p for p in policies if p.budget_micro_usd > 0]
     if budgets:
         # The period of the policy whose budget is the binding (smallest) one.
         out.budget_period = min(budgets, key=lambda p: p.budget_micro_usd).budget_period
     return out
+
+
+def _prompt_settings(out: Policy, policies: Sequence[Policy]) -> None:
+    prompt = merge_prompt_settings(policies)
+    if prompt.mode is not None:
+        out.prompt_logging = prompt.mode
+    if prompt.retention_s is not None:
+        out.prompt_retention.seconds = prompt.retention_s
+    out.redaction_rules.extend(
+        policy_pb2.RedactionRule(name=name, pattern=pattern) for name, pattern in prompt.rules
+    )
 
 
 def _most_specific_list(out: Policy, policies: Sequence[Policy], field: str) -> None:

@@ -378,18 +378,12 @@ def _group_by_revision(events: Sequence[rpc.Event]) -> list[ChangeBatch]:
 
 
 def _compare(cond: Condition) -> rpc.Compare:
-    if isinstance(cond, Absent):
+    if isinstance(cond, (Absent, Present)):
+        # A key that does not exist has version 0.
         return rpc.Compare(
             key=cond.key.encode(),
             target=rpc.Compare.VERSION,
-            result=rpc.Compare.EQUAL,
-            version=0,
-        )
-    if isinstance(cond, Present):
-        return rpc.Compare(
-            key=cond.key.encode(),
-            target=rpc.Compare.VERSION,
-            result=rpc.Compare.GREATER,
+            result=rpc.Compare.EQUAL if isinstance(cond, Absent) else rpc.Compare.GREATER,
             version=0,
         )
     if isinstance(cond, AtRevision):

@@ -27,7 +27,7 @@ MAX_PAGE_SIZE = 1000
 ColumnMap = Callable[[str], str]
 
 
-def _plain(name: str) -> str:
+def plain_column(name: str) -> str:
     return name
 
 
@@ -62,7 +62,7 @@ class Where:
     params: tuple[Any, ...]
 
 
-def where_clause(flt: admin_service_pb2.UsageFilter, column: ColumnMap = _plain) -> Where:
+def where_clause(flt: admin_service_pb2.UsageFilter, column: ColumnMap = plain_column) -> Where:
     if not flt.workspace:
         raise InvalidArgument("filter.workspace is required")
     clauses = [f"{column('workspace')} = ?"]
@@ -123,7 +123,7 @@ def decode_page_token(
     return start_us, event_id
 
 
-def after_clause(after: tuple[int, str] | None, column: ColumnMap = _plain) -> Where | None:
+def after_clause(after: tuple[int, str] | None, column: ColumnMap = plain_column) -> Where | None:
     """Keyset condition for "older than the last row seen" in (start_us, event_id) DESC order."""
     if after is None:
         return None

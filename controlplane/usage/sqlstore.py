@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from controlplane.usage import query, rows
 from controlplane.usage.dialect import Dialect
 from oggy.v1 import admin_service_pb2, usage_pb2
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 INSERT_EVENTS_SQL = (
     f"INSERT INTO usage_events ({', '.join(rows.COLUMNS)}) VALUES "
@@ -38,6 +40,38 @@ def _prompt_column(name: str) -> str:
     if name == "start_us":
         return "p.time_us"
     return f"p.{name}" if name in _PROMPT_OWN else f"u.{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing(Generic[T]):
+    """A keyset-paged listing, newest first by (time, event id)."""
+
+    kind: str  # the page tokens' scope
+    select: str
+    order: str
+    column: query.ColumnMap
+    from_row: Callable[[Row], T]
+    # The (time in µs, event id) of an item: where the next page starts.
+    cursor: Callable[[T], tuple[int, str]]
+
+
+_EVENTS: _Listing[usage_pb2.UsageEvent] = _Listing(
+    "events",
+    f"SELECT {', '.join(rows.COLUMNS)} FROM usage_events",
+    "start_us DESC, event_id DESC",
+    query.plain_column,
+    rows.row_to_event,
+    lambda e: (rows.timestamp_to_us(e.start_time), e.event_id),
+)
+_PROMPTS: _Listing[admin_service_pb2.PromptLog] = _Listing(
+    "prompts",
+    f"SELECT {', '.join('p.' + c for c in rows.PROMPT_LOG_COLUMNS)} "
+    "FROM prompt_logs p JOIN usage_events u ON u.event_id = p.event_id",
+    "p.time_us DESC, p.event_id DESC",
+    _prompt_column,
+    rows.row_to_prompt_log,
+    lambda log: (rows.timestamp_to_us(log.time), log.event_id),
+)
 
 
 class SqlUsageStore:
@@ -85,45 +119,38 @@ class SqlUsageStore:
         inserted = await self._write_batch(event_rows, prompt_rows)
         return inserted, len(event_rows) - inserted
 
-    async def _page(
+    async def _list(
         self,
-        select: str,
-        where: query.Where,
-        after: query.Where | None,
-        order: str,
-        size: int,
-    ) -> list[Row]:
-        sql = f"{select} WHERE {where.sql}"
+        listing: _Listing[T],
+        filter: admin_service_pb2.UsageFilter,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[T], str]:
+        """One page of `listing`, newest first, and the token of the next ("" if none)."""
+        where = query.where_clause(filter, listing.column)
+        size = query.page_size(page_size)
+        after = query.after_clause(
+            query.decode_page_token(filter, page_token, kind=listing.kind), listing.column
+        )
+        sql = f"{listing.select} WHERE {where.sql}"
         params = list(where.params)
         if after is not None:
             sql += f" AND {after.sql}"
             params += after.params
         # One extra row tells whether another page exists without a COUNT.
-        sql += f" ORDER BY {order} LIMIT ?"
+        sql += f" ORDER BY {listing.order} LIMIT ?"
         params.append(size + 1)
-        return await self._fetch(sql, params)
+        found = await self._fetch(sql, params)
+        items = [listing.from_row(r) for r in found[:size]]
+        token = ""
+        if len(found) > size:
+            token = query.encode_page_token(filter, *listing.cursor(items[-1]), kind=listing.kind)
+        return items, token
 
     async def list_events(
         self, filter: admin_service_pb2.UsageFilter, page_size: int, page_token: str
     ) -> tuple[list[usage_pb2.UsageEvent], str]:
-        where = query.where_clause(filter)
-        size = query.page_size(page_size)
-        after = query.after_clause(query.decode_page_token(filter, page_token))
-        found = await self._page(
-            f"SELECT {', '.join(rows.COLUMNS)} FROM usage_events",
-            where,
-            after,
-            "start_us DESC, event_id DESC",
-            size,
-        )
-        events = [rows.row_to_event(r) for r in found[:size]]
-        token = ""
-        if len(found) > size:
-            last = events[-1]
-            token = query.encode_page_token(
-                filter, rows.timestamp_to_us(last.start_time), last.event_id
-            )
-        return events, token
+        return await self._list(_EVENTS, filter, page_size, page_token)
 
     async def summarize(
         self, filter: admin_service_pb2.UsageFilter, group_by: Sequence[int]
@@ -154,27 +181,7 @@ class SqlUsageStore:
         self, filter: admin_service_pb2.UsageFilter, page_size: int, page_token: str
     ) -> tuple[list[admin_service_pb2.PromptLog], str]:
         """Stored prompt text of matching events, newest first."""
-        where = query.where_clause(filter, _prompt_column)
-        size = query.page_size(page_size)
-        after = query.after_clause(
-            query.decode_page_token(filter, page_token, kind="prompts"), _prompt_column
-        )
-        found = await self._page(
-            f"SELECT {', '.join('p.' + c for c in rows.PROMPT_LOG_COLUMNS)} "
-            "FROM prompt_logs p JOIN usage_events u ON u.event_id = p.event_id",
-            where,
-            after,
-            "p.time_us DESC, p.event_id DESC",
-            size,
-        )
-        logs = [rows.row_to_prompt_log(r) for r in found[:size]]
-        token = ""
-        if len(found) > size:
-            last = logs[-1]
-            token = query.encode_page_token(
-                filter, rows.timestamp_to_us(last.time), last.event_id, kind="prompts"
-            )
-        return logs, token
+        return await self._list(_PROMPTS, filter, page_size, page_token)
 
     async def purge_expired(self, now_us: int) -> int:
         """Delete prompt text whose retention ended at or before `now_us`; returns the count."""

@@ -25,10 +25,14 @@ from dataplane.http import create_app
 from dataplane.settings import Settings
 from dataplane.usage.reporter import UsageReporter
 from dataplane.usage.spool import Spool
+from oggy.actor_token import mint_actor_token
 from oggy.contract.compile import compile_snapshot
+from oggy.contract.identity import ACTOR_HEADER, ReplayCaches
 from oggy.v1 import policy_pb2, usage_pb2
 from tests.integration.dataplane_fakes import TOKEN, free_port
 from tests.integration.test_dataplane_http import KEY, OPTIONS, WS, ListSink, build_snapshot, serve
+from tests.support.identity_snapshot import ED, actor, identity_snapshot, key_text
+from tests.support.identity_snapshot import WS as ID_WS
 
 P = policy_pb2.Policy
 EMAIL = "ceo.private@bigcorp.example"
@@ -127,17 +131,22 @@ async def test_metadata_on_every_event(metadata_env: tuple[Env, ListSink]) -> No
     assert denied.prompt.response_bytes == 0 and denied.prompt.finish_reason == ""
 
 
-async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
-    spool_dir = tmp_path / "spool"
-    reporter = UsageReporter(
+def spooling_reporter(spool_dir: Path) -> UsageReporter:
+    """A usage reporter whose control plane is never there: every event stays spooled."""
+    return UsageReporter(
         Settings(
-            control_plane=f"127.0.0.1:{free_port()}",  # nobody there: events stay spooled
+            control_plane=f"127.0.0.1:{free_port()}",
             node_token=TOKEN,
             node_id="dp-test",
             spool_dir=spool_dir,
         ),
         backoff=Backoff(0.01, 0.05),
     )
+
+
+async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
+    spool_dir = tmp_path / "spool"
+    reporter = spooling_reporter(spool_dir)
     await reporter.start()
     try:
         async for env in _env(reporter, FULL):
@@ -174,3 +183,55 @@ async def test_full_logging_spools_only_redacted_text(tmp_path: Path) -> None:
         expire = ev.prompt_text.expire_time.seconds - ev.start_time.seconds
         assert 3600 <= expire <= 3600 + 60
         assert ev.prompt.finish_reason == "stop"
+
+
+async def test_a_token_actors_team_turns_logging_off_on_a_workspace_key(tmp_path: Path) -> None:
+    """Workspace key `kws` logs FULL; team ml (alice's) says OFF. alice's request via a
+    token on kws stores no prompt text (the team's policy gates it, as it would on a
+    key bound to her); bob's, on the same key, is logged as the key says."""
+    spool_dir = tmp_path / "spool"
+    reporter = spooling_reporter(spool_dir)
+    mock, mock_port = await start_mock_provider()
+    snapshot = identity_snapshot(
+        f"http://127.0.0.1:{mock_port}/v1",
+        extra_policies=[
+            P(
+                name=f"{ID_WS}/policies/kws-full",
+                target=f"{ID_WS}/keys/kws",
+                prompt_logging=P.PROMPT_LOGGING_FULL,
+            ),
+            P(
+                name=f"{ID_WS}/policies/ml-off",
+                target=actor("ml"),
+                prompt_logging=P.PROMPT_LOGGING_OFF,
+            ),
+        ],
+    )
+    holder = ConfigHolder(compile_snapshot(snapshot, replay_caches=ReplayCaches()))
+    await reporter.start()
+    runner, base = await serve(create_app(holder, reporter, OPTIONS))
+    try:
+        async with aiohttp.ClientSession() as http:
+            for subject in ("alice", "bob"):
+                token = mint_actor_token(ED, kid="ed", workspace=ID_WS, subject=actor(subject))
+                body = {"model": "gpt-4o-mini", "messages": messages(f"said by {subject}")}
+                headers = {"Authorization": f"Bearer {key_text('kws')}", ACTOR_HEADER: token}
+                async with http.post(
+                    base + "/v1/chat/completions", data=orjson.dumps(body), headers=headers
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+    finally:
+        await runner.cleanup()
+        await mock.cleanup()
+        await reporter.stop(grace_s=0.1)
+
+    on_disk = b"".join(p.read_bytes() for p in sorted(spool_dir.glob("*.seg")))
+    assert b"said by alice" not in on_disk
+    assert b"said by bob" in on_disk
+    spool = Spool(spool_dir)
+    events = {ev.actor: ev for ref in spool.recover() for ev in spool.read(ref).events}
+    spool.close()
+    alice, bob = events[actor("alice")], events[actor("bob")]
+    assert not alice.HasField("prompt_text")
+    assert alice.prompt.message_count == 2 and alice.prompt.finish_reason == ""  # OFF
+    assert "said by bob" in bob.prompt_text.request_text

@@ -206,8 +206,10 @@ async def test_purge_rpc_goes_through_the_retention_job(store: SqliteUsageStore,
     assert await queries.key_activity([""]) == {}
 
 
-async def test_admin_servicer_forwards_to_usage_queries(store: SqliteUsageStore, clock) -> None:
-    # The real AdminServicer, given UsageQueries the way the server wires it.
+@pytest.fixture
+async def admin_stub(store: SqliteUsageStore, clock: Clock) -> AsyncIterator:
+    """The real AdminServicer, given UsageQueries the way the server wires it, with
+    workspace W."""
     admin = AdminServicer(
         InMemoryStore(),
         cipher=None,  # type: ignore[arg-type]  # no provider RPCs here
@@ -221,21 +223,40 @@ async def test_admin_servicer_forwards_to_usage_queries(store: SqliteUsageStore,
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
     stub = admin_service_pb2_grpc.AdminServiceStub(channel)
+    # Usage queries answer only for a workspace that exists.
+    await stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id=W.split("/")[1]))
+    yield stub
+    await channel.close()
+    await server.stop(grace=None)
+
+
+async def test_admin_servicer_forwards_to_usage_queries(admin_stub, clock: Clock) -> None:
+    stub = admin_stub
     flt = pb.UsageFilter(workspace=W)
-    try:
-        # Usage queries answer only for a workspace that exists.
-        await stub.CreateWorkspace(pb.CreateWorkspaceRequest(workspace_id=W.split("/")[1]))
-        logs = await stub.ListPromptLogs(pb.ListPromptLogsRequest(filter=flt))
-        unpriced = await stub.ListUnpricedModels(pb.ListUnpricedModelsRequest(filter=flt))
-        clock.now = NOW + 1000
-        purged = await stub.PurgePromptLogs(pb.PurgePromptLogsRequest())
-        summary = await stub.SummarizeUsage(
-            pb.SummarizeUsageRequest(filter=flt, group_by=[usage_pb2.USAGE_GROUP_BY_TEAM])
-        )
-    finally:
-        await channel.close()
-        await server.stop(grace=None)
+    logs = await stub.ListPromptLogs(pb.ListPromptLogsRequest(filter=flt))
+    unpriced = await stub.ListUnpricedModels(pb.ListUnpricedModelsRequest(filter=flt))
+    clock.now = NOW + 1000
+    purged = await stub.PurgePromptLogs(pb.PurgePromptLogsRequest())
+    summary = await stub.SummarizeUsage(
+        pb.SummarizeUsageRequest(filter=flt, group_by=[usage_pb2.USAGE_GROUP_BY_TEAM])
+    )
     assert [p.event_id for p in logs.prompt_logs] == ["b", "a"]
     assert [m.requests for m in unpriced.models] == [2]
     assert purged.purged == 2
     assert [(list(r.group), r.unpriced_requests) for r in summary.rows] == [([""], 2)]
+
+
+async def test_admin_servicer_refuses_a_filter_ending_before_it_starts(admin_stub) -> None:
+    """ListUsageEvents and SummarizeUsage on the real AdminServicer check the filter as
+    UsageQueries does (they used to answer an empty page from a copy of their own)."""
+    backwards = pb.UsageFilter(
+        workspace=W, start_time=Timestamp(seconds=NOW), end_time=Timestamp(seconds=NOW - 60)
+    )
+    for call in (
+        admin_stub.ListUsageEvents(pb.ListUsageEventsRequest(filter=backwards)),
+        admin_stub.SummarizeUsage(pb.SummarizeUsageRequest(filter=backwards)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "end_time is before" in (info.value.details() or "")

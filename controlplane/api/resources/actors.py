@@ -47,22 +47,18 @@ class ActorRpcs(ServicerBase):
 
     @grpc_errors
     async def GetActor(self, request: pb.GetActorRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.ACTORS))
-        return pb.GetActorResponse(actor=convert.actor_out(await self._repo.get(name)))
+        actor = await self._get_child(request.name, Collection.ACTORS, convert.actor_out)
+        return pb.GetActorResponse(actor=actor)
 
     @grpc_errors
     async def ListActors(self, request: pb.ListActorsRequest, context: Ctx):
-        items, token = await self._list_children(request, Collection.ACTORS)
-        return pb.ListActorsResponse(
-            actors=[convert.actor_out(i) for i in items], next_page_token=token
-        )
+        actors, token = await self._list_children(request, Collection.ACTORS, convert.actor_out)
+        return pb.ListActorsResponse(actors=actors, next_page_token=token)
 
     @grpc_errors
     async def DeleteActor(self, request: pb.DeleteActorRequest, context: Ctx):
         name = str(parse_child_name(request.name, Collection.ACTORS))
-        await self._repo.delete(
-            name, request.etag, audit=self._audit("DeleteActor", name, convert.actor_out)
-        )
+        await self._delete("DeleteActor", name, request.etag, convert.actor_out)
         return pb.DeleteActorResponse()
 
     @grpc_errors

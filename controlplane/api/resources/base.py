@@ -5,13 +5,15 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from controlplane.api.audit import AuditLog, Render
 from controlplane.api.config_check import ConfigCheck
 from controlplane.api.repository import AuditHook, Guard, Repository
+from controlplane.api.status import grpc_errors
+from controlplane.api.usage_queries import UsageQueries
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
@@ -29,6 +31,7 @@ from oggy.contract.names import (
 from oggy.v1 import snapshot_pb2
 
 Ctx = grpc.aio.ServicerContext
+M = TypeVar("M")
 
 
 class Cipher(Protocol):
@@ -80,6 +83,8 @@ class ServicerBase:
         self._kek_rotation = kek_rotation
         # The config publisher's view of data planes (ListDataPlanes).
         self._fleet = fleet
+        # ListUsageEvents and SummarizeUsage over `usage_store` (resources/usage.py).
+        self._store_queries = UsageQueries(usage_store, clock=clock)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(prefix={self._layout.prefix!r})"
@@ -103,6 +108,12 @@ class ServicerBase:
         await self._repo.get(str(workspace))
         return workspace
 
+    @grpc_errors
+    async def _check_filter_workspace(self, request: Any, context: Ctx) -> None:
+        """A usage query's `filter.workspace` exists (NOT_FOUND otherwise); for RPCs that
+        pass the request on to a method with its own error mapping."""
+        await self._existing_workspace(request.filter.workspace, "filter.workspace")
+
     def _same_workspace_ref(
         self, ref: str, collection: Collection, workspace: WorkspaceName, field: str
     ) -> Guard:
@@ -114,8 +125,22 @@ class ServicerBase:
     def _audit(self, method: str, resource: str, render: Render, request_id: str = "") -> AuditHook:
         return self.audit_log.hook(method, resource, render, request_id)
 
-    async def _list_children(self, request: Any, collection: Collection) -> tuple[list[Item], str]:
+    async def _get_child(self, name: str, collection: Collection, out: Callable[[Item], M]) -> M:
+        """The resource `name` of `collection`, as `out` returns it; NOT_FOUND if missing."""
+        return out(await self._repo.get(str(parse_child_name(name, collection))))
+
+    async def _list_children(
+        self, request: Any, collection: Collection, out: Callable[[Item], M]
+    ) -> tuple[list[M], str]:
+        """A page of `request.parent`'s resources in `collection`, as `out` returns them,
+        and the next page's token."""
         workspace = parse_workspace_name(request.parent, "parent")
-        return await self._repo.list(
+        items, token = await self._repo.list(
             workspace.collection_prefix(collection), request.page_size, request.page_token, depth=3
         )
+        return [out(i) for i in items], token
+
+    async def _delete(self, method: str, name: str, etag: str, render: Render, **kw: Any) -> None:
+        """Delete `name` (`Repository.delete`; `kw`: its guards and extra ops), audited as
+        RPC `method`, the deleted resource shown by `render`."""
+        await self._repo.delete(name, etag, audit=self._audit(method, name, render), **kw)

@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 
 from controlplane.api.resources.base import Ctx, ServicerBase
-from controlplane.api.status import grpc_errors
 from oggy.v1 import admin_service_pb2 as pb
 
 
@@ -29,15 +28,11 @@ async def _forward(delegate: object | None, method: str, request: Any, context: 
 
 
 class DelegatedRpcs(ServicerBase):
-    @grpc_errors
-    async def _check_workspace(self, request: Any, context: Ctx) -> None:
-        await self._existing_workspace(request.filter.workspace, "filter.workspace")
-
     async def _forward_workspace_query(self, method: str, request: Any, context: Ctx) -> Any:
         # Checked here: the delegate reads only the usage store, where a missing
         # workspace looks like an idle one. Without a delegate, UNIMPLEMENTED comes first.
         if getattr(self._usage_queries, method, None) is not None:
-            await self._check_workspace(request, context)
+            await self._check_filter_workspace(request, context)
         return await _forward(self._usage_queries, method, request, context)
 
     async def ListPromptLogs(self, request: pb.ListPromptLogsRequest, context: Ctx):

@@ -71,15 +71,13 @@ class KeyRpcs(ServicerBase):
 
     @grpc_errors
     async def GetGatewayKey(self, request: pb.GetGatewayKeyRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.KEYS))
-        out = convert.gateway_key_out(await self._repo.get(name))
+        out = await self._get_child(request.name, Collection.KEYS, convert.gateway_key_out)
         await merge_activity(activity_source(self._usage), [out])  # last used, use count
         return pb.GetGatewayKeyResponse(gateway_key=out)
 
     @grpc_errors
     async def ListGatewayKeys(self, request: pb.ListGatewayKeysRequest, context: Ctx):
-        items, token = await self._list_children(request, Collection.KEYS)
-        out = [convert.gateway_key_out(i) for i in items]
+        out, token = await self._list_children(request, Collection.KEYS, convert.gateway_key_out)
         await merge_activity(activity_source(self._usage), out)  # one usage query per page
         return pb.ListGatewayKeysResponse(gateway_keys=out, next_page_token=token)
 
@@ -87,11 +85,12 @@ class KeyRpcs(ServicerBase):
     async def DeleteGatewayKey(self, request: pb.DeleteGatewayKeyRequest, context: Ctx):
         name = parse_child_name(request.name, Collection.KEYS)
         index = self._layout.key_index(name.resource_id)
-        await self._repo.delete(
+        await self._delete(
+            "DeleteGatewayKey",
             str(name),
             request.etag,
+            convert.gateway_key_out,
             extra_ops=[Delete(index)],
-            audit=self._audit("DeleteGatewayKey", str(name), convert.gateway_key_out),
         )
         return pb.DeleteGatewayKeyResponse()
 

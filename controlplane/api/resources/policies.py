@@ -100,22 +100,20 @@ class PolicyRpcs(ServicerBase):
 
     @grpc_errors
     async def GetPolicy(self, request: pb.GetPolicyRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.POLICIES))
-        return pb.GetPolicyResponse(policy=convert.policy_out(await self._repo.get(name)))
+        policy = await self._get_child(request.name, Collection.POLICIES, convert.policy_out)
+        return pb.GetPolicyResponse(policy=policy)
 
     @grpc_errors
     async def ListPolicies(self, request: pb.ListPoliciesRequest, context: Ctx):
-        items, token = await self._list_children(request, Collection.POLICIES)
-        return pb.ListPoliciesResponse(
-            policies=[convert.policy_out(i) for i in items], next_page_token=token
+        policies, token = await self._list_children(
+            request, Collection.POLICIES, convert.policy_out
         )
+        return pb.ListPoliciesResponse(policies=policies, next_page_token=token)
 
     @grpc_errors
     async def DeletePolicy(self, request: pb.DeletePolicyRequest, context: Ctx):
         name = str(parse_child_name(request.name, Collection.POLICIES))
-        await self._repo.delete(
-            name, request.etag, audit=self._audit("DeletePolicy", name, convert.policy_out)
-        )
+        await self._delete("DeletePolicy", name, request.etag, convert.policy_out)
         return pb.DeletePolicyResponse()
 
     @grpc_errors

@@ -122,9 +122,7 @@ class PriceRpcs(ServicerBase):
     @grpc_errors
     async def DeleteModelPrice(self, request: pb.DeleteModelPriceRequest, context: Ctx):
         name = str(prices.parse_price_name(request.name))
-        await self._repo.delete(
-            name, "", audit=self._audit("DeleteModelPrice", name, convert.price_out)
-        )
+        await self._delete("DeleteModelPrice", name, "", convert.price_out)
         return pb.DeleteModelPriceResponse()
 
     @grpc_errors

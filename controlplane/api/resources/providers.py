@@ -75,17 +75,18 @@ class ProviderRpcs(ServicerBase):
 
     @grpc_errors
     async def GetProviderCredential(self, request: pb.GetProviderCredentialRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.PROVIDERS))
-        item = await self._repo.get(name)
-        return pb.GetProviderCredentialResponse(provider_credential=convert.provider_out(item))
+        provider = await self._get_child(request.name, Collection.PROVIDERS, convert.provider_out)
+        return pb.GetProviderCredentialResponse(provider_credential=provider)
 
     @grpc_errors
     async def ListProviderCredentials(
         self, request: pb.ListProviderCredentialsRequest, context: Ctx
     ):
-        items, token = await self._list_children(request, Collection.PROVIDERS)
+        providers, token = await self._list_children(
+            request, Collection.PROVIDERS, convert.provider_out
+        )
         return pb.ListProviderCredentialsResponse(
-            provider_credentials=[convert.provider_out(i) for i in items], next_page_token=token
+            provider_credentials=providers, next_page_token=token
         )
 
     @grpc_errors
@@ -104,11 +105,12 @@ class ProviderRpcs(ServicerBase):
                 raise FailedPrecondition(
                     f"{route.name} routes to {name}; delete or change it first"
                 )
-        await self._repo.delete(
+        await self._delete(
+            "DeleteProviderCredential",
             str(name),
             request.etag,
+            convert.provider_out,
             extra_ops=[Delete(self._layout.secret(str(name)))],
-            audit=self._audit("DeleteProviderCredential", str(name), convert.provider_out),
         )
         return pb.DeleteProviderCredentialResponse()
 

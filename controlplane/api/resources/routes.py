@@ -56,15 +56,13 @@ class RouteRpcs(ServicerBase):
 
     @grpc_errors
     async def GetRoute(self, request: pb.GetRouteRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.ROUTES))
-        return pb.GetRouteResponse(route=convert.route_out(await self._repo.get(name)))
+        route = await self._get_child(request.name, Collection.ROUTES, convert.route_out)
+        return pb.GetRouteResponse(route=route)
 
     @grpc_errors
     async def ListRoutes(self, request: pb.ListRoutesRequest, context: Ctx):
-        items, token = await self._list_children(request, Collection.ROUTES)
-        return pb.ListRoutesResponse(
-            routes=[convert.route_out(i) for i in items], next_page_token=token
-        )
+        routes, token = await self._list_children(request, Collection.ROUTES, convert.route_out)
+        return pb.ListRoutesResponse(routes=routes, next_page_token=token)
 
     @grpc_errors
     async def DeleteRoute(self, request: pb.DeleteRouteRequest, context: Ctx):
@@ -74,10 +72,7 @@ class RouteRpcs(ServicerBase):
             model = route_pb2.Route.FromString(item.value).model
             return [Delete(self._model_index(name.parent, model))]
 
-        await self._repo.delete(
-            str(name),
-            request.etag,
-            ops_for=drop_index,
-            audit=self._audit("DeleteRoute", str(name), convert.route_out),
+        await self._delete(
+            "DeleteRoute", str(name), request.etag, convert.route_out, ops_for=drop_index
         )
         return pb.DeleteRouteResponse()

@@ -52,25 +52,24 @@ class SigningKeyRpcs(ServicerBase):
 
     @grpc_errors
     async def GetSigningKey(self, request: pb.GetSigningKeyRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.SIGNING_KEYS))
-        return pb.GetSigningKeyResponse(
-            signing_key=convert.signing_key_out(await self._repo.get(name))
-        )
+        key = await self._get_child(request.name, Collection.SIGNING_KEYS, convert.signing_key_out)
+        return pb.GetSigningKeyResponse(signing_key=key)
 
     @grpc_errors
     async def ListSigningKeys(self, request: pb.ListSigningKeysRequest, context: Ctx):
-        items, token = await self._list_children(request, Collection.SIGNING_KEYS)
-        return pb.ListSigningKeysResponse(
-            signing_keys=[convert.signing_key_out(i) for i in items], next_page_token=token
+        keys, token = await self._list_children(
+            request, Collection.SIGNING_KEYS, convert.signing_key_out
         )
+        return pb.ListSigningKeysResponse(signing_keys=keys, next_page_token=token)
 
     @grpc_errors
     async def DeleteSigningKey(self, request: pb.DeleteSigningKeyRequest, context: Ctx):
         name = str(parse_child_name(request.name, Collection.SIGNING_KEYS))
-        await self._repo.delete(
+        await self._delete(
+            "DeleteSigningKey",
             name,
             request.etag,
+            convert.signing_key_out,
             extra_ops=[Delete(self._layout.secret(name))],
-            audit=self._audit("DeleteSigningKey", name, convert.signing_key_out),
         )
         return pb.DeleteSigningKeyResponse()

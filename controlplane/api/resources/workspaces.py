@@ -51,10 +51,7 @@ class WorkspaceRpcs(ServicerBase):
             FailedPrecondition(f"{workspace} still has resources (keys, actors, providers, ...)"),
         )
         name = str(workspace)
-        await self._repo.delete(
-            name,
-            request.etag,
-            guards=[guard],
-            audit=self._audit("DeleteWorkspace", name, convert.workspace_out),
+        await self._delete(
+            "DeleteWorkspace", name, request.etag, convert.workspace_out, guards=[guard]
         )
         return pb.DeleteWorkspaceResponse()

@@ -163,3 +163,64 @@ def test_a_shadow_layer_grants_nothing() -> None:
     assert out.policy.record_labels == P.GRANT_DENY
     assert out.shadow_policy is not None
     assert out.shadow_policy.record_labels == P.GRANT_UNSPECIFIED
+
+
+FULL, METADATA, OFF = P.PROMPT_LOGGING_FULL, P.PROMPT_LOGGING_METADATA, P.PROMPT_LOGGING_OFF
+
+
+def prompt(mode: int = 0, retention: Duration | None = None, rules=(), **kw) -> P:
+    p = P(
+        prompt_logging=mode,
+        redaction_rules=[policy_pb2.RedactionRule(name=n, pattern=r) for n, r in rules],
+        **kw,
+    )
+    if retention is not None:
+        p.prompt_retention.CopyFrom(retention)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("workspace", "key"),
+    [
+        (prompt(), prompt()),
+        (prompt(FULL), prompt(OFF)),
+        (prompt(FULL), prompt(METADATA)),
+        (prompt(FULL), prompt()),
+        # A zero retention reads as unset: it neither wins nor purges at once.
+        (prompt(FULL, Duration(seconds=3600)), prompt(retention=Duration())),
+        (prompt(FULL), prompt(retention=Duration())),
+        # Retention is enforced in whole seconds, rounded up (never purged early).
+        (prompt(FULL, Duration(seconds=10, nanos=5)), prompt(retention=Duration(seconds=20))),
+        # Rules are distinct by (name, pattern): one name with two patterns is two rules.
+        (prompt(FULL, rules=[("id", r"ID-\d+")]), prompt(rules=[("id", r"EMP-\d+")])),
+        (prompt(FULL, rules=[("id", r"ID-\d+")]), prompt(rules=[("id", r"ID-\d+"), ("a", "x")])),
+        # A shadow policy only tries out blocking rules: no say in what is logged.
+        (prompt(FULL, Duration(seconds=3600)), prompt(OFF, Duration(seconds=60), shadow=True)),
+        (prompt(FULL), prompt(rules=[("s", "secret")], shadow=True)),
+    ],
+)
+def test_prompt_logging_summary_is_what_the_data_plane_enforces(
+    workspace: policy_pb2.Policy, key: policy_pb2.Policy
+) -> None:
+    from oggy.contract.prompt_logging import DEFAULT_RETENTION_S, compile_prompt_logging
+
+    workspace.name, workspace.target = "workspaces/w/policies/ws", WS
+    key.name, key.target = "workspaces/w/policies/key", KEY
+    out = merge(KEY, KEY, [Layer(WS, (workspace,)), Layer(KEY, (key,))])
+    summary = out.policy
+    enforced = compile_prompt_logging([workspace, key])
+    # What the summary leaves unset is the documented default.
+    assert (summary.prompt_logging or METADATA) == enforced.mode
+    shown = summary.prompt_retention
+    assert (shown.seconds if summary.HasField("prompt_retention") else DEFAULT_RETENTION_S) == (
+        enforced.retention_s
+    )
+    assert shown.nanos == 0
+    if enforced.redactor is not None:
+        rules = tuple(f"CUSTOM:{r.name}" for r in summary.redaction_rules)
+        assert rules == enforced.redactor.rules
+    # The shadow layer shows no prompt settings: none of them applies.
+    if out.shadow_policy is not None:
+        shadow = out.shadow_policy
+        assert shadow.prompt_logging == P.PROMPT_LOGGING_UNSPECIFIED
+        assert not shadow.HasField("prompt_retention") and not shadow.redaction_rules

@@ -12,6 +12,7 @@ import pytest
 from oggy.actor_token import mint_actor_token
 from oggy.contract import errors
 from oggy.contract.compile import CompiledConfig, ConfigError, compile_snapshot
+from oggy.contract.compile.policies import WorkspacePolicies
 from oggy.contract.identity import (
     MAX_LABELS,
     NOBODY,
@@ -22,6 +23,7 @@ from oggy.contract.identity import (
     parse_workflow,
     resolve,
 )
+from oggy.contract.prompt_logging import PromptLogging
 from oggy.v1 import policy_pb2, signing_key_pb2, snapshot_pb2
 from tests.support.identity_snapshot import ED, ES, HS, WS, actor, identity_snapshot
 
@@ -322,6 +324,117 @@ def test_bound_key_checks_the_address_before_the_token() -> None:
     with pytest.raises(errors.ClientIpNotAllowed):
         check_caller(cfg.keys_by_id["kalice"], rec, "8.8.8.8", None, "not-a-token", NOW)
     assert rec.client_ip == "8.8.8.8" and rec.who is NOBODY
+
+
+# ------------------------------------------------------------------ prompt logging
+
+PL = policy_pb2.Policy
+HOUR, WEEK = 3600, 7 * 24 * 3600
+FULL, METADATA, OFF = PL.PROMPT_LOGGING_FULL, PL.PROMPT_LOGGING_METADATA, PL.PROMPT_LOGGING_OFF
+
+
+def prompt_policy(name: str, target: str, **kw: object) -> policy_pb2.Policy:
+    return PL(name=f"{WS}/policies/{name}", target=target, **kw)  # type: ignore[arg-type]
+
+
+def rule(name: str, pattern: str) -> policy_pb2.RedactionRule:
+    return policy_pb2.RedactionRule(name=name, pattern=pattern)
+
+
+PROMPT_CFG_SNAPSHOT = identity_snapshot(
+    extra_policies=[
+        # The workspace key logs everything for a week, with its own redaction rule.
+        prompt_policy(
+            "kws-full",
+            f"{WS}/keys/kws",
+            prompt_logging=FULL,
+            prompt_retention={"seconds": WEEK},
+            redaction_rules=[rule("ticket", r"T-\d+")],
+        ),
+        # Team ml (alice's) keeps no prompt text at all.
+        prompt_policy("ml-off", actor("ml"), prompt_logging=OFF),
+        # bob's own policy: an hour of retention and one more rule.
+        prompt_policy(
+            "bob-prompts",
+            actor("bob"),
+            prompt_retention={"seconds": HOUR},
+            redaction_rules=[rule("badge", r"EMP-\d{6}")],
+        ),
+        # frank's is only tried out (shadow): it has no say in what is logged.
+        prompt_policy(
+            "frank-shadow",
+            actor("frank"),
+            shadow=True,
+            prompt_logging=OFF,
+            prompt_retention={"seconds": 60},
+        ),
+    ],
+)
+PROMPT_CFG = compiled(PROMPT_CFG_SNAPSHOT)
+
+
+@pytest.mark.parametrize(
+    ("subject", "mode", "retention_s", "rules"),
+    [
+        (None, PromptLogging.FULL, WEEK, ("CUSTOM:ticket",)),
+        ("alice", PromptLogging.OFF, WEEK, None),  # her team's OFF wins over the key's FULL
+        ("bob", PromptLogging.FULL, HOUR, ("CUSTOM:badge", "CUSTOM:ticket")),
+        ("frank", PromptLogging.FULL, WEEK, ("CUSTOM:ticket",)),  # a shadow policy: no say
+        ("erin", PromptLogging.FULL, WEEK, ("CUSTOM:ticket",)),  # her policy says nothing
+    ],
+)
+def test_a_token_actors_prompt_logging_applies_on_a_workspace_key(
+    subject: str | None, mode: PromptLogging, retention_s: int, rules: tuple[str, ...] | None
+) -> None:
+    token = mint(subject=subject) if subject else None
+    key = check_caller(PROMPT_CFG.keys_by_id["kws"], Caller(), "10.0.0.1", None, token, NOW)
+    logging = key.prompt_logging
+    assert (logging.mode, logging.retention_s) == (mode, retention_s)
+    assert (logging.redactor.rules if logging.redactor else None) == rules
+
+
+def test_a_workspace_key_with_a_token_logs_as_a_key_bound_to_that_actor() -> None:
+    """Enforcement and prompt logging come from the one set of policies, either way."""
+    cfg = compiled(
+        identity_snapshot(
+            extra_policies=[
+                prompt_policy("kalice-full", f"{WS}/keys/kalice", prompt_logging=FULL),
+                prompt_policy("kws-full", f"{WS}/keys/kws", prompt_logging=FULL),
+                prompt_policy(
+                    "ops-hour",
+                    actor("ops"),
+                    prompt_logging=METADATA,
+                    prompt_retention={"seconds": HOUR},
+                ),
+            ]
+        )
+    )
+    workspace_key = cfg.keys_by_id["kws"]
+    via_token = check_caller(workspace_key, Caller(), "10.0.0.1", None, mint(), NOW)
+    assert via_token.prompt_logging == cfg.keys_by_id["kalice"].prompt_logging
+    assert via_token.prompt_logging.mode is PromptLogging.METADATA
+    assert via_token.prompt_logging.retention_s == HOUR
+    ops_hour = f"{WS}/policies/ops-hour"
+    assert via_token.policy_names == tuple(sorted({*workspace_key.policy_names, ops_hour}))
+
+
+def test_a_token_actors_union_is_merged_once_not_per_request(monkeypatch) -> None:
+    cfg = compiled(PROMPT_CFG_SNAPSHOT)
+    key = cfg.keys_by_id["kws"]
+    unions = key.identity.policy_unions
+    assert isinstance(unions, WorkspacePolicies)
+    merged: list[tuple[str, ...]] = []
+    merge = unions._merge
+
+    def counting(names: tuple[str, ...]):
+        merged.append(names)
+        return merge(names)
+
+    monkeypatch.setattr(unions, "_merge", counting)
+    first = check_caller(key, Caller(), "10.0.0.1", None, mint(subject="bob"), NOW)
+    again = check_caller(key, Caller(), "10.0.0.1", None, mint(subject="bob", jti=False), NOW)
+    assert first is again and first.prompt_logging.retention_s == HOUR
+    assert merged == [first.policy_names]
 
 
 # ------------------------------------------------------------------ config

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 
 from oggy.contract import errors
 from oggy.contract.actor_token import (
@@ -36,11 +36,11 @@ from oggy.contract.actor_token import (
     VerificationKey,
     verification_key,
 )
-from oggy.contract.policy import EffectivePolicy, PolicySets, ShadowRecord, client_ip, enforce
+from oggy.contract.policy import EffectivePolicy, ShadowRecord, client_ip, enforce
 from oggy.v1 import actor_pb2, signing_key_pb2, snapshot_pb2
 
 if TYPE_CHECKING:  # compile imports this module
-    from oggy.contract.compile import CompiledKey
+    from oggy.contract.compile.model import CompiledKey, MergedPolicies
 
 ACTOR_HEADER = "X-Oggy-Actor"
 TAGS_HEADER = "X-Oggy-Tags"
@@ -50,7 +50,6 @@ MAX_LABEL_KEY = 64
 MAX_LABEL_VALUE = 256
 MAX_CLAIM_VALUE = 256
 AS_ACTOR_CACHE_SIZE = 10_000
-K = TypeVar("K")
 _LABEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-")
 _ALGORITHMS = {
     signing_key_pb2.SigningKey.ALGORITHM_EDDSA: "EdDSA",
@@ -91,6 +90,12 @@ class ActorEntry:
     policy_names: tuple[str, ...] = ()
 
 
+class PolicyUnions(Protocol):
+    """Merges a key's set of policies with a token actor's (compile.policies)."""
+
+    def union(self, base: tuple[str, ...], extra: tuple[str, ...]) -> MergedPolicies: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceIdentity:
     name: str
@@ -99,25 +104,32 @@ class WorkspaceIdentity:
     # None when the workspace registered no signing key: every token is refused.
     verifier: ActorTokenVerifier | None = None
     replay_verifier: ActorTokenVerifier | None = None
-    policy_sets: PolicySets | None = field(default=None, repr=False)
+    policy_unions: PolicyUnions | None = field(default=None, repr=False)
     # (key id, actor) → the key with the actor's policies merged in; bounded.
-    _as_actor: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _as_actor: dict[tuple[str, str], CompiledKey] = field(default_factory=dict, repr=False)
 
-    def as_actor(self, key: K, actor: str) -> K:
+    def as_actor(self, key: CompiledKey, actor: str) -> CompiledKey:
         """`key` (a workspace key) with the policies of the token's `actor` merged in.
 
-        The policy that gates the request is then workspace → the actor's teams
-        → the actor → the key, as for a key bound to that actor. The key itself
-        when the actor has no policies of its own.
+        The policies that gate the request are then workspace → the actor's
+        teams → the actor → the key, as for a key bound to that actor, and so
+        are those that decide its prompt logging (mode, retention, redaction):
+        both come from that one set. The key itself when the actor has no
+        policies of its own.
         """
         entry = self.actors.get(actor)
-        if entry is None or not entry.policy_names or self.policy_sets is None:
+        if entry is None or not entry.policy_names or self.policy_unions is None:
             return key
-        memo_key = (key.key_id, actor)  # type: ignore[attr-defined]
+        memo_key = (key.key_id, actor)
         found = self._as_actor.get(memo_key)
         if found is None:
-            base = key.policy_names  # type: ignore[attr-defined]
-            found = replace(key, policy=self.policy_sets.union(base, entry.policy_names))  # type: ignore[type-var]
+            merged = self.policy_unions.union(key.policy_names, entry.policy_names)
+            found = replace(
+                key,
+                policy=merged.policy,
+                prompt_logging=merged.prompt_logging,
+                policy_names=merged.names,
+            )
             if len(self._as_actor) >= AS_ACTOR_CACHE_SIZE:
                 del self._as_actor[next(iter(self._as_actor))]
             self._as_actor[memo_key] = found
@@ -197,7 +209,7 @@ def build_workspace_identity(
     signing_keys: Iterable[snapshot_pb2.SigningKeyMaterial],
     replay_cache: ReplayCache,
     clock: Callable[[], float] = time.time,
-    policy_sets: PolicySets | None = None,
+    policy_unions: PolicyUnions | None = None,
 ) -> WorkspaceIdentity:
     keys: dict[str, VerificationKey] = {}
     for material in signing_keys:
@@ -222,7 +234,7 @@ def build_workspace_identity(
             keys, audiences, clock, replay_protection=True, replay_cache=replay_cache
         )
     return WorkspaceIdentity(
-        workspace, MappingProxyType(actors), verifier, replay_verifier, policy_sets
+        workspace, MappingProxyType(actors), verifier, replay_verifier, policy_unions
     )
 
 
@@ -280,10 +292,11 @@ def check_caller(
 ) -> CompiledKey:
     """Check who calls with an authenticated `key` and settle who pays.
 
-    Returns the key carrying the policy that gates the rest of the request: on
-    a workspace key used with a token, the key's policies merged with the
-    token actor's (`WorkspaceIdentity.as_actor`). Raises errors.GatewayError;
-    shadow reasons, the client address and the attribution are on `rec`.
+    Returns the key carrying the policy that gates the rest of the request and
+    the prompt logging it gets: on a workspace key used with a token, the key's
+    policies merged with the token actor's (`WorkspaceIdentity.as_actor`).
+    Raises errors.GatewayError; shadow reasons, the client address and the
+    attribution are on `rec`.
 
     Order: bound actor disabled → actor token required → token verified →
     attribution, with the client address resolved (X-Forwarded-For believed

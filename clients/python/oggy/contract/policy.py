@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -537,42 +537,6 @@ def compile_effective(policies: Sequence[policy_pb2.Policy]) -> EffectivePolicy:
         claim_overrides=frozenset(overrides),
         allow_labels=labels_allowed(enforced),
     )
-
-
-class PolicySets:
-    """Effective policies by the set of policy names that apply, each set compiled once.
-
-    A key's set (workspace, its bound actor's teams, the actor, the key) is
-    compiled with the snapshot. A workspace key used with an actor token adds
-    the token actor's set (its teams' and its own policies): that union is
-    compiled on first use and memoised in a bounded dict, so the request path
-    stays a dict lookup.
-    """
-
-    def __init__(
-        self,
-        policies: Mapping[str, policy_pb2.Policy],
-        compiled: dict[tuple[str, ...], EffectivePolicy],
-        max_unions: int = 4096,
-    ) -> None:
-        self._policies = policies
-        self._compiled = compiled  # shared with the compiler: every set seen so far
-        self._unions: dict[tuple[tuple[str, ...], tuple[str, ...]], EffectivePolicy] = {}
-        self._max = max_unions
-
-    def union(self, base: tuple[str, ...], extra: tuple[str, ...]) -> EffectivePolicy:
-        key = (base, extra)
-        found = self._unions.get(key)
-        if found is None:
-            names = tuple(sorted(set(base).union(extra)))
-            found = self._compiled.get(names)
-            if found is None:
-                # Every policy compiled on its own at config time: this cannot fail.
-                found = compile_effective([self._policies[n] for n in names])
-            if len(self._unions) >= self._max:
-                del self._unions[next(iter(self._unions))]
-            self._unions[key] = found
-        return found
 
 
 def client_ip(peer: str, forwarded_for: str | None, trusted: Sequence[IpNetwork]) -> str:

@@ -96,15 +96,24 @@ def validate_policy(p: policy_pb2.Policy) -> None:
             raise PromptLoggingError(f"policy {p.name}: {e}") from None
 
 
-def compile_prompt_logging(
-    policies: Sequence[policy_pb2.Policy],
-    redactors: MutableMapping[RuleSet, Redactor] | None = None,
-) -> PromptLoggingPolicy:
-    """Merge the policies applying to one key; `redactors` caches per rule set.
+@dataclass(frozen=True, slots=True)
+class PromptSettings:
+    """What a set of policies says about prompts, merged, before anything is compiled.
 
-    Rules are checked here only when they are compiled (FULL); check every
-    policy with `validate_policy` too, so a bad rule is refused whatever the mode.
+    `mode` and `retention_s` are None when no applying policy sets them (then
+    METADATA and DEFAULT_RETENTION_S apply); `rules` is the union of the rules,
+    as distinct (name, pattern) pairs, sorted. The control plane's effective
+    summary shows this; `compile_prompt_logging` enforces it.
     """
+
+    mode: PromptLogging | None = None
+    retention_s: int | None = None
+    rules: RuleSet = ()
+
+
+def merge_prompt_settings(policies: Sequence[policy_pb2.Policy]) -> PromptSettings:
+    """Merge the policies applying to one key (module docstring); shadow policies are
+    validated (raises PromptLoggingError) but have no say."""
     mode: PromptLogging | None = None
     retention: int | None = None
     rules: dict[tuple[str, str], None] = {}
@@ -119,13 +128,26 @@ def compile_prompt_logging(
         if r is not None and (retention is None or r < retention):
             retention = r
         rules.update(dict.fromkeys(_rules(p)))
-    mode = PromptLogging.METADATA if mode is None else mode
-    retention = DEFAULT_RETENTION_S if retention is None else retention
-    if not rules and mode is PromptLogging.METADATA and retention == DEFAULT_RETENTION_S:
+    return PromptSettings(mode, retention, tuple(sorted(rules)))
+
+
+def compile_prompt_logging(
+    policies: Sequence[policy_pb2.Policy],
+    redactors: MutableMapping[RuleSet, Redactor] | None = None,
+) -> PromptLoggingPolicy:
+    """Merge the policies applying to one key; `redactors` caches per rule set.
+
+    Rules are checked here only when they are compiled (FULL); check every
+    policy with `validate_policy` too, so a bad rule is refused whatever the mode.
+    """
+    settings = merge_prompt_settings(policies)
+    mode = PromptLogging.METADATA if settings.mode is None else settings.mode
+    retention = DEFAULT_RETENTION_S if settings.retention_s is None else settings.retention_s
+    rule_set = settings.rules
+    if not rule_set and mode is PromptLogging.METADATA and retention == DEFAULT_RETENTION_S:
         return DEFAULT_PROMPT_LOGGING
     redactor = None
     if mode is PromptLogging.FULL:
-        rule_set: RuleSet = tuple(sorted(rules))
         redactor = redactors.get(rule_set) if redactors is not None else None
         if redactor is None:
             try:

@@ -59,7 +59,7 @@ def compile_identity(
             ),
             signing_keys,
             replay_cache,
-            policy_sets=policies.sets,
+            policy_unions=policies,
         )
     except IdentityConfigError as e:
         raise ConfigError(str(e)) from e

@@ -1,8 +1,9 @@
 """One workspace's gateway keys → CompiledKeys, each with its merged policy.
 
 A key gets the policies of its workspace, of its bound actor's teams, of the
-actor and its own (most restrictive wins, contract/policy.py); keys with the
-same set share one compiled policy and its memo.
+actor and its own (most restrictive wins, contract/policy.py; prompt logging
+from the same set, contract/prompt_logging.py); keys with the same set share
+one compiled policy and its memo.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def compile_keys(
             raise ConfigError(f"key {key.name}: actor {key.actor} is not in the snapshot")
         teams = bound.teams if bound else ()
         names = policies.names_for((workspace.name, *teams, key.actor, key.name))
-        effective, prompt_logging = policies.merged(names)
+        merged = policies.merged(names)
         out[key_id] = CompiledKey(
             name=key.name,
             key_id=key_id,
@@ -53,13 +54,13 @@ def compile_keys(
             revoked=key.state == key_pb2.GatewayKey.STATE_REVOKED,
             expire_s=_seconds(key.expire_time) if key.HasField("expire_time") else None,
             secret_sha256=bytes(material.secret_sha256),
-            policy=effective,
+            policy=merged.policy,
             actor_disabled=bound.disabled if bound else False,
             **_previous_secret(material),
             identity=identity,
             policy_names=names,
             bound_actor=bound,
-            prompt_logging=prompt_logging,
+            prompt_logging=merged.prompt_logging,
         )
     return out
 

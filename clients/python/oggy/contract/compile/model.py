@@ -104,6 +104,19 @@ class CompiledWorkspace:
 
 
 @dataclass(frozen=True, slots=True)
+class MergedPolicies:
+    """A set of policies merged: what enforces requests and what logs their prompts.
+
+    Both come from exactly the same policies (`names`, sorted), so the prompt
+    text kept is decided by the very policies whose enforcement applies.
+    """
+
+    names: tuple[str, ...]
+    policy: EffectivePolicy
+    prompt_logging: PromptLoggingPolicy
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledKey:
     name: str
     key_id: str
