@@ -20,11 +20,12 @@ from aiohttp import web
 
 from dataplane.config.client import ConfigStreamClient
 from dataplane.config.holder import ConfigHolder
+from dataplane.config.last_good import LastGoodCompiler
 from dataplane.http.app import HttpOptions, create_app
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
-from oggy.contract.compile import CompiledConfig, compile_snapshot
+from oggy.contract.compile import CompiledConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ async def create_dataplane(settings: Settings) -> Dataplane:
     """Start everything and listen; `port` is the real one when settings ask for 0."""
     holder = ConfigHolder()
     reporter = UsageReporter(settings)
-    config_client = ConfigStreamClient(settings, holder, compile_snapshot)
+    config_client = ConfigStreamClient(settings, holder, LastGoodCompiler())
     await reporter.start()
     try:
         await config_client.start()
