@@ -63,7 +63,7 @@ class PassthroughHandler:
                 content_type=content_type,
                 extra=trace,
             )
-            return url, headers, body or None
+            return url, headers, req.payload_for(target.model) or None
 
         resp = await open_with_fallback(
             self._upstream,

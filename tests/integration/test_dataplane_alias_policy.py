@@ -136,3 +136,16 @@ async def test_targets_under_a_refused_model_are_skipped(env: Env) -> None:
     async with env.http.get(env.mock + "/_mock/requests") as r:
         [req] = await r.json()
     assert req["body"]["model"] == "gpt-4o-mini"
+
+
+async def test_a_passthrough_request_for_an_alias_goes_up_as_its_target_model(env: Env) -> None:
+    # Any other `/v1/*` path naming a model: the body reaches the provider with the model
+    # the alias resolves to, never the alias (which the provider does not know).
+    headers = {"Authorization": f"Bearer oggy_live_kallowmini000000_{SECRET}"}
+    body = {"model": "gpt-fast", "input": "hi", "extra": [1, 2]}
+    async with env.http.post(env.base + "/v1/moderations", json=body, headers=headers) as r:
+        assert r.status < 500, await r.text()
+    async with env.http.get(env.mock + "/_mock/requests") as r:
+        [req] = await r.json()
+    assert req["path"].endswith("/v1/moderations")
+    assert req["body"] == {**body, "model": "gpt-4o-mini"}
