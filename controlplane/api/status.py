@@ -16,6 +16,7 @@ import grpc
 
 from controlplane.domain import errors
 from controlplane.store.base import (
+    STORE_MESSAGE_PREFIX,
     RevisionConflict,
     StoreError,
     StoreOutOfSpace,
@@ -50,7 +51,7 @@ def to_status(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     if isinstance(exc, StoreError):
         # Unexpected: say what it was in the log, where an operator will look.
         log.warning("configuration store error: %s", exc)
-        return grpc.StatusCode.UNAVAILABLE, "configuration store error"
+        return grpc.StatusCode.UNAVAILABLE, f"{STORE_MESSAGE_PREFIX} error"
     return grpc.StatusCode.INTERNAL, "internal error"
 
 

@@ -40,6 +40,7 @@ from controlplane.cli.commands import (
 )
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
+from controlplane.store.base import STORE_MESSAGE_PREFIX
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -181,7 +182,13 @@ def describe_rpc_error(error: grpc.RpcError, ctx: Context | None = None) -> str:
     details = error.details() if isinstance(error, grpc.Call) else str(error)
     name = code.name if code is not None else "UNKNOWN"
     text = f"{name}: {details or 'no details'}"
-    if code == grpc.StatusCode.UNAVAILABLE and ctx is not None and "client" in ctx.__dict__:
+    answered = (details or "").startswith(STORE_MESSAGE_PREFIX)  # the control plane is up
+    if (
+        code == grpc.StatusCode.UNAVAILABLE
+        and not answered
+        and ctx is not None
+        and "client" in ctx.__dict__
+    ):
         text += f" (is the control plane running at {ctx.client.address}? try `oggy up`)"
     return text
 

@@ -37,6 +37,11 @@ class ChangeBatch:
     changes: tuple[Change, ...]
 
 
+# Every store failure a caller sees starts with this, so a client can tell "the control
+# plane answered: its store is down" from "the control plane cannot be reached".
+STORE_MESSAGE_PREFIX = "configuration store"
+
+
 class StoreError(Exception):
     """Base of store failures."""
 

@@ -26,6 +26,7 @@ from aetcd import rpc
 from aetcd.utils import prefix_range_end
 
 from controlplane.store.base import (
+    STORE_MESSAGE_PREFIX,
     Change,
     ChangeBatch,
     Item,
@@ -57,7 +58,7 @@ OUT_OF_SPACE_ADVICE = (
     "`etcdctl alarm disarm`; or restart etcd with a larger --quota-backend-bytes"
 )
 OUT_OF_SPACE = (
-    "configuration store (etcd) is out of space: its NOSPACE alarm is raised and it refuses "
+    f"{STORE_MESSAGE_PREFIX} (etcd) is out of space: its NOSPACE alarm is raised and it refuses "
     f"writes (reads still work); {OUT_OF_SPACE_ADVICE}"
 )
 # etcd's error for a write over --quota-backend-bytes, and for any write while NOSPACE is up.
@@ -108,19 +109,19 @@ def _wrap(exc: BaseException, timeout_s: float, *, write: bool = False) -> Store
             # say that it may yet be applied.
             maybe = "; the write may still be applied" if write else ""
             return StoreUnavailable(
-                f"configuration store (etcd) did not answer within {timeout_s:g}s{maybe}"
+                f"{STORE_MESSAGE_PREFIX} (etcd) did not answer within {timeout_s:g}s{maybe}"
             )
         if code in (rpc.StatusCode.UNAVAILABLE, rpc.StatusCode.CANCELLED):
-            return StoreUnavailable("configuration store (etcd) is unreachable")
+            return StoreUnavailable(f"{STORE_MESSAGE_PREFIX} (etcd) is unreachable")
         if _SPACE_EXCEEDED in details:
             return StoreOutOfSpace(OUT_OF_SPACE)
         if code == rpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
             return WatchCompacted(0)  # a read at a revision etcd no longer keeps
         if code == rpc.StatusCode.RESOURCE_EXHAUSTED:  # "etcdserver: too many requests"
-            return StoreUnavailable(f"configuration store (etcd) is overloaded: {details}")
+            return StoreUnavailable(f"{STORE_MESSAGE_PREFIX} (etcd) is overloaded: {details}")
         return StoreError(f"etcd error {code.name}: {details}")
     if isinstance(exc, aetcd.ConnectionFailedError | aetcd.ConnectionTimeoutError):
-        return StoreUnavailable("configuration store (etcd) is unreachable")
+        return StoreUnavailable(f"{STORE_MESSAGE_PREFIX} (etcd) is unreachable")
     return StoreError(f"etcd error: {exc}")
 
 
@@ -216,7 +217,7 @@ class EtcdStore:
                 return await self._read_pages(prefix.encode())
             except _ReadCompacted:
                 continue
-        raise StoreUnavailable("configuration store (etcd) kept compacting away a paged read")
+        raise StoreUnavailable(f"{STORE_MESSAGE_PREFIX} (etcd) kept compacting away a paged read")
 
     async def _read_pages(self, prefix: bytes) -> tuple[list[Item], int]:
         """All of `prefix`, a page per call, every page at the first page's revision."""

@@ -1,9 +1,12 @@
 import io
 import json
 
+import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.cli import output
+from controlplane.cli.main import describe_rpc_error
 from oggy.v1 import key_pb2, usage_pb2, workspace_pb2
 
 
@@ -61,3 +64,36 @@ def test_enum_names_in_json() -> None:
 def test_fmt_time() -> None:
     assert output.fmt_time(Timestamp()) == ""
     assert output.fmt_time(Timestamp(seconds=1738324800)) == "2025-01-31T12:00:00Z"
+
+
+class _RpcError(grpc.RpcError, grpc.Call):  # type: ignore[misc]
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+class _Ctx:
+    def __init__(self) -> None:
+        self.client = type("Client", (), {"address": "127.0.0.1:50051"})()
+
+
+@pytest.mark.parametrize(
+    ("details", "hinted"),
+    [
+        ("failed to connect to all addresses", True),
+        ("configuration store (etcd) is unreachable", False),
+        ("configuration store error", False),
+    ],
+)
+def test_unavailable_hints_at_the_control_plane_only_when_it_did_not_answer(
+    details: str, hinted: bool
+) -> None:
+    error = _RpcError(grpc.StatusCode.UNAVAILABLE, details)
+    text = describe_rpc_error(error, _Ctx())  # type: ignore[arg-type]
+    assert text.startswith(f"UNAVAILABLE: {details}")
+    assert ("is the control plane running at 127.0.0.1:50051" in text) is hinted

@@ -30,6 +30,9 @@ class AdminServiceStub:
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
     A write that would leave its workspace (or the price catalog) unable to compile
     on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
+    Any call may also fail with UNAVAILABLE when the configuration store (etcd) does not
+    answer in time (the message then starts with "configuration store": the control
+    plane itself is up), and a write with RESOURCE_EXHAUSTED when etcd is out of space.
     """
 
     def __init__(self, channel):
@@ -275,6 +278,9 @@ class AdminServiceServicer:
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
     A write that would leave its workspace (or the price catalog) unable to compile
     on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
+    Any call may also fail with UNAVAILABLE when the configuration store (etcd) does not
+    answer in time (the message then starts with "configuration store": the control
+    plane itself is up), and a write with RESOURCE_EXHAUSTED when etcd is out of space.
     """
 
     def CreateWorkspace(self, request, context):
@@ -864,6 +870,9 @@ class AdminService:
     gRPC metadata `authorization: Bearer <token>`; without it: UNAUTHENTICATED.
     A write that would leave its workspace (or the price catalog) unable to compile
     on a data plane is refused with INVALID_ARGUMENT and the compiler's message.
+    Any call may also fail with UNAVAILABLE when the configuration store (etcd) does not
+    answer in time (the message then starts with "configuration store": the control
+    plane itself is up), and a write with RESOURCE_EXHAUSTED when etcd is out of space.
     """
 
     @staticmethod
