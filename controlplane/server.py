@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
 from controlplane.secrets import EnvelopeCipher
 from controlplane.settings import Settings, SettingsError, parse_host_port
 from controlplane.statefiles import ensure_private_dir, load_token
+from controlplane.stop_signal import until_stop_signal
 from controlplane.store.base import StoreUnavailable
 from controlplane.store.etcd import EtcdStore
 from controlplane.usage import UsageIngestServicer, open_usage_store
@@ -264,12 +264,8 @@ async def serve(settings: Settings) -> None:
     print(f"controlplane listening on {settings.grpc_host}:{port}", file=sys.stderr, flush=True)
     if cp.metrics_url:
         print(f"controlplane metrics on {cp.metrics_url}", file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stop_signal()
         log.info("shutting down")
     finally:
         await cp.stop(settings.shutdown_grace_s)

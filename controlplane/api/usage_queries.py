@@ -9,7 +9,8 @@ or failing usage store is UNAVAILABLE.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import grpc
 
@@ -23,6 +24,8 @@ from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1.usage_pb2 import UsageGroupBy
 
 Ctx = grpc.aio.ServicerContext
+# A usage store's paged list method: (filter, page_size, page_token) → (items, next token).
+PageLister = Callable[[pb.UsageFilter, int, str], Awaitable[tuple[Sequence[Any], str]]]
 
 
 def _check_filter(flt: pb.UsageFilter) -> None:
@@ -55,12 +58,17 @@ class UsageQueries:
             raise Unavailable("no usage store is configured")
         return self._store
 
+    async def _page(
+        self, request: Any, lister: Callable[[UsageStore], PageLister]
+    ) -> tuple[Sequence[Any], str]:
+        """One page of a List RPC over the usage store: `request`'s filter checked first
+        (INVALID_ARGUMENT before UNAVAILABLE), then `lister(store)` called with it."""
+        _check_filter(request.filter)
+        return await lister(self._usage())(request.filter, request.page_size, request.page_token)
+
     @grpc_errors
     async def ListUsageEvents(self, request: pb.ListUsageEventsRequest, context: Ctx):
-        _check_filter(request.filter)
-        events, token = await self._usage().list_events(
-            request.filter, request.page_size, request.page_token
-        )
+        events, token = await self._page(request, lambda store: store.list_events)
         return pb.ListUsageEventsResponse(usage_events=events, next_page_token=token)
 
     @grpc_errors
@@ -80,10 +88,7 @@ class UsageQueries:
 
     @grpc_errors
     async def ListPromptLogs(self, request: pb.ListPromptLogsRequest, context: Ctx):
-        _check_filter(request.filter)
-        logs, token = await self._usage().list_prompt_logs(
-            request.filter, request.page_size, request.page_token
-        )
+        logs, token = await self._page(request, lambda store: store.list_prompt_logs)
         return pb.ListPromptLogsResponse(prompt_logs=logs, next_page_token=token)
 
     @grpc_errors

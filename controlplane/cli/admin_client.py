@@ -7,6 +7,7 @@ it without the commands passing it around.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,14 +20,14 @@ from oggy.v1 import admin_service_pb2_grpc
 DEFAULT_TIMEOUT_S = 15.0
 
 
+@dataclass(frozen=True, slots=True)
 class _ClientCallDetails(grpc.ClientCallDetails):
-    def __init__(self, method: str, timeout: float | None, metadata: Any, credentials: Any) -> None:
-        self.method = method
-        self.timeout = timeout
-        self.metadata = metadata
-        self.credentials = credentials
-        self.wait_for_ready = None
-        self.compression = None
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: bool | None = None
+    compression: Any = None
 
 
 class _BearerAuth(grpc.UnaryUnaryClientInterceptor):

@@ -38,6 +38,7 @@ from controlplane.cli.commands import (
     usage,
     workspace,
 )
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from controlplane.store.base import STORE_MESSAGE_PREFIX
@@ -127,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     common, scoped = _common_parser(), _scoped_parser()
     up.register(sub)
     planes.register(sub)
-    dataplanes.register(sub, common, scoped)
     for module in (
+        dataplanes,
         workspace,
         key,
         provider,
@@ -143,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
         audit,
         prompt_logs,
     ):
-        module.register(sub, common, scoped)
+        if module is provider:
+            # Not on CommandGroup yet: it is being rewritten on another branch.
+            provider.register(sub, common, scoped)
+        else:
+            module.register(CommandGroup(sub, common, scoped, module.NOUN, module.SUMMARY))
     return parser
 
 

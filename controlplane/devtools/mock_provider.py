@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import signal
 import sys
 import time
 from collections import deque
@@ -37,6 +36,7 @@ from aiohttp import web
 
 from controlplane.devtools import mock_script
 from controlplane.devtools.mock_script import BadRequest, Script
+from controlplane.stop_signal import until_stop_signal
 
 # Bounded so a long benchmark cannot grow the mock without limit.
 MAX_RECORDED = 10_000
@@ -378,12 +378,8 @@ async def _serve(host: str, port: int) -> None:
     # Both streams: stdout for scripts that read it, stderr like the planes' own line.
     print(line, flush=True)
     print(line, file=sys.stderr, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        await until_stop_signal()
     finally:
         await runner.cleanup()
 

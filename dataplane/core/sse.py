@@ -23,18 +23,27 @@ class SseEvent(NamedTuple):  # a tuple: cheaper to build than a frozen dataclass
     data: bytes | None  # `data` lines joined by b"\n"; None when the event had none
 
 
-def _data_of(lines: list[bytes]) -> bytes | None:
-    data = []
-    for line in lines:
-        if line.startswith(b"data"):
-            if line == b"data":
-                data.append(b"")
-            elif line[4:5] == b":":
-                value = line[5:]
-                data.append(value[1:] if value[:1] == b" " else value)
+def _data_field(line: bytes) -> bytes | None:
+    """The value of a `data` field line (one leading space dropped); None for other lines."""
+    if not line.startswith(b"data"):
+        return None
+    if line == b"data":
+        return b""
+    if line[4:5] != b":":
+        return None  # a field merely starting with "data", e.g. `dataset:`
+    value = line[5:]
+    return value[1:] if value[:1] == b" " else value
+
+
+def _joined(data: list[bytes]) -> bytes | None:
+    """An event's data lines as its data; None when it had none."""
     if not data:
         return None
     return data[0] if len(data) == 1 else b"\n".join(data)
+
+
+def _data_of(lines: list[bytes]) -> bytes | None:
+    return _joined([v for v in map(_data_field, lines) if v is not None])
 
 
 class SseParser:
@@ -90,16 +99,11 @@ class SseParser:
             line = buf[pos:line_end]
             pos = pos_next
             if not line:
-                joined = (data[0] if len(data) == 1 else b"\n".join(data)) if data else None
-                events.append(SseEvent(buf[start:pos], joined))
+                events.append(SseEvent(buf[start:pos], _joined(data)))
                 data = []
                 start = pos
-            elif line.startswith(b"data"):
-                if line == b"data":
-                    data.append(b"")
-                elif line[4:5] == b":":
-                    value = line[5:]
-                    data.append(value[1:] if value[:1] == b" " else value)
+            elif (value := _data_field(line)) is not None:
+                data.append(value)
         self._buf = buf[start:]
         self._pos = pos - start
         self._data = data

@@ -37,20 +37,20 @@ def observe_chat(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | No
 
 def chat_text(body: Any) -> str:
     """Generated text of a chat or legacy completion (message content, tool args, text)."""
+    return _choices_text(body, "message")
+
+
+def chat_stream_text(obj: dict[str, Any]) -> str:
+    return _choices_text(obj, "delta")
+
+
+def _choices_text(body: Any, message_key: str) -> str:
+    """Text of every choice: its `text`, then its `message_key` message's parts."""
     parts: list[str] = []
     for choice in _choices(body):
         if isinstance(choice.get("text"), str):
             parts.append(choice["text"])
-        _message_parts(choice.get("message"), parts)
-    return "".join(parts)
-
-
-def chat_stream_text(obj: dict[str, Any]) -> str:
-    parts: list[str] = []
-    for choice in _choices(obj):
-        if isinstance(choice.get("text"), str):
-            parts.append(choice["text"])
-        _message_parts(choice.get("delta"), parts)
+        _message_parts(choice.get(message_key), parts)
     return "".join(parts)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from controlplane.api import convert
 from controlplane.api.repository import Guard
-from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.resources.base import Ctx, ServicerBase, masked_fields
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
@@ -33,15 +33,14 @@ class ActorRpcs(ServicerBase):
         body = request.actor
         validation.display_name(body.display_name)
         rid = validation.request_id(request.request_id)
-        guards = [self._repo.parent_exists(str(name.parent)), *self._team_guards(body, name)]
-        created = await self._repo.create(
-            method="CreateActor",
-            name=str(name),
-            value=convert.new_actor(body, str(name), self._clock()),
+        created = await self._create_child(
+            "CreateActor",
+            name,
+            convert.new_actor(body, str(name), self._clock()),
             request_id=rid,
             explicit_id=bool(request.actor_id),
-            guards=guards,
-            audit=self._audit("CreateActor", str(name), convert.actor_out, rid),
+            render=convert.actor_out,
+            guards=self._team_guards(body, name),
         )
         return pb.CreateActorResponse(actor=convert.actor_out(created.item))
 
@@ -64,11 +63,7 @@ class ActorRpcs(ServicerBase):
     @grpc_errors
     async def UpdateActor(self, request: pb.UpdateActorRequest, context: Ctx):
         name = parse_child_name(request.actor.name, Collection.ACTORS, "actor.name")
-        fields = fieldmask.resolve_mask(
-            list(request.update_mask.paths),
-            fieldmask.ACTOR_UPDATABLE,
-            convert.populated_fields(request.actor),
-        )
+        fields = masked_fields(request.update_mask, request.actor, fieldmask.ACTOR_UPDATABLE)
         if "display_name" in fields:
             validation.display_name(request.actor.display_name)
         team_guards = self._team_guards(request.actor, name) if "teams" in fields else []
@@ -80,10 +75,7 @@ class ActorRpcs(ServicerBase):
                 return None
             return updated.SerializeToString(), team_guards
 
-        item = await self._repo.update(
-            str(name),
-            request.actor.etag,
-            update,
-            audit=self._audit("UpdateActor", str(name), convert.actor_out),
+        item = await self._update(
+            "UpdateActor", str(name), request.actor.etag, update, convert.actor_out
         )
         return pb.UpdateActorResponse(actor=convert.actor_out(item))

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
 
+from controlplane.api import convert
 from controlplane.api.audit import AuditLog, Render
 from controlplane.api.config_check import ConfigCheck
-from controlplane.api.repository import AuditHook, Guard, Repository
+from controlplane.api.repository import AuditHook, Created, Guard, Mutation, Repository
 from controlplane.api.status import grpc_errors
 from controlplane.api.usage_queries import UsageQueries
+from controlplane.domain import fieldmask
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
 from controlplane.publisher import HeldWorkspace, NodeStatus
 from controlplane.store.base import Item
-from controlplane.store.txn import TxnStore
+from controlplane.store.txn import Op, TxnStore
 from oggy.contract.names import (
     ChildName,
     Collection,
@@ -144,3 +148,43 @@ class ServicerBase:
         """Delete `name` (`Repository.delete`; `kw`: its guards and extra ops), audited as
         RPC `method`, the deleted resource shown by `render`."""
         await self._repo.delete(name, etag, audit=self._audit(method, name, render), **kw)
+
+    async def _create_child(
+        self,
+        method: str,
+        name: ChildName,
+        value: bytes,
+        *,
+        request_id: str,
+        explicit_id: bool,
+        render: Render,
+        guards: Sequence[Guard] = (),
+        extra_ops: Sequence[Op] = (),
+    ) -> Created:
+        """Create `name` in its workspace (which must exist), audited as RPC `method`
+        with the created resource shown by `render`."""
+        return await self._repo.create(
+            method=method,
+            name=str(name),
+            value=value,
+            request_id=request_id,
+            explicit_id=explicit_id,
+            guards=[self._repo.parent_exists(str(name.parent)), *guards],
+            extra_ops=extra_ops,
+            audit=self._audit(method, str(name), render, request_id),
+        )
+
+    async def _update(
+        self, method: str, name: str, etag: str, mutate: Mutation, render: Render, **kw: Any
+    ) -> Item:
+        """Compare-and-set `mutate` on `name` (`Repository.update`; `kw`: its extra ops),
+        audited as RPC `method`, the updated resource shown by `render`."""
+        return await self._repo.update(
+            name, etag, mutate, audit=self._audit(method, name, render), **kw
+        )
+
+
+def masked_fields(mask: FieldMask, patch: Message, updatable: Iterable[str]) -> tuple[str, ...]:
+    """The fields an Update changes: those `mask` names, or `patch`'s populated ones when
+    the mask is empty (AIP-134)."""
+    return fieldmask.resolve_mask(list(mask.paths), updatable, convert.populated_fields(patch))

@@ -23,12 +23,19 @@ MAX_ROTATION_GRACE_S = 30 * 24 * 3600
 
 
 class KeyRpcs(ServicerBase):
+    async def _key_out(self, item: Item) -> key_pb2.GatewayKey:
+        """The key as Get and List show it: with its last use and use count."""
+        out = convert.gateway_key_out(item)
+        await merge_activity(activity_source(self._usage), [out])
+        return out
+
     @grpc_errors
     async def CreateGatewayKey(self, request: pb.CreateGatewayKeyRequest, context: Ctx):
         workspace = parse_workspace_name(request.parent, "parent")
         given = request.key_id
         key_id = keys.validate_key_id(given) if given else new_id(self._rng)
-        name = str(workspace.child(Collection.KEYS, key_id))
+        child = workspace.child(Collection.KEYS, key_id)
+        name = str(child)
         body = request.gateway_key
         environment = keys.validate_environment(body.environment or keys.DEFAULT_ENVIRONMENT)
         validation.display_name(body.display_name)
@@ -36,7 +43,7 @@ class KeyRpcs(ServicerBase):
         now = self._clock()
         if body.HasField("expire_time") and body.expire_time.ToNanoseconds() <= now * 1e9:
             raise InvalidArgument("gateway_key.expire_time must be in the future")
-        guards = [self._repo.parent_exists(str(workspace))]
+        guards = []
         if body.actor:
             guards.append(
                 self._same_workspace_ref(
@@ -54,15 +61,15 @@ class KeyRpcs(ServicerBase):
             secret_sha256=keys.hash_secret(secret),
             now=now,
         )
-        created = await self._repo.create(
-            method="CreateGatewayKey",
-            name=name,
-            value=value,
+        created = await self._create_child(
+            "CreateGatewayKey",
+            child,
+            value,
             request_id=rid,
             explicit_id=bool(given),
+            render=convert.gateway_key_out,
             guards=guards,
             extra_ops=[Put(index_key, name.encode())],
-            audit=self._audit("CreateGatewayKey", name, convert.gateway_key_out, rid),
         )
         out = convert.gateway_key_out(created.item)
         # A replay cannot show the key text: only its hash was kept.
@@ -71,9 +78,8 @@ class KeyRpcs(ServicerBase):
 
     @grpc_errors
     async def GetGatewayKey(self, request: pb.GetGatewayKeyRequest, context: Ctx):
-        out = await self._get_child(request.name, Collection.KEYS, convert.gateway_key_out)
-        await merge_activity(activity_source(self._usage), [out])  # last used, use count
-        return pb.GetGatewayKeyResponse(gateway_key=out)
+        item = await self._repo.get(str(parse_child_name(request.name, Collection.KEYS)))
+        return pb.GetGatewayKeyResponse(gateway_key=await self._key_out(item))
 
     @grpc_errors
     async def ListGatewayKeys(self, request: pb.ListGatewayKeysRequest, context: Ctx):
@@ -104,12 +110,8 @@ class KeyRpcs(ServicerBase):
                 return None  # revoking twice keeps the first revoke_time
             return convert.revoked(material, self._clock()), ()
 
-        item = await self._repo.update(
-            name, "", revoke, audit=self._audit("RevokeGatewayKey", name, convert.gateway_key_out)
-        )
-        out = convert.gateway_key_out(item)
-        await merge_activity(activity_source(self._usage), [out])  # as Get and List show it
-        return pb.RevokeGatewayKeyResponse(gateway_key=out)
+        item = await self._update("RevokeGatewayKey", name, "", revoke, convert.gateway_key_out)
+        return pb.RevokeGatewayKeyResponse(gateway_key=await self._key_out(item))
 
     @grpc_errors
     async def RotateGatewayKey(self, request: pb.RotateGatewayKeyRequest, context: Ctx):
@@ -130,13 +132,8 @@ class KeyRpcs(ServicerBase):
             environment = material.key.environment or keys.DEFAULT_ENVIRONMENT
             return convert.rotated(material, keys.hash_secret(secret), self._clock(), grace_s), ()
 
-        item = await self._repo.update(
-            str(name),
-            "",
-            rotate,
-            audit=self._audit("RotateGatewayKey", str(name), convert.gateway_key_out),
+        item = await self._update(
+            "RotateGatewayKey", str(name), "", rotate, convert.gateway_key_out
         )
         text = keys.format_key_text(environment, name.resource_id, secret)
-        out = convert.gateway_key_out(item)
-        await merge_activity(activity_source(self._usage), [out])  # as Get and List show it
-        return pb.RotateGatewayKeyResponse(gateway_key=out, key_text=text)
+        return pb.RotateGatewayKeyResponse(gateway_key=await self._key_out(item), key_text=text)

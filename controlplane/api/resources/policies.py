@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from controlplane.api import convert
 from controlplane.api.repository import Guard
-from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.resources.base import Ctx, ServicerBase, masked_fields
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
@@ -87,14 +87,14 @@ class PolicyRpcs(ServicerBase):
         rid = validation.request_id(request.request_id)
         ref_guards = self._validate_policy(request.policy, name.parent)
         policy = convert.new_policy(request.policy, str(name), self._clock())
-        created = await self._repo.create(
-            method="CreatePolicy",
-            name=str(name),
-            value=policy.SerializeToString(),
+        created = await self._create_child(
+            "CreatePolicy",
+            name,
+            policy.SerializeToString(),
             request_id=rid,
             explicit_id=bool(request.policy_id),
-            guards=[self._repo.parent_exists(str(name.parent)), *ref_guards],
-            audit=self._audit("CreatePolicy", str(name), convert.policy_out, rid),
+            render=convert.policy_out,
+            guards=ref_guards,
         )
         return pb.CreatePolicyResponse(policy=convert.policy_out(created.item))
 
@@ -119,11 +119,7 @@ class PolicyRpcs(ServicerBase):
     @grpc_errors
     async def UpdatePolicy(self, request: pb.UpdatePolicyRequest, context: Ctx):
         name = parse_child_name(request.policy.name, Collection.POLICIES, "policy.name")
-        fields = fieldmask.resolve_mask(
-            list(request.update_mask.paths),
-            fieldmask.POLICY_UPDATABLE,
-            convert.populated_fields(request.policy),
-        )
+        fields = masked_fields(request.update_mask, request.policy, fieldmask.POLICY_UPDATABLE)
 
         def update(item: Item) -> tuple[bytes, Sequence[Guard]]:
             stored = convert.policy(item)
@@ -131,10 +127,7 @@ class PolicyRpcs(ServicerBase):
             guards = self._validate_policy(updated, name.parent)
             return updated.SerializeToString(), guards
 
-        item = await self._repo.update(
-            str(name),
-            request.policy.etag,
-            update,
-            audit=self._audit("UpdatePolicy", str(name), convert.policy_out),
+        item = await self._update(
+            "UpdatePolicy", str(name), request.policy.etag, update, convert.policy_out
         )
         return pb.UpdatePolicyResponse(policy=convert.policy_out(item))

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from controlplane.api import convert
 from controlplane.api.repository import Guard
-from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.resources.base import Ctx, ServicerBase, masked_fields
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, urls, validation
 from controlplane.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument
@@ -56,18 +56,15 @@ class ProviderRpcs(ServicerBase):
         api_key = validation.api_key(body.api_key)
         rid = validation.request_id(request.request_id)
         secret_key = self._layout.secret(str(name))
-        created = await self._repo.create(
-            method="CreateProviderCredential",
-            name=str(name),
-            value=convert.new_provider(body, str(name), api_key, self._clock()),
+        created = await self._create_child(
+            "CreateProviderCredential",
+            name,
+            convert.new_provider(body, str(name), api_key, self._clock()),
             request_id=rid,
             explicit_id=bool(request.provider_id),
-            guards=[
-                self._repo.parent_exists(str(name.parent)),
-                Guard(Absent(secret_key), AlreadyExists(f"{name} already exists")),
-            ],
+            render=convert.provider_out,
+            guards=[Guard(Absent(secret_key), AlreadyExists(f"{name} already exists"))],
             extra_ops=[Put(secret_key, self._cipher.encrypt(api_key.encode("utf-8")))],
-            audit=self._audit("CreateProviderCredential", str(name), convert.provider_out, rid),
         )
         return pb.CreateProviderCredentialResponse(
             provider_credential=convert.provider_out(created.item)
@@ -120,11 +117,7 @@ class ProviderRpcs(ServicerBase):
     ):
         patch = request.provider_credential
         name = str(parse_child_name(patch.name, Collection.PROVIDERS, "provider_credential.name"))
-        fields = fieldmask.resolve_mask(
-            list(request.update_mask.paths),
-            fieldmask.PROVIDER_UPDATABLE,
-            convert.populated_fields(patch),
-        )
+        fields = masked_fields(request.update_mask, patch, fieldmask.PROVIDER_UPDATABLE)
         extra_ops: list[Put] = []
         if "api_key" in fields:
             api_key = validation.api_key(patch.api_key)
@@ -141,11 +134,12 @@ class ProviderRpcs(ServicerBase):
                 return None
             return updated.SerializeToString(), ()
 
-        item = await self._repo.update(
+        item = await self._update(
+            "UpdateProviderCredential",
             name,
             patch.etag,
             update,
+            convert.provider_out,
             extra_ops=extra_ops,
-            audit=self._audit("UpdateProviderCredential", name, convert.provider_out),
         )
         return pb.UpdateProviderCredentialResponse(provider_credential=convert.provider_out(item))

@@ -35,22 +35,21 @@ class RouteRpcs(ServicerBase):
         rid = validation.request_id(request.request_id)
         index = self._model_index(name.parent, body.model)
         guards = [
-            self._repo.parent_exists(str(name.parent)),
             *(self._repo.reference_exists(str(p), "route.targets.provider") for p in providers),
             Guard(
                 Absent(index),
                 AlreadyExists(f"{name.parent} already has a route for model {body.model!r}"),
             ),
         ]
-        created = await self._repo.create(
-            method="CreateRoute",
-            name=str(name),
-            value=convert.new_route(body, str(name), self._clock()),
+        created = await self._create_child(
+            "CreateRoute",
+            name,
+            convert.new_route(body, str(name), self._clock()),
             request_id=rid,
             explicit_id=bool(request.route_id),
+            render=convert.route_out,
             guards=guards,
             extra_ops=[Put(index, str(name).encode())],
-            audit=self._audit("CreateRoute", str(name), convert.route_out, rid),
         )
         return pb.CreateRouteResponse(route=convert.route_out(created.item))
 

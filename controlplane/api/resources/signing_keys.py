@@ -29,24 +29,22 @@ class SigningKeyRpcs(ServicerBase):
         extra_ops: list[Op] = []
         if material.hmac_secret:
             extra_ops.append(Put(secret_key, self._cipher.encrypt(material.hmac_secret)))
-        created = await self._repo.create(
-            method="CreateSigningKey",
-            name=str(name),
-            value=convert.new_signing_key(
-                request.signing_key,
-                str(name),
-                material.public_key_pem,
-                material.fingerprint,
-                self._clock(),
-            ),
+        value = convert.new_signing_key(
+            request.signing_key,
+            str(name),
+            material.public_key_pem,
+            material.fingerprint,
+            self._clock(),
+        )
+        created = await self._create_child(
+            "CreateSigningKey",
+            name,
+            value,
             request_id=rid,
             explicit_id=bool(request.signing_key_id),
-            guards=[
-                self._repo.parent_exists(str(name.parent)),
-                Guard(Absent(secret_key), AlreadyExists(f"{name} already exists")),
-            ],
+            render=convert.signing_key_out,
+            guards=[Guard(Absent(secret_key), AlreadyExists(f"{name} already exists"))],
             extra_ops=extra_ops,
-            audit=self._audit("CreateSigningKey", str(name), convert.signing_key_out, rid),
         )
         return pb.CreateSigningKeyResponse(signing_key=convert.signing_key_out(created.item))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.commands.common import request_id
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import actor_pb2, admin_service_pb2
 
@@ -35,15 +34,13 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("actor", help="create, list, disable and enable actors")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "actor"
+SUMMARY = "create, list, disable and enable actors"
 
-    create_p = actions.add_parser("create", parents=[common, scoped], help="create an actor")
+
+def register(group: CommandGroup) -> None:
+
+    create_p = group.action("create", create, "create an actor")
     create_p.add_argument("actor", metavar="NAME", help="actor id, e.g. alice or ml-team")
     create_p.add_argument("--kind", choices=list(KINDS), required=True)
     create_p.add_argument(
@@ -55,18 +52,15 @@ def register(
         help="a team (actor of kind team) this actor belongs to; repeat for more",
     )
     create_p.add_argument("--display-name", default="")
-    create_p.set_defaults(handler=create)
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="list actors")
-    list_p.set_defaults(handler=list_actors)
+    group.action("list", list_actors, "list actors")
 
     for action, handler, text in (
         ("disable", disable, "disable an actor (its keys and tokens stop working)"),
         ("enable", enable, "enable a disabled actor"),
     ):
-        p = actions.add_parser(action, parents=[common, scoped], help=text)
+        p = group.action(action, handler, text)
         p.add_argument("actor", metavar="NAME", help="actor id or full name")
-        p.set_defaults(handler=handler)
 
 
 def create(ctx: Context) -> int:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-
 from controlplane.cli import output
 from controlplane.cli.commands.common import check_limit, list_up_to
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2
 
@@ -18,19 +17,16 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("audit", help="who changed what through the admin API")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    list_p = actions.add_parser("list", parents=[common, scoped], help="audit events, newest first")
+NOUN = "audit"
+SUMMARY = "who changed what through the admin API"
+
+
+def register(group: CommandGroup) -> None:
+    list_p = group.action("list", list_events, "audit events, newest first")
     list_p.add_argument("--limit", type=int, default=50, help="at most N events (default 50)")
     list_p.add_argument(
         "--all-workspaces", action="store_true", help="every workspace and global changes"
     )
-    list_p.set_defaults(handler=list_events)
 
 
 def list_events(ctx: Context) -> int:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import grpc
 
 from controlplane.cli import money, names, output
 from controlplane.cli.commands import provider
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.commands.prices import PROVIDERS, add_override_workspace, override_parent
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
@@ -17,14 +17,12 @@ from oggy.v1 import admin_service_pb2
 EXIT_NO_PRICE = 1  # like any failed call
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("cost", help="estimate what a request costs")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    est = actions.add_parser("estimate", parents=[common], help="price token counts")
+NOUN = "cost"
+SUMMARY = "estimate what a request costs"
+
+
+def register(group: CommandGroup) -> None:
+    est = group.action("estimate", estimate, "price token counts", scoped=False)
     est.add_argument("--model", required=True)
     est.add_argument("--input", type=int, required=True, metavar="N", help="input tokens")
     est.add_argument("--output", type=int, required=True, metavar="N", help="output tokens")
@@ -38,7 +36,6 @@ def register(
         help="default: any kind",
     )
     add_override_workspace(est, "price with this workspace's overrides (default: the catalog)")
-    est.set_defaults(handler=estimate)
 
 
 def estimate(ctx: Context) -> int:

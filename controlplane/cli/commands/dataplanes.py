@@ -9,10 +9,10 @@ planes keep its last good state) is a warning on stderr, so stdout stays the lis
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from controlplane.cli import output
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2, data_plane_pb2
 
@@ -42,19 +42,17 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("dataplanes", help="the data planes a control plane feeds config to")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    list_p = actions.add_parser(
+NOUN = "dataplanes"
+SUMMARY = "the data planes a control plane feeds config to"
+
+
+def register(group: CommandGroup) -> None:
+    group.action(
         "list",
-        parents=[common],
-        help="applied config revision, rejections, usage backlog; held-back workspaces",
+        list_dataplanes,
+        "applied config revision, rejections, usage backlog; held-back workspaces",
+        scoped=False,
     )
-    list_p.set_defaults(handler=list_dataplanes)
 
 
 def list_dataplanes(ctx: Context) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.cli import names, output, parsing
 from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2, key_pb2
 
@@ -32,31 +32,23 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("key", help="create, list, rotate and revoke gateway keys")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "key"
+SUMMARY = "create, list, rotate and revoke gateway keys"
 
-    create_p = actions.add_parser(
-        "create", parents=[common, scoped], help="create a key (its text is shown once)"
-    )
+
+def register(group: CommandGroup) -> None:
+
+    create_p = group.action("create", create, "create a key (its text is shown once)")
     create_p.add_argument("--id", dest="key_id", default="", help="key id (default: generated)")
     create_p.add_argument("--display-name", default="")
     create_p.add_argument("--actor", default="", help="bind the key to this actor (id or name)")
     create_p.add_argument("--environment", default="", help="key text label, e.g. live or test")
     create_p.add_argument("--expires-in", metavar="DURATION", help="e.g. 30d; default: never")
-    create_p.set_defaults(handler=create)
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="list keys")
-    list_p.set_defaults(handler=list_keys)
+    group.action("list", list_keys, "list keys")
 
-    rotate_p = actions.add_parser(
-        "rotate",
-        parents=[common, scoped],
-        help="issue a new secret (shown once); the old one works for --grace",
+    rotate_p = group.action(
+        "rotate", rotate, "issue a new secret (shown once); the old one works for --grace"
     )
     rotate_p.add_argument("key", metavar="KEY", help="key id, full name, or key prefix")
     rotate_p.add_argument(
@@ -65,11 +57,9 @@ def register(
         metavar="DURATION",
         help="how long the old secret keeps working, e.g. 24h (0s: stop it now)",
     )
-    rotate_p.set_defaults(handler=rotate)
 
-    revoke_p = actions.add_parser("revoke", parents=[common, scoped], help="revoke a key")
+    revoke_p = group.action("revoke", revoke, "revoke a key")
     revoke_p.add_argument("key", metavar="KEY", help="key id, full name, or key prefix")
-    revoke_p.set_defaults(handler=revoke)
 
 
 def create(ctx: Context) -> int:

@@ -21,6 +21,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from controlplane.cli import names, output, parsing
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.commands.common import print_deleted, request_id
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.commands.policy_spec import (
     CLAIMS,
     GRANTS,
@@ -138,18 +139,16 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--key", metavar="KEY", help="a key id, name or prefix")
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("policy", help="set, show, list and delete policies")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "policy"
+SUMMARY = "set, show, list and delete policies"
 
-    set_p = actions.add_parser(
+
+def register(group: CommandGroup) -> None:
+
+    set_p = group.action(
         "set",
-        parents=[common, scoped],
-        help="create or update the policy of the workspace (default), a team, an actor or a key",
+        set_policy,
+        "create or update the policy of the workspace (default), a team, an actor or a key",
         description="Only the settings given change. A list flag with no values clears it.",
     )
     _add_target(set_p)
@@ -204,22 +203,16 @@ def register(
         "--shadow", action="store_true", help="the target's shadow policy (record, never block)"
     )
     set_p.add_argument("--name", metavar="ID", help="policy id (default: derived from the target)")
-    set_p.set_defaults(handler=set_policy)
 
-    show_p = actions.add_parser(
-        "show",
-        parents=[common, scoped],
-        help="the policies attached to a target and the effective (merged) policy",
+    show_p = group.action(
+        "show", show, "the policies attached to a target and the effective (merged) policy"
     )
     _add_target(show_p)
-    show_p.set_defaults(handler=show)
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="list policies")
-    list_p.set_defaults(handler=list_policies)
+    group.action("list", list_policies, "list policies")
 
-    delete_p = actions.add_parser("delete", parents=[common, scoped], help="delete a policy")
+    delete_p = group.action("delete", delete, "delete a policy")
     delete_p.add_argument("policy", metavar="NAME", help="policy id or full name")
-    delete_p.set_defaults(handler=delete)
 
 
 def _not_found(error: grpc.RpcError) -> bool:

@@ -14,6 +14,7 @@ import sys
 from controlplane.cli import money, names, output, parsing
 from controlplane.cli.commands import provider, usage
 from controlplane.cli.commands.common import print_deleted
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, price_pb2
@@ -78,20 +79,17 @@ def price_id(kind: str, model: str, effective: str | None) -> str:
     return f"{label}-{slug}"[: 63 - len(suffix)].rstrip("-") + suffix
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("prices", help="list and set model prices (USD per 1M tokens)")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "prices"
+SUMMARY = "list and set model prices (USD per 1M tokens)"
 
-    list_p = actions.add_parser("list", parents=[common], help="prices in force and scheduled")
+
+def register(group: CommandGroup) -> None:
+
+    list_p = group.action("list", list_prices, "prices in force and scheduled", scoped=False)
     add_override_workspace(list_p, "list this workspace's overrides (default: the catalog)")
-    list_p.set_defaults(handler=list_prices)
 
-    set_p = actions.add_parser(
-        "set", parents=[common], help="create or replace a price (USD per 1M tokens)"
+    set_p = group.action(
+        "set", set_price, "create or replace a price (USD per 1M tokens)", scoped=False
     )
     set_p.add_argument("--model", required=True, help="model name or glob, e.g. 'gpt-4o-mini*'")
     set_p.add_argument(
@@ -105,18 +103,13 @@ def register(
     set_p.add_argument("--effective", metavar="DATE", help="in force from (ISO date; default now)")
     set_p.add_argument("--id", dest="price_id", help="price id (default: from provider+model)")
     add_override_workspace(set_p, "set an override for this workspace (default: the catalog)")
-    set_p.set_defaults(handler=set_price)
 
-    delete_p = actions.add_parser("delete", parents=[common], help="delete a price")
+    delete_p = group.action("delete", delete, "delete a price", scoped=False)
     delete_p.add_argument("price", metavar="ID", help="price id or full name")
     add_override_workspace(delete_p, "delete this workspace's override (default: the catalog)")
-    delete_p.set_defaults(handler=delete)
 
-    unpriced_p = actions.add_parser(
-        "unpriced", parents=[common, scoped], help="models seen in usage that have no price"
-    )
+    unpriced_p = group.action("unpriced", unpriced, "models seen in usage that have no price")
     unpriced_p.add_argument("--since", help="a duration ago (7d), 'today' or ISO time")
-    unpriced_p.set_defaults(handler=unpriced)
 
 
 def build_price(args: argparse.Namespace) -> price_pb2.ModelPrice:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-
-from controlplane.cli import names, output
+from controlplane.cli import output
 from controlplane.cli.commands import usage
 from controlplane.cli.commands.common import check_limit, list_up_to
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2
 
@@ -26,8 +25,7 @@ def _redactions(log: admin_service_pb2.PromptLog) -> str:
 COLUMNS: list[output.Column] = [
     ("time", lambda p: output.fmt_time(p.time)),
     ("event", lambda p: p.event_id),
-    ("key", lambda p: names.short_id(p.key) if p.key else ""),
-    ("actor", lambda p: names.short_id(p.actor) if p.actor else ""),
+    *usage.REQUESTER_COLUMNS,
     ("model", lambda p: p.model),
     ("redactions", _redactions),
     ("expires", lambda p: output.fmt_time(p.text.expire_time)),
@@ -35,24 +33,18 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("prompt-logs", help="list and purge logged (redacted) prompt text")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    list_p = actions.add_parser("list", parents=[common, scoped], help="newest first")
+NOUN = "prompt-logs"
+SUMMARY = "list and purge logged (redacted) prompt text"
+
+
+def register(group: CommandGroup) -> None:
+    list_p = group.action("list", list_logs, "newest first")
     list_p.add_argument("--limit", type=int, default=20, help="at most N logs (default 20)")
     list_p.add_argument("--key", help="key id, full name, or key prefix")
     list_p.add_argument("--actor", help="actor id or full name")
     list_p.add_argument("--model")
     list_p.add_argument("--since", help="a duration ago (1h, 7d), 'today' or ISO time")
-    list_p.set_defaults(handler=list_logs)
-    purge_p = actions.add_parser(
-        "purge", parents=[common], help="delete prompt text past its retention now"
-    )
-    purge_p.set_defaults(handler=purge)
+    group.action("purge", purge, "delete prompt text past its retention now", scoped=False)
 
 
 def list_logs(ctx: Context) -> int:

@@ -8,12 +8,12 @@ times out before any byte reached the client.
 
 from __future__ import annotations
 
-import argparse
 import re
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.commands.common import print_deleted, request_id
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, route_pb2
@@ -53,17 +53,13 @@ def parse_target(workspace: str, text: str) -> route_pb2.RouteTarget:
     )
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("route", help="create, list and delete model routes (fallbacks)")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "route"
+SUMMARY = "create, list and delete model routes (fallbacks)"
 
-    create_p = actions.add_parser(
-        "create", parents=[common, scoped], help="route a model name to ordered targets"
-    )
+
+def register(group: CommandGroup) -> None:
+
+    create_p = group.action("create", create, "route a model name to ordered targets")
     create_p.add_argument("alias", metavar="ALIAS", help="the model name clients ask for")
     create_p.add_argument(
         "--target",
@@ -75,14 +71,11 @@ def register(
         help="in fallback order; MODEL defaults to the requested name",
     )
     create_p.add_argument("--id", dest="route_id", help="route id (default: from the alias)")
-    create_p.set_defaults(handler=create)
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="list routes")
-    list_p.set_defaults(handler=list_routes)
+    group.action("list", list_routes, "list routes")
 
-    delete_p = actions.add_parser("delete", parents=[common, scoped], help="delete a route")
+    delete_p = group.action("delete", delete, "delete a route")
     delete_p.add_argument("route", metavar="ROUTE", help="the alias, route id or full name")
-    delete_p.set_defaults(handler=delete)
 
 
 def create(ctx: Context) -> int:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from controlplane.cli import output
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2
 
@@ -17,19 +16,17 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("secrets", help="manage how provider secrets are encrypted")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    rotate_p = actions.add_parser(
+NOUN = "secrets"
+SUMMARY = "manage how provider secrets are encrypted"
+
+
+def register(group: CommandGroup) -> None:
+    group.action(
         "rotate-kek",
-        parents=[common],
-        help="new key-encryption key; every data key re-wrapped, no downtime",
+        rotate_kek,
+        "new key-encryption key; every data key re-wrapped, no downtime",
+        scoped=False,
     )
-    rotate_p.set_defaults(handler=rotate_kek)
 
 
 def rotate_kek(ctx: Context) -> int:

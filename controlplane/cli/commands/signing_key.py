@@ -7,13 +7,13 @@ environment variable or stdin (no echo), never from a flag, and is never printed
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.commands.common import print_deleted, read_secret, request_id
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, signing_key_pb2
@@ -59,18 +59,14 @@ def kid_name(workspace: str, value: str) -> str:
     return prefix + text
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("signing-key", help="add, list and remove actor-token signing keys")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "signing-key"
+SUMMARY = "add, list and remove actor-token signing keys"
 
-    add_p = actions.add_parser(
-        "add",
-        parents=[common, scoped],
-        help="register a key (public key file, or HS256 secret from --secret-env or stdin)",
+
+def register(group: CommandGroup) -> None:
+
+    add_p = group.action(
+        "add", add, "register a key (public key file, or HS256 secret from --secret-env or stdin)"
     )
     add_p.add_argument("--kid", required=True, help="the JWT header `kid` tokens will carry")
     add_p.add_argument("--alg", choices=list(ALGORITHMS), required=True)
@@ -79,16 +75,11 @@ def register(
         "--public-key-file", type=Path, metavar="FILE", help="PEM public key (EdDSA, ES256)"
     )
     material.add_argument("--secret-env", metavar="VAR", help="read the HS256 secret from $VAR")
-    add_p.set_defaults(handler=add)
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="list signing keys")
-    list_p.set_defaults(handler=list_keys)
+    group.action("list", list_keys, "list signing keys")
 
-    remove_p = actions.add_parser(
-        "remove", parents=[common, scoped], help="remove a signing key (its tokens stop working)"
-    )
+    remove_p = group.action("remove", remove, "remove a signing key (its tokens stop working)")
     remove_p.add_argument("kid", metavar="KID")
-    remove_p.set_defaults(handler=remove)
 
 
 def read_public_key(path: Path) -> str:

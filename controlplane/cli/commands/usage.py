@@ -6,17 +6,21 @@ import argparse
 from datetime import UTC, datetime
 
 from controlplane.cli import money, names, output, parsing
+from controlplane.cli.commands.common import check_limit, list_up_to
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
-from controlplane.cli.errors import CliError
 from oggy.v1 import admin_service_pb2, usage_pb2
 
-MAX_PAGE = 1000
+# Who sent a request (usage events and prompt logs alike): key and actor ids.
+REQUESTER_COLUMNS: list[output.Column] = [
+    ("key", lambda e: names.short_id(e.key)),
+    ("actor", lambda e: names.short_id(e.actor)),
+]
 
 EVENT_COLUMNS: list[output.Column] = [
     ("time", lambda e: output.fmt_time(e.start_time)),
     ("model", lambda e: e.model),
-    ("key", lambda e: names.short_id(e.key) if e.key else ""),
-    ("actor", lambda e: names.short_id(e.actor) if e.actor else ""),
+    *REQUESTER_COLUMNS,
     ("status", lambda e: e.http_status),
     ("error", lambda e: e.error_type),
     ("stream", lambda e: "yes" if e.stream else ""),
@@ -63,22 +67,17 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--policy-reason", metavar="REASON", help="e.g. model_not_allowed")
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("usage", help="list and summarize usage events")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+NOUN = "usage"
+SUMMARY = "list and summarize usage events"
 
-    list_p = actions.add_parser("list", parents=[common, scoped], help="usage events, newest first")
+
+def register(group: CommandGroup) -> None:
+
+    list_p = group.action("list", list_events, "usage events, newest first")
     _add_filters(list_p)
     list_p.add_argument("--limit", type=int, default=50, help="at most N events (default 50)")
-    list_p.set_defaults(handler=list_events)
 
-    summary_p = actions.add_parser(
-        "summary", parents=[common, scoped], help="totals grouped by dimensions"
-    )
+    summary_p = group.action("summary", summarize, "totals grouped by dimensions")
     _add_filters(summary_p)
     summary_p.add_argument(
         "--by",
@@ -86,7 +85,6 @@ def register(
         metavar="DIM",
         help=f"group by {'|'.join(parsing.GROUP_BY)}; repeat (or comma-separate) for more",
     )
-    summary_p.set_defaults(handler=summarize)
 
 
 def build_filter(
@@ -132,21 +130,10 @@ def team_filter(workspace: str, value: str) -> str:
 
 
 def list_events(ctx: Context) -> int:
-    limit = ctx.args.limit
-    if limit <= 0:
-        raise CliError("--limit must be positive")
-    request = admin_service_pb2.ListUsageEventsRequest(
-        filter=build_filter(ctx.args, ctx.workspace), page_size=min(limit, MAX_PAGE)
-    )
-    events: list[usage_pb2.UsageEvent] = []
-    while len(events) < limit:
-        response = ctx.client.stub.ListUsageEvents(request)
-        events.extend(response.usage_events)
-        if not response.next_page_token:
-            break
-        request.page_token = response.next_page_token
-        request.page_size = min(limit - len(events), MAX_PAGE)
-    output.emit(ctx.format, events[:limit], EVENT_COLUMNS)
+    limit = check_limit(ctx.args.limit)
+    request = admin_service_pb2.ListUsageEventsRequest(filter=build_filter(ctx.args, ctx.workspace))
+    events = list_up_to(ctx.client.stub.ListUsageEvents, request, "usage_events", limit)
+    output.emit(ctx.format, events, EVENT_COLUMNS)
     return 0
 
 

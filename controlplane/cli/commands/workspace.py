@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import uuid
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2, workspace_pb2
 
@@ -18,19 +18,15 @@ COLUMNS: list[output.Column] = [
 ]
 
 
-def register(
-    sub: argparse._SubParsersAction,
-    common: argparse.ArgumentParser,
-    scoped: argparse.ArgumentParser,
-) -> None:
-    parser = sub.add_parser("workspace", help="create and list workspaces")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create_p = actions.add_parser("create", parents=[common], help="create a workspace")
+NOUN = "workspace"
+SUMMARY = "create and list workspaces"
+
+
+def register(group: CommandGroup) -> None:
+    create_p = group.action("create", create, "create a workspace", scoped=False)
     create_p.add_argument("workspace", metavar="WORKSPACE", help="id like 'demo' (or full name)")
     create_p.add_argument("--display-name", default="")
-    create_p.set_defaults(handler=create)
-    list_p = actions.add_parser("list", parents=[common], help="list workspaces")
-    list_p.set_defaults(handler=list_workspaces)
+    group.action("list", list_workspaces, "list workspaces", scoped=False)
 
 
 def create(ctx: Context) -> int:
