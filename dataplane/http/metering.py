@@ -5,10 +5,11 @@ to its response (through the one mapper), and in `finally` emits exactly one
 UsageEvent — for successes, auth failures, policy blocks, upstream errors and
 clients that went away alike.
 
-A plain response goes out after the handler returns, so the event is with the
-sink (journaled) before the client has its answer. A streamed response is
-written by the handler itself: it calls `emit_usage_now` just before ending
-the stream, for the same ordering; `finally` then emits nothing more.
+A plain response goes out after the handler returns, and the handler awaits
+the sink's "journaled" future first, so the event is journaled before the client
+has its answer (other requests run while the journal writes). A streamed
+response is written by the handler itself: it awaits `emit_usage_now` just
+before ending the stream, for the same ordering; `finally` then emits nothing more.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ from dataplane.usage_sink import UsageSink
 log = logging.getLogger(__name__)
 
 Inner = Callable[[web.Request, RequestRecord], Awaitable[web.StreamResponse]]
-_EMIT_USAGE = web.RequestKey("oggy_emit_usage", Callable[[], None])  # type: ignore[arg-type]
+_EMIT_USAGE = web.RequestKey(
+    "oggy_emit_usage",
+    Callable[[], Awaitable[None] | None],  # type: ignore[arg-type]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +76,12 @@ def metered(
         rec = RequestRecord(
             new_id(), endpoint, time.time_ns(), time.perf_counter(), request.remote or ""
         )
-        emitted = False
+        emitted = cancelled = False
 
-        def emit() -> None:
+        def emit() -> Awaitable[None] | None:
             nonlocal emitted
             if emitted:
-                return
+                return None
             emitted = True
             if rec.deferred_settle is not None:
                 # A cancelled stream whose estimate needs the tokenizer loaded: never
@@ -87,8 +91,8 @@ def metered(
                 )
                 deferred.add(task)
                 task.add_done_callback(deferred.discard)
-                return
-            _emit(sink, rec, time.perf_counter(), dataplane_id)
+                return None
+            return _emit(sink, rec, time.perf_counter(), dataplane_id)
 
         request[_EMIT_USAGE] = emit
         try:
@@ -102,6 +106,7 @@ def metered(
                 rec.set_key(e.key_record)
             return error_response(e, rec.request_id)
         except asyncio.CancelledError:
+            cancelled = True
             if not rec.error_type:
                 rec.fail(499, "client_disconnected")
             raise
@@ -114,16 +119,21 @@ def metered(
             metrics.observe(endpoint, rec.http_status, end - rec.start_mono)
             if rec.shadow_reason:
                 metrics.shadow_denial(rec.shadow_reason)
-            emit()
+            journaled = emit()
+            if journaled is not None and not cancelled:
+                await journaled  # the answer goes out once its event is journaled
 
     return handler
 
 
-def _emit(sink: UsageSink, rec: RequestRecord, end_mono: float, dataplane_id: str) -> None:
+def _emit(
+    sink: UsageSink, rec: RequestRecord, end_mono: float, dataplane_id: str
+) -> Awaitable[None] | None:
     try:
-        sink.emit(rec.to_event(end_mono, dataplane_id))
+        return sink.emit(rec.to_event(end_mono, dataplane_id))
     except Exception:  # the contract says emit never raises; a bug must not 500 a request
         log.exception("usage sink raised for request %s", rec.request_id)
+        return None
 
 
 async def _settle_and_emit(rec: RequestRecord, sink: UsageSink, dataplane_id: str) -> None:
@@ -144,14 +154,16 @@ async def drain_deferred(deps: Deps) -> None:
         await asyncio.gather(*deps.deferred, return_exceptions=True)
 
 
-def emit_usage_now(request: web.Request) -> None:
-    """Emit the request's usage event now, as recorded so far (once per request).
+async def emit_usage_now(request: web.Request) -> None:
+    """Emit the request's usage event now, as recorded so far (once per request),
+    and wait until it is journaled.
 
-    For handlers that write the response themselves: call it before ending it.
+    For handlers that write the response themselves: await it before ending it.
     """
     emit = request.get(_EMIT_USAGE)
-    if emit is not None:
-        emit()
+    journaled = emit() if emit is not None else None
+    if journaled is not None:
+        await journaled
 
 
 def current_config(holder: ConfigHolder) -> CompiledConfig:

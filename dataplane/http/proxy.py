@@ -364,7 +364,7 @@ async def relay_stream(
         # Usage is settled and emitted (journaled) before the client sees the end.
         await _settle_stream(call, tap)
         settled = True
-        emit_usage_now(request)
+        await emit_usage_now(request)
         await out.write_eof(held)
     except ConnectionResetError:
         if failure is None and not settled:

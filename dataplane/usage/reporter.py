@@ -1,10 +1,13 @@
 """UsageReporter: the data plane's UsageSink, delivering usage at least once.
 
-emit() appends the event to an in-memory buffer and to the write-ahead journal
-(journal.py: one os.write, no fsync), so an event emitted before the response
-goes out survives a SIGKILL of the process. A flusher cuts the buffer into
-batches (≤ max_batch_events, or whatever arrived within flush_interval) and
-appends them to the disk spool — one fsync per flush — before anything is sent.
+emit() appends the event to an in-memory buffer and queues it for the
+write-ahead journal (journal.py: one os.write, no fsync, done by the journal
+writer's thread, journal_writer.py, so the event loop never waits on the disk);
+the future it returns is done once the event is journaled, and a caller that
+awaits it before answering knows the event survives a SIGKILL of the process.
+A flusher cuts the buffer into batches (≤ max_batch_events, or whatever
+arrived within flush_interval) and appends them to the disk spool — one fsync
+per flush — before anything is sent.
 A single sender then streams spooled batches, oldest first, on a long-lived
 ReportUsage call and deletes them from the spool only on `stored = true`. A
 failed stream or `stored = false` closes the call; after a jittered backoff the
@@ -25,7 +28,7 @@ import logging
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,6 +38,7 @@ from dataplane.backoff import Backoff
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
 from dataplane.usage.journal import Journal
+from dataplane.usage.journal_writer import JournalWriter
 from dataplane.usage.recovery import recover
 from dataplane.usage.spool import BatchRef, Spool, SpoolError, SpoolFull
 from oggy.v1 import usage_pb2, usage_service_pb2, usage_service_pb2_grpc
@@ -96,6 +100,7 @@ class UsageReporter:
         self._channel = channel
         self._spool = spool or Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
         self._journal = journal or Journal(settings.spool_dir / "journal")
+        self._journal_writer = JournalWriter(self._journal)
         self._backoff = backoff or Backoff(0.1, 5.0)
         self._max_batch = max_batch_events
         self._flush_interval = flush_interval_s
@@ -128,17 +133,22 @@ class UsageReporter:
 
     # -- UsageSink -------------------------------------------------------------
 
-    def emit(self, event: usage_pb2.UsageEvent) -> None:
-        """Journal and buffer one event; never blocks, never raises."""
+    def emit(self, event: usage_pb2.UsageEvent) -> asyncio.Future[None] | None:
+        """Buffer one event and queue it for the journal; never blocks, never raises.
+
+        Await the returned future (None: nothing to wait for) before answering the
+        client: it is done once the event is journaled."""
         try:
             self._buffer.append(event)
-            self._journal.append(event)
+            journaled = self._journal_writer.append(event.SerializeToString())
             self._idle.clear()
             self._has_events.set()
             if len(self._buffer) >= self._max_batch:
                 self._buffer_full.set()
+            return journaled
         except Exception:  # pragma: no cover - a sink must not break a request
             log.exception("usage emit failed")
+            return None
 
     # -- metrics ---------------------------------------------------------------
 
@@ -161,6 +171,7 @@ class UsageReporter:
         hold = _JournalHold(found.held_segments, len(found.unspooled))
         for batch in found.unspooled:
             self._add_pending(_Pending(batch.batch_id, len(batch.events), None, batch, hold))
+        self._journal_writer.start()
         if self._channel is None:
             self._channel = open_channel(self._settings)
         self._tasks = [
@@ -213,8 +224,8 @@ class UsageReporter:
             self._channel = None
         await self._in_io(self._spool.close)
         self._io.shutdown(wait=True)
-        # On the loop, where emit() writes: a later emit finds it closed, never a stale fd.
-        self._journal.close()
+        # Writes what is queued; a later emit is not journaled (it is held in memory).
+        self._journal_writer.close()
 
     # -- flushing --------------------------------------------------------------
 
@@ -234,7 +245,7 @@ class UsageReporter:
     async def _flush_locked(self) -> None:
         events, self._buffer = self._buffer, []
         # In the same step, so the sealed segment holds just these events.
-        sealed = self._journal.rotate()
+        sealing = self._journal_writer.rotate()
         self._has_events.clear()
         self._buffer_full.clear()
         if not events:
@@ -245,7 +256,7 @@ class UsageReporter:
         hold = None
         self._flushing += len(events)
         try:
-            refs = await self._in_io(self._spool_batches, batches, sealed)
+            refs = await self._in_io(self._spool_batches, batches, sealing)
             if self._spool_failing:
                 self._spool_failing = False
                 log.info("usage spool accepting batches again")
@@ -256,6 +267,7 @@ class UsageReporter:
                 self._spool_failing = True
                 log.error("cannot spool usage, holding it in memory: %s", e)
             refs = [None] * len(batches)
+            sealed = await asyncio.wrap_future(sealing)
             if sealed is not None:
                 hold = _JournalHold([sealed], len(batches))
         finally:
@@ -279,10 +291,11 @@ class UsageReporter:
         ]
 
     def _spool_batches(
-        self, batches: list[usage_service_pb2.ReportUsageRequest], sealed: int | None
+        self, batches: list[usage_service_pb2.ReportUsageRequest], sealing: Future[int | None]
     ) -> list[BatchRef]:
         """(I/O thread) Spool durably, then drop the journal segment they came from."""
         refs = self._spool.append(batches)
+        sealed = sealing.result()  # the journal writer has sealed it (written and closed)
         if sealed is not None:
             self._journal.remove([sealed])
         return refs
