@@ -27,7 +27,7 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,11 +37,12 @@ import grpc
 from dataplane.backoff import Backoff
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from dataplane.usage.batch import Batch, EncodedBatch, encode_batches, encoded, serialize
 from dataplane.usage.journal import Journal
 from dataplane.usage.journal_writer import JournalWriter
 from dataplane.usage.recovery import recover
 from dataplane.usage.spool import BatchRef, Spool, SpoolError, SpoolFull
-from oggy.v1 import usage_pb2, usage_service_pb2, usage_service_pb2_grpc
+from oggy.v1 import usage_pb2, usage_service_pb2
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ T = TypeVar("T")
 # Batches stay well under the control plane's gRPC message limit even when
 # events carry prompt text (up to 256 KiB a side with `full` logging).
 MAX_BATCH_BYTES = 8 * 1024 * 1024
+_REPORT_USAGE = "/oggy.v1.UsageService/ReportUsage"
 
 
 @dataclass(slots=True)
@@ -67,7 +69,7 @@ class _Pending:
     batch_id: str
     events: int
     ref: BatchRef | None
-    request: usage_service_pb2.ReportUsageRequest | None
+    request: Batch | None
     hold: _JournalHold | None = None
 
 
@@ -108,7 +110,8 @@ class UsageReporter:
         self._max_in_memory = max_batches_in_memory
         self._new_batch_id = new_batch_id
 
-        self._buffer: list[usage_pb2.UsageEvent] = []
+        # Emitted events, serialized once (journal, spool and stream take the bytes).
+        self._buffer: list[bytes] = []
         # Events taken from the buffer by a flush that is still writing them to disk.
         self._flushing = 0
         self._has_events = asyncio.Event()
@@ -139,8 +142,9 @@ class UsageReporter:
         Await the returned future (None: nothing to wait for) before answering the
         client: it is done once the event is journaled."""
         try:
-            self._buffer.append(event)
-            journaled = self._journal_writer.append(event.SerializeToString())
+            payload = event.SerializeToString()
+            self._buffer.append(payload)
+            journaled = self._journal_writer.append(payload)
             self._idle.clear()
             self._has_events.set()
             if len(self._buffer) >= self._max_batch:
@@ -169,8 +173,8 @@ class UsageReporter:
         for ref in found.refs:
             self._add_pending(_Pending(ref.batch_id, ref.events, ref, None))
         hold = _JournalHold(found.held_segments, len(found.unspooled))
-        for batch in found.unspooled:
-            self._add_pending(_Pending(batch.batch_id, len(batch.events), None, batch, hold))
+        for batch in map(encoded, found.unspooled):
+            self._add_pending(_Pending(batch.batch_id, batch.events, None, batch, hold))
         self._journal_writer.start()
         if self._channel is None:
             self._channel = open_channel(self._settings)
@@ -251,7 +255,7 @@ class UsageReporter:
         if not events:
             self._update_idle()
             return
-        batches = self._make_batches(events)
+        batches = self._encode_batches(events)
         refs: Sequence[BatchRef | None]
         hold = None
         self._flushing += len(events)
@@ -275,23 +279,24 @@ class UsageReporter:
         for batch, ref in zip(batches, refs, strict=True):
             keep = ref is None or self._in_memory < self._max_in_memory
             self._add_pending(
-                _Pending(batch.batch_id, len(batch.events), ref, batch if keep else None, hold)
+                _Pending(batch.batch_id, batch.events, ref, batch if keep else None, hold)
             )
 
-    def _make_batches(
-        self, events: list[usage_pb2.UsageEvent]
-    ) -> list[usage_service_pb2.ReportUsageRequest]:
-        return [
-            usage_service_pb2.ReportUsageRequest(
-                batch_id=self._new_batch_id(),
-                events=chunk,
-                dataplane_id=self._settings.node_id,
-            )
-            for chunk in _chunks(events, self._max_batch, MAX_BATCH_BYTES)
-        ]
+    def _encode_batches(self, events: list[bytes]) -> list[EncodedBatch]:
+        return encode_batches(
+            events,
+            dataplane_id=self._settings.node_id,
+            new_batch_id=self._new_batch_id,
+            max_events=self._max_batch,
+            max_bytes=MAX_BATCH_BYTES,
+        )
+
+    def _make_batches(self, events: list[usage_pb2.UsageEvent]) -> list[EncodedBatch]:
+        """(Recovery) batches of journaled events."""
+        return self._encode_batches([e.SerializeToString() for e in events])
 
     def _spool_batches(
-        self, batches: list[usage_service_pb2.ReportUsageRequest], sealing: Future[int | None]
+        self, batches: list[EncodedBatch], sealing: Future[int | None]
     ) -> list[BatchRef]:
         """(I/O thread) Spool durably, then drop the journal segment they came from."""
         refs = self._spool.append(batches)
@@ -348,8 +353,14 @@ class UsageReporter:
 
     async def _stream_once(self) -> None:
         assert self._channel is not None
-        stub = usage_service_pb2_grpc.UsageServiceStub(self._channel)
-        call = stub.ReportUsage(metadata=auth_metadata(self._settings.node_token))
+        # The generated stub's serializer, except that batches serialized at flush go as
+        # they are.
+        report_usage = self._channel.stream_stream(
+            _REPORT_USAGE,
+            request_serializer=serialize,
+            response_deserializer=usage_service_pb2.ReportUsageResponse.FromString,
+        )
+        call = report_usage(metadata=auth_metadata(self._settings.node_token))
         # Every unacknowledged batch, oldest first; new ones are appended by _add_pending.
         self._send_queue = deque(self._pending)
         sent: set[str] = set()
@@ -430,20 +441,3 @@ class UsageReporter:
                 detail,
                 self.queue_depth(),
             )
-
-
-def _chunks(
-    events: list[usage_pb2.UsageEvent], size: int, max_bytes: int
-) -> Iterator[list[usage_pb2.UsageEvent]]:
-    """Runs of at most `size` events and about `max_bytes` (an event is never split)."""
-    chunk: list[usage_pb2.UsageEvent] = []
-    chunk_bytes = 0
-    for event in events:
-        event_bytes = event.ByteSize()
-        if chunk and (len(chunk) >= size or chunk_bytes + event_bytes > max_bytes):
-            yield chunk
-            chunk, chunk_bytes = [], 0
-        chunk.append(event)
-        chunk_bytes += event_bytes
-    if chunk:
-        yield chunk
