@@ -156,6 +156,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--trace", action="store_true", help="perf trace syscalls > 1 ms")
+    parser.add_argument(
+        "--pause-controlplane",
+        action="store_true",
+        help="then measure again with the control plane SIGSTOPped (no usage ingest on CPU 1)",
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
@@ -171,7 +176,7 @@ def main() -> int:
         where = {"cpu": LOAD_CPU, "log_dir": tmp, "children": children}
         mock = mock_nginx.start(tmp / "nginx", **where)
         _, etcd_url = oggy_stack.start_etcd(tmp / "etcd", **where)
-        _, cp_addr = oggy_stack.start_controlplane(etcd_url, tmp / "state", **where)
+        cp, cp_addr = oggy_stack.start_controlplane(etcd_url, tmp / "state", **where)
         state = tmp / "state"
         admin = oggy_stack.Admin(cp_addr, (state / "admin_token").read_text().strip())
         tenant = admin.setup(mock.json_base_url, mock.sse_base_url)
@@ -201,21 +206,36 @@ def main() -> int:
             perf = ["perf", "trace", "-p", str(dp.pid), "--duration", "1", "-o", str(trace)]
             tracer = subprocess.Popen(["taskset", "-c", str(LOAD_CPU), *perf])
         t0 = time.perf_counter()
-        for label, body in runs:
-            r = wrk_load.run(
-                wrk_load.Request(api, body, tenant.key_text),
-                connections=1,
-                seconds=args.seconds,
-                cpu=LOAD_CPU,
-                script_dir=tmp,
-                sut_pid=dp.pid,
-            )
-            cpu = r.cpu
-            print(
-                f"c1 {label}: {r.rps:,.0f} rps, p50 {r.p50_us / 1e3:.2f} ms, p90 "
-                f"{r.p90_us / 1e3:.2f} ms, p99 {r.p99_us / 1e3:.2f} ms, max {r.max_us / 1e3:.2f} ms"
-                + (f" (cpu0 other {cpu.cpu0_other:.0%})" if cpu else "")
-            )
+        phases = [("", None)]
+        if args.pause_controlplane:
+            phases.append((", control plane paused", signal.SIGSTOP))
+        for phase, sig in phases:
+            if sig is not None:
+                os.kill(cp.pid, sig)
+            try:
+                for label, body in runs:
+                    r = wrk_load.run(
+                        wrk_load.Request(api, body, tenant.key_text),
+                        connections=1,
+                        seconds=args.seconds,
+                        cpu=LOAD_CPU,
+                        script_dir=tmp,
+                        sut_pid=dp.pid,
+                    )
+                    cpu = r.cpu
+                    print(
+                        f"c1 {label}{phase}: {r.rps:,.0f} rps, p50 {r.p50_us / 1e3:.2f} ms, "
+                        f"p90 {r.p90_us / 1e3:.2f} ms, p99 {r.p99_us / 1e3:.2f} ms, "
+                        f"max {r.max_us / 1e3:.2f} ms"
+                        + (
+                            f" (cpu0 other {cpu.cpu0_other:.0%}, cpu1 {cpu.cpu1_busy:.0%})"
+                            if cpu
+                            else ""
+                        )
+                    )
+            finally:
+                if sig is not None:
+                    os.kill(cp.pid, signal.SIGCONT)
         t1 = time.perf_counter()
         if tracer is not None:
             tracer.send_signal(signal.SIGINT)
