@@ -8,14 +8,19 @@ latency). The reporter in dataplane/usage/ implements it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol
 
 from oggy.v1 import usage_pb2
 
 
 class UsageSink(Protocol):
-    def emit(self, event: usage_pb2.UsageEvent) -> None:
-        """Take ownership of `event`; never blocks, never raises."""
+    def emit(self, event: usage_pb2.UsageEvent) -> Awaitable[None] | None:
+        """Take ownership of `event`; never blocks, never raises.
+
+        What it returns, unless None, is done once the event would survive a crash of
+        this process (journaled): the HTTP layer awaits it before the client has its
+        final answer, while other requests keep running."""
         ...
 
     def queue_depth(self) -> int:

@@ -7,8 +7,9 @@ admitted request to the endpoint's handler, maps a GatewayError to its response
 and emits exactly one UsageEvent (`core.settlement.settle`) — for successes,
 auth failures, policy blocks, upstream errors and clients that went away alike.
 
-A plain response goes out after the handler returns, so the event is with the
-sink (journaled) before the client has its answer. A streamed response is
+A plain response goes out after the handler returns, and the handler awaits the
+sink's "journaled" future first, so the event is journaled before the client has
+its answer (other requests run while the journal writes). A streamed response is
 written by the handler itself: it awaits `settle_now` just before ending the
 stream, for the same ordering; `finally` then emits nothing more. A settlement
 that tokenises or redacts runs in a thread, as a task that still emits if the
@@ -53,7 +54,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Inner = Callable[[web.Request, RequestRecord, Admitted], Awaitable[web.StreamResponse]]
-_START_SETTLE = web.RequestKey("oggy_start_settle", Callable[[], "asyncio.Task[None] | None"])  # type: ignore[arg-type]
+# Starts settling the request's event; what it returns, unless None, is done once the
+# event is journaled.
+_START_SETTLE = web.RequestKey("oggy_start_settle", Callable[[], "Awaitable[None] | None"])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,7 @@ def metered(
         )
         settling = False
 
-        def start_settle() -> asyncio.Task[None] | None:
+        def start_settle() -> Awaitable[None] | None:
             nonlocal settling
             if settling:
                 return None
@@ -130,9 +133,9 @@ def metered(
             metrics.observe(path, rec.http_status, time.perf_counter() - rec.start_mono)
             if rec.verdict is not None and rec.verdict.shadow_reason:
                 metrics.shadow_denial(rec.verdict.shadow_reason)
-            task = start_settle()
-            if task is not None and not cancelled:  # never await once cancelled
-                await asyncio.shield(task)
+            journaled = start_settle()
+            if journaled is not None and not cancelled:  # never await once cancelled
+                await asyncio.shield(journaled)
 
     return handler
 
@@ -143,9 +146,9 @@ async def settle_now(request: web.Request) -> None:
     For handlers that write the response themselves: await it before ending it.
     """
     start = request.get(_START_SETTLE)
-    task = start() if start is not None else None
-    if task is not None:
-        await asyncio.shield(task)
+    journaled = start() if start is not None else None
+    if journaled is not None:
+        await asyncio.shield(journaled)
 
 
 async def drain_deferred(deps: Deps) -> None:
@@ -205,16 +208,16 @@ async def _admission(
     return verdict
 
 
-def _start_settle(rec: RequestRecord, deps: Deps) -> asyncio.Task[None] | None:
-    """Emit the event now, or start a task that settles it in a thread (then emits)."""
+def _start_settle(rec: RequestRecord, deps: Deps) -> Awaitable[None] | None:
+    """Emit the event now, or start a task that settles it in a thread (then emits);
+    what it returns, unless None, is done once the event is journaled."""
     end = time.perf_counter()  # the request ended now; settling is bookkeeping
     if settles_in_thread(rec):
         task = asyncio.get_running_loop().create_task(_settle_in_thread(rec, end, deps))
         deps.deferred.add(task)
         task.add_done_callback(deps.deferred.discard)
         return task
-    _emit(deps, rec, end)
-    return None
+    return _emit(deps, rec, end)
 
 
 async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
@@ -224,14 +227,17 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
         log.exception("usage settlement failed for request %s", rec.request_id)
         # Without the estimate and the prompt text: the event itself is never dropped.
         rec.prompt = None
-        _emit(deps, rec, end)
-        return
-    deps.sink.emit(event)
+        journaled = _emit(deps, rec, end)
+    else:
+        journaled = deps.sink.emit(event)
+    if journaled is not None:
+        await journaled
 
 
-def _emit(deps: Deps, rec: RequestRecord, end: float) -> None:
+def _emit(deps: Deps, rec: RequestRecord, end: float) -> Awaitable[None] | None:
     """Settle inline: only when there is nothing to tokenise (no counter is given)."""
     try:
-        deps.sink.emit(settle(rec, end, deps.dataplane_id, None))
+        return deps.sink.emit(settle(rec, end, deps.dataplane_id, None))
     except Exception:  # the contract says emit never raises; a bug must not 500 a request
         log.exception("usage event failed for request %s", rec.request_id)
+        return None

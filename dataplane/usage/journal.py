@@ -8,14 +8,16 @@ record is in the OS page cache, which outlives a SIGKILL or a crash of the
 process. (Power loss is the spool's concern: it fsyncs at every flush.)
 
 Segment files `<seq>.wal` in the journal directory. At each flush the reporter
-takes its buffer and calls `rotate` in the same step on the event loop, so the
-sealed segment holds exactly the events of that flush (plus, after a failure,
+takes its buffer and queues `rotate` behind that buffer's appends in the same
+step, so the sealed segment holds exactly the events of that flush (plus, after a failure,
 fewer). Once those events are fsynced in the spool the segment is `remove`d.
 On start, `recover` returns the events of every surviving segment; the reporter
 spools the ones the spool does not already hold.
 
-`append` and `rotate` run on the event loop; `recover`, `remove` and `close`
-in the reporter's I/O thread (`remove` only touches sealed segments).
+`append` and `rotate` run in the journal writer's thread (journal_writer.py: the
+event loop never waits on this disk), `close` after that thread has stopped;
+`recover` and `remove` in the reporter's I/O thread (`remove` only touches
+sealed segments).
 """
 
 from __future__ import annotations
@@ -68,9 +70,14 @@ class Journal:
     def append(self, event: usage_pb2.UsageEvent) -> None:
         """Journal one event; never raises. On a write failure the journal stops
         (events are then held in memory only) until the next rotate."""
+        self.append_serialized([event.SerializeToString()])
+
+    def append_serialized(self, payloads: list[bytes]) -> None:
+        """Journal serialized events with one write (a torn tail loses only the last
+        of them); never raises, like `append`."""
         if self._fd < 0:
             return
-        record = frame(event.SerializeToString())
+        record = b"".join([frame(p) for p in payloads])
         try:
             written = os.write(self._fd, record)
         except OSError as e:

@@ -17,13 +17,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dataplane.usage.batch import Batch
 from dataplane.usage.journal import Journal
 from dataplane.usage.spool import BatchRef, Spool, SpoolError
-from oggy.v1 import usage_pb2, usage_service_pb2
+from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)
 
-MakeBatches = Callable[[list[usage_pb2.UsageEvent]], list[usage_service_pb2.ReportUsageRequest]]
+MakeBatches = Callable[[list[usage_pb2.UsageEvent]], Sequence[Batch]]
 
 
 @dataclass(slots=True)
@@ -31,7 +32,7 @@ class Recovered:
     # Spooled batches to replay, oldest first (journal events spooled last).
     refs: list[BatchRef]
     # Journal events the spool would not take (full, or failing): held in memory...
-    unspooled: list[usage_service_pb2.ReportUsageRequest]
+    unspooled: Sequence[Batch]
     # ...and their journal segments, to delete once those batches are acknowledged.
     held_segments: list[int]
 

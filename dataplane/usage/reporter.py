@@ -1,10 +1,13 @@
 """UsageReporter: the data plane's UsageSink, delivering usage at least once.
 
-emit() appends the event to an in-memory buffer and to the write-ahead journal
-(journal.py: one os.write, no fsync), so an event emitted before the response
-goes out survives a SIGKILL of the process. A flusher cuts the buffer into
-batches (≤ max_batch_events, or whatever arrived within flush_interval) and
-appends them to the disk spool — one fsync per flush — before anything is sent.
+emit() appends the event to an in-memory buffer and queues it for the
+write-ahead journal (journal.py: one os.write, no fsync, done by the journal
+writer's thread, journal_writer.py, so the event loop never waits on the disk);
+the future it returns is done once the event is journaled, and a caller that
+awaits it before answering knows the event survives a SIGKILL of the process.
+A flusher cuts the buffer into batches (≤ max_batch_events, or whatever
+arrived within flush_interval) and appends them to the disk spool — one fsync
+per flush — before anything is sent.
 A single sender then streams spooled batches, oldest first, on a long-lived
 ReportUsage call and deletes them from the spool only on `stored = true`. A
 failed stream or `stored = false` closes the call; after a jittered backoff the
@@ -24,8 +27,8 @@ import contextlib
 import logging
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -34,10 +37,19 @@ import grpc
 from dataplane.backoff import Backoff
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from dataplane.usage.batch import (
+    Batch,
+    EncodedBatch,
+    encode_batches,
+    encoded,
+    serialize,
+    with_backlog,
+)
 from dataplane.usage.journal import Journal
+from dataplane.usage.journal_writer import JournalWriter
 from dataplane.usage.recovery import recover
 from dataplane.usage.spool import BatchRef, Spool, SpoolError, SpoolFull
-from oggy.v1 import usage_pb2, usage_service_pb2, usage_service_pb2_grpc
+from oggy.v1 import usage_pb2, usage_service_pb2
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,7 @@ T = TypeVar("T")
 # Batches stay well under the control plane's gRPC message limit even when
 # events carry prompt text (up to 256 KiB a side with `full` logging).
 MAX_BATCH_BYTES = 8 * 1024 * 1024
+_REPORT_USAGE = "/oggy.v1.UsageService/ReportUsage"
 
 
 @dataclass(slots=True)
@@ -63,7 +76,7 @@ class _Pending:
     batch_id: str
     events: int
     ref: BatchRef | None
-    request: usage_service_pb2.ReportUsageRequest | None
+    request: Batch | None
     hold: _JournalHold | None = None
 
 
@@ -96,6 +109,7 @@ class UsageReporter:
         self._channel = channel
         self._spool = spool or Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
         self._journal = journal or Journal(settings.spool_dir / "journal")
+        self._journal_writer = JournalWriter(self._journal)
         self._backoff = backoff or Backoff(0.1, 5.0)
         self._max_batch = max_batch_events
         self._flush_interval = flush_interval_s
@@ -103,7 +117,8 @@ class UsageReporter:
         self._max_in_memory = max_batches_in_memory
         self._new_batch_id = new_batch_id
 
-        self._buffer: list[usage_pb2.UsageEvent] = []
+        # Emitted events, serialized once (journal, spool and stream take the bytes).
+        self._buffer: list[bytes] = []
         # Events taken from the buffer by a flush that is still writing them to disk.
         self._flushing = 0
         self._has_events = asyncio.Event()
@@ -128,17 +143,23 @@ class UsageReporter:
 
     # -- UsageSink -------------------------------------------------------------
 
-    def emit(self, event: usage_pb2.UsageEvent) -> None:
-        """Journal and buffer one event; never blocks, never raises."""
+    def emit(self, event: usage_pb2.UsageEvent) -> asyncio.Future[None] | None:
+        """Buffer one event and queue it for the journal; never blocks, never raises.
+
+        Await the returned future (None: nothing to wait for) before answering the
+        client: it is done once the event is journaled."""
         try:
-            self._buffer.append(event)
-            self._journal.append(event)
+            payload = event.SerializeToString()
+            self._buffer.append(payload)
+            journaled = self._journal_writer.append(payload)
             self._idle.clear()
             self._has_events.set()
             if len(self._buffer) >= self._max_batch:
                 self._buffer_full.set()
+            return journaled
         except Exception:  # pragma: no cover - a sink must not break a request
             log.exception("usage emit failed")
+            return None
 
     # -- metrics ---------------------------------------------------------------
 
@@ -159,8 +180,9 @@ class UsageReporter:
         for ref in found.refs:
             self._add_pending(_Pending(ref.batch_id, ref.events, ref, None))
         hold = _JournalHold(found.held_segments, len(found.unspooled))
-        for batch in found.unspooled:
-            self._add_pending(_Pending(batch.batch_id, len(batch.events), None, batch, hold))
+        for batch in map(encoded, found.unspooled):
+            self._add_pending(_Pending(batch.batch_id, batch.events, None, batch, hold))
+        self._journal_writer.start()
         if self._channel is None:
             self._channel = open_channel(self._settings)
         self._tasks = [
@@ -213,8 +235,8 @@ class UsageReporter:
             self._channel = None
         await self._in_io(self._spool.close)
         self._io.shutdown(wait=True)
-        # On the loop, where emit() writes: a later emit finds it closed, never a stale fd.
-        self._journal.close()
+        # Writes what is queued; a later emit is not journaled (it is held in memory).
+        self._journal_writer.close()
 
     # -- flushing --------------------------------------------------------------
 
@@ -234,18 +256,18 @@ class UsageReporter:
     async def _flush_locked(self) -> None:
         events, self._buffer = self._buffer, []
         # In the same step, so the sealed segment holds just these events.
-        sealed = self._journal.rotate()
+        sealing = self._journal_writer.rotate()
         self._has_events.clear()
         self._buffer_full.clear()
         if not events:
             self._update_idle()
             return
-        batches = self._make_batches(events)
+        batches = self._encode_batches(events)
         refs: Sequence[BatchRef | None]
         hold = None
         self._flushing += len(events)
         try:
-            refs = await self._in_io(self._spool_batches, batches, sealed)
+            refs = await self._in_io(self._spool_batches, batches, sealing)
             if self._spool_failing:
                 self._spool_failing = False
                 log.info("usage spool accepting batches again")
@@ -256,6 +278,7 @@ class UsageReporter:
                 self._spool_failing = True
                 log.error("cannot spool usage, holding it in memory: %s", e)
             refs = [None] * len(batches)
+            sealed = await asyncio.wrap_future(sealing)
             if sealed is not None:
                 hold = _JournalHold([sealed], len(batches))
         finally:
@@ -263,26 +286,28 @@ class UsageReporter:
         for batch, ref in zip(batches, refs, strict=True):
             keep = ref is None or self._in_memory < self._max_in_memory
             self._add_pending(
-                _Pending(batch.batch_id, len(batch.events), ref, batch if keep else None, hold)
+                _Pending(batch.batch_id, batch.events, ref, batch if keep else None, hold)
             )
 
-    def _make_batches(
-        self, events: list[usage_pb2.UsageEvent]
-    ) -> list[usage_service_pb2.ReportUsageRequest]:
-        return [
-            usage_service_pb2.ReportUsageRequest(
-                batch_id=self._new_batch_id(),
-                events=chunk,
-                dataplane_id=self._settings.node_id,
-            )
-            for chunk in _chunks(events, self._max_batch, MAX_BATCH_BYTES)
-        ]
+    def _encode_batches(self, events: list[bytes]) -> list[EncodedBatch]:
+        return encode_batches(
+            events,
+            dataplane_id=self._settings.node_id,
+            new_batch_id=self._new_batch_id,
+            max_events=self._max_batch,
+            max_bytes=MAX_BATCH_BYTES,
+        )
+
+    def _make_batches(self, events: list[usage_pb2.UsageEvent]) -> list[EncodedBatch]:
+        """(Recovery) batches of journaled events."""
+        return self._encode_batches([e.SerializeToString() for e in events])
 
     def _spool_batches(
-        self, batches: list[usage_service_pb2.ReportUsageRequest], sealed: int | None
+        self, batches: list[EncodedBatch], sealing: Future[int | None]
     ) -> list[BatchRef]:
         """(I/O thread) Spool durably, then drop the journal segment they came from."""
         refs = self._spool.append(batches)
+        sealed = sealing.result()  # the journal writer has sealed it (written and closed)
         if sealed is not None:
             self._journal.remove([sealed])
         return refs
@@ -335,11 +360,15 @@ class UsageReporter:
 
     async def _stream_once(self) -> None:
         assert self._channel is not None
-        stub = usage_service_pb2_grpc.UsageServiceStub(self._channel)
-        # As for config: the channel's reconnect backoff, not a second one of ours.
-        call = stub.ReportUsage(
-            metadata=auth_metadata(self._settings.node_token), wait_for_ready=True
+        # The generated stub's serializer, except that batches serialized at flush go as
+        # they are.
+        report_usage = self._channel.stream_stream(
+            _REPORT_USAGE,
+            request_serializer=serialize,
+            response_deserializer=usage_service_pb2.ReportUsageResponse.FromString,
         )
+        # As for config: the channel's reconnect backoff, not a second one of ours.
+        call = report_usage(metadata=auth_metadata(self._settings.node_token), wait_for_ready=True)
         # Every unacknowledged batch, oldest first; new ones are appended by _add_pending.
         self._send_queue = deque(self._pending)
         sent: set[str] = set()
@@ -379,10 +408,10 @@ class UsageReporter:
             sent.add(batch_id)
             # What else is waiting once this batch is on its way (the control plane's
             # view of how far behind this data plane's usage is).
-            request.backlog_events = self.queue_depth() - sum(
+            backlog = self.queue_depth() - sum(
                 self._pending[b].events for b in sent if b in self._pending
             )
-            await call.write(request)
+            await call.write(with_backlog(request, backlog))
 
     async def _read_loop(self, call: Any, sent: set[str]) -> None:
         while True:
@@ -425,20 +454,3 @@ class UsageReporter:
                 detail,
                 self.queue_depth(),
             )
-
-
-def _chunks(
-    events: list[usage_pb2.UsageEvent], size: int, max_bytes: int
-) -> Iterator[list[usage_pb2.UsageEvent]]:
-    """Runs of at most `size` events and about `max_bytes` (an event is never split)."""
-    chunk: list[usage_pb2.UsageEvent] = []
-    chunk_bytes = 0
-    for event in events:
-        event_bytes = event.ByteSize()
-        if chunk and (len(chunk) >= size or chunk_bytes + event_bytes > max_bytes):
-            yield chunk
-            chunk, chunk_bytes = [], 0
-        chunk.append(event)
-        chunk_bytes += event_bytes
-    if chunk:
-        yield chunk

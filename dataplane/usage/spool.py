@@ -26,6 +26,7 @@ from typing import BinaryIO
 
 from google.protobuf.message import DecodeError
 
+from dataplane.usage.batch import Batch, encoded
 from dataplane.usage.framing import HEADER as _HEADER
 from dataplane.usage.framing import frame, unframe
 from oggy.contract.files import fsync_dir
@@ -141,12 +142,12 @@ class Spool:
 
     # -- operations ------------------------------------------------------------
 
-    def append(self, batches: Sequence[usage_service_pb2.ReportUsageRequest]) -> list[BatchRef]:
+    def append(self, batches: Sequence[Batch]) -> list[BatchRef]:
         """Durably append batches (one fsync for all); raise SpoolFull if over the cap."""
         if not self._recovered:
             raise SpoolError("recover() must run before append()")
-        payloads = [b.SerializeToString() for b in batches]
-        added = sum(_HEADER.size + len(p) for p in payloads)
+        batches = [encoded(b) for b in batches]
+        added = sum(_HEADER.size + len(b.payload) for b in batches)
         with self._lock:
             if self._size + added > self._max_bytes:
                 raise SpoolFull(
@@ -155,8 +156,9 @@ class Spool:
                 )
             seg, f = self._writable_segment()
             refs = []
-            for batch, payload in zip(batches, payloads, strict=True):
-                ref = BatchRef(batch.batch_id, len(batch.events), seg.seq, seg.size, len(payload))
+            for batch in batches:
+                payload = batch.payload
+                ref = BatchRef(batch.batch_id, batch.events, seg.seq, seg.size, len(payload))
                 f.write(frame(payload))
                 seg.size += _HEADER.size + len(payload)
                 seg.unacked.add(batch.batch_id)

@@ -281,11 +281,14 @@ _KILLED_AFTER_EMIT = textwrap.dedent(
         reporter = UsageReporter(s, max_batch_events=100, flush_interval_s=0.01)
         await reporter.start()
         n = int(n)
+        journaled = []
         for i in range(n):
-            reporter.emit(usage_pb2.UsageEvent(event_id=f"e{i:05d}"))
+            journaled.append(reporter.emit(usage_pb2.UsageEvent(event_id=f"e{i:05d}")))
             if i % 50 == 49 and i < n - 1:
                 await asyncio.sleep(0.002)  # traffic pacing: flushes spool some meanwhile
-        # Answered: the last emit returned. Die before anything else can run.
+        # Every request answered: each waits for its event's journal write, as the HTTP
+        # layer does. Die before anything else can run.
+        await asyncio.gather(*journaled)
         os.kill(os.getpid(), signal.SIGKILL)
 
     asyncio.run(main())

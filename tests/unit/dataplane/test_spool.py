@@ -171,19 +171,52 @@ def test_recover_counts_existing_bytes_against_the_cap(tmp_path: Path) -> None:
 
 
 def test_reporter_batches_are_bounded_by_count_and_bytes() -> None:
-    from dataplane.usage.reporter import _chunks
+    from dataplane.usage.batch import chunks as _chunks
     from oggy.v1 import usage_pb2
 
-    small = [usage_pb2.UsageEvent(event_id=f"e{i}") for i in range(5)]
+    def ser(events: list[usage_pb2.UsageEvent]) -> list[bytes]:
+        return [e.SerializeToString() for e in events]
+
+    small = ser([usage_pb2.UsageEvent(event_id=f"e{i}") for i in range(5)])
     assert [len(c) for c in _chunks(small, 2, 1 << 20)] == [2, 2, 1]
-    big = [
-        usage_pb2.UsageEvent(
-            event_id=f"b{i}", prompt_text=usage_pb2.PromptText(request_text="x" * 1000)
-        )
-        for i in range(5)
-    ]
+    big = ser(
+        [
+            usage_pb2.UsageEvent(
+                event_id=f"b{i}", prompt_text=usage_pb2.PromptText(request_text="x" * 1000)
+            )
+            for i in range(5)
+        ]
+    )
     chunks = list(_chunks(big, 500, 2500))
     assert [len(c) for c in chunks] == [2, 2, 1]
-    assert [e.event_id for c in chunks for e in c] == [f"b{i}" for i in range(5)]
+    assert [usage_pb2.UsageEvent.FromString(e).event_id for c in chunks for e in c] == [
+        f"b{i}" for i in range(5)
+    ]
     # One event over the cap still travels, alone.
     assert [len(c) for c in _chunks(big[:2], 500, 10)] == [1, 1]
+
+
+def test_encoded_batch_is_the_request_the_control_plane_parses(tmp_path: Path) -> None:
+    from dataplane.usage.batch import encode_batches
+    from oggy.v1 import usage_pb2
+
+    events = [
+        usage_pb2.UsageEvent(event_id=f"e{i}", model="m", total_tokens=i, prompt_tokens=i * 300)
+        for i in range(300)
+    ]
+    ids = iter(["b1", "b2"])
+    batches = encode_batches(
+        [e.SerializeToString() for e in events],
+        dataplane_id="dp-1",
+        new_batch_id=lambda: next(ids),
+        max_events=200,
+        max_bytes=1 << 20,
+    )
+    assert [(b.batch_id, b.events) for b in batches] == [("b1", 200), ("b2", 100)]
+    first = usage_service_pb2.ReportUsageRequest.FromString(batches[0].payload)
+    assert first == usage_service_pb2.ReportUsageRequest(
+        batch_id="b1", events=events[:200], dataplane_id="dp-1"
+    )
+    spool = open_spool(tmp_path)
+    (ref, _) = spool.append(batches)
+    assert spool.read(ref) == first
