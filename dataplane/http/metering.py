@@ -47,6 +47,7 @@ from dataplane.http.upstream import Upstream
 from dataplane.tokens import counter_for_model
 from dataplane.usage_sink import UsageSink
 from oggy.contract import errors
+from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)
 
@@ -226,12 +227,18 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
         rec.prompt = None
         _emit(deps, rec, end)
         return
-    deps.sink.emit(event)
+    _send(deps, event)
 
 
 def _emit(deps: Deps, rec: RequestRecord, end: float) -> None:
     """Settle inline: only when there is nothing to tokenise (no counter is given)."""
     try:
-        deps.sink.emit(settle(rec, end, deps.dataplane_id, None))
+        _send(deps, settle(rec, end, deps.dataplane_id, None))
     except Exception:  # the contract says emit never raises; a bug must not 500 a request
         log.exception("usage event failed for request %s", rec.request_id)
+
+
+def _send(deps: Deps, event: usage_pb2.UsageEvent) -> None:
+    deps.sink.emit(event)
+    if event.anomalies:
+        deps.metrics.usage_anomalies(event.anomalies)

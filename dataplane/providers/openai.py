@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataplane.core.usage_extract import Usage, count, detail, extract_usage, make_usage
+from dataplane.core.usage_extract import Reader, Usage, extract_usage
 from dataplane.providers.base import WireFormat
 from oggy.contract.dialects import OPENAI_FAMILY
 
@@ -84,12 +84,13 @@ def _no_stream(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None
 def extract_responses_usage(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    return make_usage(
-        count(usage.get("input_tokens")),
-        count(usage.get("output_tokens")),
-        count(usage.get("total_tokens")),
-        cached=detail(usage, "input_tokens_details", "cached_tokens"),
-        reasoning=detail(usage, "output_tokens_details", "reasoning_tokens"),
+    r = Reader(usage)
+    return r.usage(
+        r.main("input_tokens"),
+        r.main("output_tokens"),
+        r.main("total_tokens"),
+        cached=r.detail("cached_tokens", "input_tokens_details"),
+        reasoning=r.detail("reasoning_tokens", "output_tokens_details"),
     )
 
 
