@@ -21,6 +21,7 @@ from aiohttp import web
 from dataplane.config.client import ConfigStreamClient
 from dataplane.config.holder import ConfigHolder
 from dataplane.http.app import HttpOptions, create_app
+from dataplane.http.wire import GatewayRunner
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
@@ -64,7 +65,7 @@ async def create_dataplane(settings: Settings) -> Dataplane:
     try:
         await config_client.start()
         app = create_app(holder, reporter, HttpOptions.from_settings(settings))
-        runner = web.AppRunner(
+        runner = GatewayRunner(
             app, shutdown_timeout=settings.shutdown_grace_s, access_log=None, handle_signals=False
         )
         await runner.setup()

@@ -120,7 +120,7 @@ def metered(
         except asyncio.CancelledError:
             cancelled = True
             if not settling and not rec.error_type:
-                rec.fail(499, "client_disconnected")
+                rec.fail(errors.ClientDisconnected.status, errors.ClientDisconnected.code)
             raise
         except Exception:
             log.exception("unhandled error in %s (request %s)", path, rec.request_id)
@@ -162,6 +162,8 @@ async def read_body(request: web.Request, max_body: int) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.") from None
+    except ConnectionResetError:  # the client hung up mid-body: its doing, not a fault
+        raise errors.ClientDisconnected() from None
 
 
 async def _admission(
@@ -184,7 +186,7 @@ async def _admission(
     if endpoint.reads_body and not isinstance(found, errors.GatewayError):
         try:
             body = await read_body(request, deps.max_body_bytes)
-        except errors.RequestTooLarge as e:
+        except (errors.RequestTooLarge, errors.ClientDisconnected) as e:
             body = e  # refused at the body step, after the caller checks
     ask = Ask(
         headers,
@@ -204,6 +206,15 @@ async def _admission(
             rec.stream = req.stream  # type: ignore[union-attr]
             rec.prompt.request(req.body)  # type: ignore[union-attr]
     return verdict
+
+
+def record_unparsed(deps: Deps, peer: str, err: errors.GatewayError) -> None:
+    """The usage event of a request that could not even be parsed (wire.GatewayRunner):
+    no endpoint, no key, only who sent it and what it was told."""
+    event_id = deps.new_id()
+    rec = RequestRecord(event_id, event_id, "", time.time_ns(), time.perf_counter(), peer)
+    rec.fail(err.status, err.code)
+    _emit(deps, rec, rec.start_mono)
 
 
 def _start_settle(rec: RequestRecord, deps: Deps) -> asyncio.Task[None] | None:
