@@ -205,9 +205,7 @@ def _who(ev: usage_pb2.UsageEvent, verdict: Verdict, anomalies: set[str]) -> Non
         ev.policy_reason = verdict.error.code
 
 
-def _price(
-    ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage, anomalies: set[str]
-) -> None:
+def _price(ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage, anomalies: set[str]) -> None:
     """Cost at the serving provider's rates (unset when unpriced)."""
     served = rec.served
     verdict = rec.verdict

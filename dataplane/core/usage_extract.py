@@ -131,17 +131,30 @@ class Reader:
         )
 
 
-def extract_usage(usage: Any) -> Usage | None:
-    """Counts from an OpenAI chat/completions/embeddings `usage` object."""
+# Where an OpenAI-style usage object keeps its counts: (prompt, completion, total,
+# prompt details, completion details). Chat/completions/embeddings name them so;
+# the Responses API says input/output (providers.openai).
+CHAT_USAGE_NAMES = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+
+
+def extract_usage(usage: Any, names: tuple[str, ...] = CHAT_USAGE_NAMES) -> Usage | None:
+    """Counts from an OpenAI-style `usage` object whose fields are called `names`."""
     if not isinstance(usage, dict):
         return None
+    prompt, completion, total, prompt_details, completion_details = names
     r = Reader(usage)
     return r.usage(
-        r.main("prompt_tokens"),
-        r.main("completion_tokens"),
-        r.main("total_tokens"),
-        cached=r.detail("cached_tokens", "prompt_tokens_details"),
-        reasoning=r.detail("reasoning_tokens", "completion_tokens_details"),
+        r.main(prompt),
+        r.main(completion),
+        r.main(total),
+        cached=r.detail("cached_tokens", prompt_details),
+        reasoning=r.detail("reasoning_tokens", completion_details),
     )
 
 

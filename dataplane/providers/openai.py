@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataplane.core.usage_extract import Reader, Usage, extract_usage
+from dataplane.core.usage_extract import Usage, extract_usage
 from dataplane.providers.base import WireFormat
 from oggy.contract.dialects import OPENAI_FAMILY
 
@@ -81,17 +81,17 @@ def _no_stream(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None
 # ---------------------------------------------------------------- responses
 
 
+_RESPONSES_USAGE_NAMES = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+
+
 def extract_responses_usage(usage: Any) -> Usage | None:
-    if not isinstance(usage, dict):
-        return None
-    r = Reader(usage)
-    return r.usage(
-        r.main("input_tokens"),
-        r.main("output_tokens"),
-        r.main("total_tokens"),
-        cached=r.detail("cached_tokens", "input_tokens_details"),
-        reasoning=r.detail("reasoning_tokens", "output_tokens_details"),
-    )
+    return extract_usage(usage, _RESPONSES_USAGE_NAMES)
 
 
 def responses_usage(body: Any) -> Usage | None:
