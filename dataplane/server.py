@@ -22,6 +22,7 @@ from dataplane.config.client import ConfigStreamClient
 from dataplane.config.holder import ConfigHolder
 from dataplane.config.last_good import LastGoodCompiler
 from dataplane.http.app import HttpOptions, create_app
+from dataplane.http.wire import GatewayRunner
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
@@ -65,7 +66,7 @@ async def create_dataplane(settings: Settings) -> Dataplane:
     try:
         await config_client.start()
         app = create_app(holder, reporter, HttpOptions.from_settings(settings))
-        runner = web.AppRunner(
+        runner = GatewayRunner(
             app, shutdown_timeout=settings.shutdown_grace_s, access_log=None, handle_signals=False
         )
         await runner.setup()

@@ -5,7 +5,9 @@ Responses API; Anthropic messages. `mock:no_usage` leaves usage out of every
 reply (to exercise the gateway's estimates); `mock:cache_write=N` sets
 Anthropic's `cache_creation_input_tokens` (and `mock:cached=N` its cache reads);
 `mock:split` writes a stream in odd 7-byte pieces, and `mock:chunk_delay_ms=N`
-spaces its events out.
+spaces its events out. `mock:usage_strings`, `mock:usage_huge` and
+`mock:usage_negative` make every token count of the usage malformed (`"12"`,
+`1e30`, `-13`), as broken OpenAI-compatible servers send them.
 
 No I/O here, so the scripting rules and the usage arithmetic are tested without a server.
 The data plane forwards only an allowlist of client headers, so every knob can be set
@@ -49,6 +51,12 @@ _HEADERS = {
 _MAGIC_FIELDS = frozenset(_HEADERS.values())
 # Boolean knobs: `mock:NAME`, or header `x-mock-NAME` (dashes) set to 1/true/yes.
 _FLAGS = ("error_in_stream", "no_usage", "split")
+# Malformed usage: knob (`mock:NAME`, or header `x-mock-bad-usage: NAME`) → a count's spoiling.
+_BAD_USAGE = {
+    "usage_strings": str,
+    "usage_huge": lambda n: 1e30,
+    "usage_negative": lambda n: -(n + 1),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,8 @@ class Script:
     split: bool = False
     # Stream: wait this long between two events, like tokens being generated.
     chunk_delay_ms: int = 0
+    # One of _BAD_USAGE: every main token count comes back malformed that way.
+    bad_usage: str = ""
 
 
 class BadRequest(ValueError):
@@ -84,8 +94,12 @@ def parse_script(headers: Mapping[str, str], body: Mapping[str, Any]) -> Script:
     for flag in _FLAGS:
         if headers.get("x-mock-" + flag.replace("_", "-"), "").lower() in ("1", "true", "yes"):
             values[flag] = True
+    if headers.get("x-mock-bad-usage") in _BAD_USAGE:
+        values["bad_usage"] = headers["x-mock-bad-usage"]
     for name, number in _MAGIC.findall(last_user_text(body)):
-        if name in _FLAGS:
+        if name in _BAD_USAGE:
+            values["bad_usage"] = name
+        elif name in _FLAGS:
             values[name] = True
         elif name in _MAGIC_FIELDS and number:
             values[name] = int(number)
@@ -191,14 +205,23 @@ def reply_words(count: int) -> tuple[str, ...]:
     return tuple(words)
 
 
+def spoil(script: Script, counts: dict[str, Any]) -> dict[str, Any]:
+    """`counts` as the script's broken server sends them (unchanged by default)."""
+    bad = _BAD_USAGE.get(script.bad_usage)
+    return counts if bad is None else {k: bad(v) for k, v in counts.items()}
+
+
 def usage(body: Mapping[str, Any], script: Script) -> dict[str, Any]:
     prompt = prompt_tokens(body)
     completion = len(reply_words(script.words))
-    result: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
+    result: dict[str, Any] = spoil(
+        script,
+        {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        },
+    )
     if script.cached is not None:
         result["prompt_tokens_details"] = {"cached_tokens": script.cached}
     if script.reasoning is not None:
@@ -331,19 +354,22 @@ def embeddings_body(body: Mapping[str, Any], script: Script) -> dict[str, Any]:
     ]
     out: dict[str, Any] = {"object": "list", "data": data, "model": body["model"]}
     if not script.no_usage:
-        out["usage"] = {"prompt_tokens": words, "total_tokens": words}
+        out["usage"] = spoil(script, {"prompt_tokens": words, "total_tokens": words})
     return out
 
 
 def responses_usage(body: Mapping[str, Any], script: Script) -> dict[str, Any]:
     prompt = prompt_tokens(body)
     completion = len(reply_words(script.words))
-    return {
+    main = {
         "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": script.cached or 0},
         "output_tokens": completion,
-        "output_tokens_details": {"reasoning_tokens": script.reasoning or 0},
         "total_tokens": prompt + completion,
+    }
+    return {
+        **spoil(script, main),
+        "input_tokens_details": {"cached_tokens": script.cached or 0},
+        "output_tokens_details": {"reasoning_tokens": script.reasoning or 0},
     }
 
 
@@ -407,11 +433,11 @@ def anthropic_usage(body: Mapping[str, Any], script: Script, *, output: int) -> 
     """`input_tokens` excludes cache reads and writes, as Anthropic counts them."""
     read = script.cached or 0
     written = script.cache_write or 0
+    main = {"input_tokens": max(prompt_tokens(body) - read - written, 0), "output_tokens": output}
     return {
-        "input_tokens": max(prompt_tokens(body) - read - written, 0),
+        **spoil(script, main),
         "cache_creation_input_tokens": written,
         "cache_read_input_tokens": read,
-        "output_tokens": output,
     }
 
 
@@ -470,7 +496,7 @@ def messages_events(
         "delta": {"stop_reason": "end_turn", "stop_sequence": None},
     }
     if not script.no_usage:
-        delta["usage"] = {"output_tokens": len(reply_words(script.words))}
+        delta["usage"] = spoil(script, {"output_tokens": len(reply_words(script.words))})
     events.append(("message_delta", delta))
     events.append(("message_stop", {"type": "message_stop"}))
     return events

@@ -108,9 +108,13 @@ _V2 = (
     "CREATE INDEX prompt_logs_expire ON prompt_logs (expire_us)",
 )
 
+# Issue 15 (hostile input): what was wrong with the data an event was built from
+# (UsageEvent.anomalies), as a JSON array of kinds.
+_V3 = ("ALTER TABLE usage_events ADD COLUMN anomalies {text} NOT NULL DEFAULT '[]'",)
+
 _RECORD_VERSION_SQL = "INSERT INTO schema_migrations (version, applied_us) VALUES (?, ?)"
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -53,7 +53,7 @@ _SCALARS: tuple[str, ...] = (
     "requested_model",
 )
 _OPTIONAL = ("cached_tokens", "reasoning_tokens", "cache_creation_tokens", "cost_micro_usd")
-_JSON = ("labels", "attempts")
+_JSON = ("labels", "attempts", "anomalies")
 # UpstreamAttempt has scalar fields only; each becomes a key of its JSON object.
 _ATTEMPT_FIELDS = tuple(f.name for f in usage_pb2.UpstreamAttempt.DESCRIPTOR.fields)
 # PromptMetadata fields, each a column of the same name.
@@ -105,6 +105,7 @@ def event_to_row(event: usage_pb2.UsageEvent) -> tuple[Any, ...]:
     values["attempts"] = _json(
         [{f: getattr(a, f) for f in _ATTEMPT_FIELDS} for a in event.attempts]
     )
+    values["anomalies"] = _json(list(event.anomalies))
     has_prompt = event.HasField("prompt")
     for f in PROMPT_COLUMNS:
         values[f] = getattr(event.prompt, f) if has_prompt else None
@@ -116,6 +117,7 @@ def row_to_event(row: Sequence[Any]) -> usage_pb2.UsageEvent:
     start_us = values.pop("start_us")
     labels = orjson.loads(values.pop("labels"))
     attempts = orjson.loads(values.pop("attempts"))
+    values["anomalies"] = orjson.loads(values["anomalies"])
     prompt = {f: values.pop(f) for f in PROMPT_COLUMNS}
     values["stream"] = bool(values["stream"])
     for f in _OPTIONAL:

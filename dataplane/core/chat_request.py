@@ -9,6 +9,8 @@ responses, Anthropic messages); all share the rules:
   (`stream_options.include_usage`); whether the client asked too decides if
   the usage chunk is shown to it (Responses and Anthropic streams always carry
   usage);
+- every integer field is bounded (`request_numbers`): a value no request can
+  mean is refused before it is forwarded or recorded;
 - the body is re-serialised only when something changed, or when routing sends
   it to a different model (`payload_for`): most requests go up byte for byte.
 """
@@ -21,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from dataplane.core.request_numbers import check_integers
 from oggy.contract import errors
 from oggy.contract.policy import cap_max_tokens_fields
 
@@ -99,13 +102,11 @@ def _stream(body: dict[str, Any]) -> bool:
 
 
 def _max_tokens(body: dict[str, Any], names: tuple[str, ...]) -> int | None:
+    """The first max-output field given (already bounded by `check_integers`)."""
     for name in names:
         v = body.get(name)
-        if v is None:
-            continue
-        if type(v) is not int or v < 0:
-            raise errors.InvalidRequest(f"`{name}` must be a non-negative integer.", param=name)
-        return v
+        if v is not None:
+            return v  # type: ignore[no-any-return]
     return None
 
 
@@ -151,6 +152,7 @@ def _prepare(
         if body.get(name) is None:
             raise errors.InvalidRequest(f"`{name}` is required.", param=name)
     stream = _stream(body) if shape.streams else False
+    check_integers(body)
 
     changed = False
     if not STEERING_FIELDS.isdisjoint(body):
@@ -173,8 +175,7 @@ def _prepare(
             changed = True
 
     if max_tokens_cap and shape.max_fields:
-        # A CAP policy (policy.max_tokens_cap): validate first, then lower or set the bound.
-        _max_tokens(body, shape.max_fields)
+        # A CAP policy (policy.max_tokens_cap): lower or set the bound.
         changed = cap_max_tokens_fields(body, shape.max_fields, max_tokens_cap) or changed
 
     body_model = body.get("model")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataplane.core.event_values import put_int
 from dataplane.core.prompt_metadata import (
     RequestMetadata,
     ResponseMeter,
@@ -89,23 +90,35 @@ class PromptCapture:
             end_s + self.policy.retention_s,
         )
 
-    def fill(self, ev: usage_pb2.UsageEvent, prompt_tokens: int | None, end_s: float) -> None:
-        """Set `ev.prompt` (always) and `ev.prompt_text` (FULL only, redacted)."""
+    def fill(
+        self,
+        ev: usage_pb2.UsageEvent,
+        prompt_tokens: int | None,
+        end_s: float,
+        anomalies: set[str] | None = None,
+    ) -> None:
+        """Set `ev.prompt` (always) and `ev.prompt_text` (FULL only, redacted).
+
+        Numbers come from the client's body: each is fitted to its field, and
+        one that had to be changed is named in `anomalies`."""
+        if anomalies is None:
+            anomalies = set()
         pm = ev.prompt
         pm.SetInParent()  # present on every event of an authorised request, even all zeros
         meta = self.meta
         if meta is not None:
-            pm.message_count = meta.message_count
-            pm.requested_max_tokens = meta.requested_max_tokens
-            pm.tool_count = meta.tool_count
-            pm.request_bytes = meta.request_bytes
-            pm.context_tokens = prompt_tokens if prompt_tokens else estimate_context_tokens(meta)
+            put_int(pm, "message_count", meta.message_count, anomalies)
+            put_int(pm, "requested_max_tokens", meta.requested_max_tokens, anomalies)
+            put_int(pm, "tool_count", meta.tool_count, anomalies)
+            put_int(pm, "request_bytes", meta.request_bytes, anomalies)
+            context = prompt_tokens if prompt_tokens else estimate_context_tokens(meta)
+            put_int(pm, "context_tokens", context, anomalies)
         else:
-            pm.request_bytes = self._request_bytes
+            put_int(pm, "request_bytes", self._request_bytes, anomalies)
             if prompt_tokens:
-                pm.context_tokens = prompt_tokens
+                put_int(pm, "context_tokens", prompt_tokens, anomalies)
         response = self.response
-        pm.response_bytes = response.response_bytes
+        put_int(pm, "response_bytes", response.response_bytes, anomalies)
         mode = self.policy.mode
         if mode is PromptLogging.OFF:
             return

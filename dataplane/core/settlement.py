@@ -2,10 +2,12 @@
 
 Every endpoint ends here, whatever happened (success, refusal, upstream error,
 a client that hung up), so there is one place that says what an event holds:
-- usage is the provider's when it sent counts (`token_source = "provider"`);
-  otherwise, when the request left something to estimate from (a stream cut
-  short, a response without `usage`), a tiktoken estimate (`"estimated"`;
-  DESIGN invariant 7) with the tokenizer injected;
+- usage is the provider's when it sent usable counts (`token_source =
+  "provider"`); otherwise, when the request left something to estimate from (a
+  stream cut short, a response without `usage` or with counts that are not
+  plausible numbers or do not add up), a tiktoken estimate (`"estimated"`;
+  DESIGN invariant 7) with the tokenizer injected, capped at the request's max
+  output tokens; what was wrong with the provider's figures goes in `anomalies`;
 - cost is priced from the admitted key's workspace price book, at the serving
   provider's rates in force when the request started; a model without a price
   stays unpriced (never a silent 0);
@@ -24,6 +26,7 @@ from typing import Any
 from dataplane.core.admission import Refused, Verdict
 from dataplane.core.chat_request import ChatRequest
 from dataplane.core.estimate import Count, estimate_from_text, estimate_usage
+from dataplane.core.event_values import PARTIAL, fit_int, fit_text, put_int
 from dataplane.core.record import RequestRecord
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import Usage
@@ -40,7 +43,7 @@ def response_usage(
 ) -> None:
     """A whole successful response: the provider's usage, else what to estimate from."""
     rec.usage = wire.usage(parsed)
-    if rec.usage is None and req is not None:
+    if (rec.usage is None or not rec.usage.usable) and req is not None:
 
         def estimate(count: Count) -> Usage:
             return estimate_from_text(
@@ -60,7 +63,7 @@ def stream_usage(
     if tap is None:
         return
     rec.usage = tap.usage
-    if rec.usage is None and req is not None:
+    if (rec.usage is None or not rec.usage.usable) and req is not None:
 
         def estimate(count: Count) -> Usage:
             return estimate_usage(
@@ -78,7 +81,7 @@ def stream_usage(
 def settles_in_thread(rec: RequestRecord) -> bool:
     """Whether `settle` does CPU work to keep off the event loop: tokenising for an
     estimate, or redacting prompt text (FULL prompt logging)."""
-    if rec.usage is None and rec.estimate is not None:
+    if rec.estimate is not None and (rec.usage is None or not rec.usage.usable):
         return True
     return rec.prompt is not None and rec.prompt.logs_text
 
@@ -94,86 +97,115 @@ _USAGE_FIELDS = (
     "reasoning_tokens",
     "cache_creation_tokens",
 )
+_INT32 = (-(2**31), 2**31 - 1)
 
 
 def settle(
     rec: RequestRecord, end_mono: float, dataplane_id: str, counter: Counter | None
 ) -> usage_pb2.UsageEvent:
-    """The request's one usage event, `end_mono` being when it ended (perf_counter)."""
-    usage, source = _usage(rec, counter)
+    """The request's one usage event, `end_mono` being when it ended (perf_counter).
+
+    Never raises for what the request carried: every value from outside is fitted
+    to its field (event_values), and a part that still cannot be built is left
+    out; either way the event says so in `anomalies`.
+    """
+    anomalies: set[str] = set()
     first_byte = rec.first_byte
     verdict = rec.verdict
     # One constructor call is the cheapest way to fill a message (empty strings are
     # the proto3 default: passing them costs nothing on the wire).
     ev = usage_pb2.UsageEvent(
         event_id=rec.event_id,
-        request_id=rec.request_id,
+        request_id=fit_text(rec.request_id, anomalies),
         dataplane_id=dataplane_id,
-        client_ip=rec.peer if verdict is None else verdict.client_ip,
+        client_ip=fit_text(rec.peer if verdict is None else verdict.client_ip, anomalies),
         endpoint=rec.endpoint,
-        provider=rec.provider,
-        model=rec.model,
+        provider=fit_text(rec.provider, anomalies),
+        model=fit_text(rec.model, anomalies),
         stream=rec.stream,
-        http_status=rec.http_status,
+        http_status=fit_int(rec.http_status, *_INT32, anomalies),
         latency_ms=(end_mono - rec.start_mono) * 1000.0,
-        error_type=rec.error_type,
-        upstream_request_id=rec.upstream_request_id,
+        error_type=fit_text(rec.error_type, anomalies),
+        upstream_request_id=fit_text(rec.upstream_request_id, anomalies),
         time_to_first_token_ms=(first_byte - rec.start_mono) * 1000.0 if first_byte else 0.0,
     )
     ts = ev.start_time  # what Timestamp.FromNanoseconds does, without its checks
     ts.seconds, ts.nanos = divmod(rec.start_ns, 1_000_000_000)
-    if rec.attempts:
-        ev.attempts.extend(rec.attempts)
-    if verdict is not None:
-        _who(ev, verdict)
-    if usage is not None:
-        _copy(ev, usage, _USAGE_FIELDS)
-        ev.token_source = source
-        _price(ev, rec, usage)
-    if rec.prompt is not None:
-        # Metadata always; redacted text only under FULL logging.
-        end_s = rec.start_ns / 1e9 + (end_mono - rec.start_mono)
-        rec.prompt.fill(ev, usage.prompt_tokens if usage is not None else None, end_s)
+    usage: Usage | None = None
+    try:
+        if rec.attempts:
+            ev.attempts.extend(rec.attempts)
+        if verdict is not None:
+            _who(ev, verdict, anomalies)
+        usage, source = _usage(rec, counter, anomalies)
+        if usage is not None:
+            _copy(ev, usage, _USAGE_FIELDS, anomalies)
+            ev.token_source = source
+            _price(ev, rec, usage, anomalies)
+        if rec.prompt is not None:
+            # Metadata always; redacted text only under FULL logging.
+            end_s = rec.start_ns / 1e9 + (end_mono - rec.start_mono)
+            prompt_tokens = ev.prompt_tokens if usage is not None else None
+            rec.prompt.fill(ev, prompt_tokens, end_s, anomalies)
+    except Exception:  # a value nothing above foresaw: the event goes without that part
+        anomalies.add(PARTIAL)
+    if anomalies:
+        ev.anomalies.extend(sorted(anomalies))
     return ev
 
 
-def _usage(rec: RequestRecord, counter: Counter | None) -> tuple[Usage | None, str]:
-    if rec.usage is not None:
-        return rec.usage, "provider"
-    if rec.estimate is None or counter is None or rec.served is None:
-        return None, ""
-    count = counter(rec.served.model)
-    usage = rec.estimate(count) if count is not None else None
-    return usage, "estimated"
+def _usage(
+    rec: RequestRecord, counter: Counter | None, anomalies: set[str]
+) -> tuple[Usage | None, str]:
+    """The provider's counts when usable; else the tokenizer's estimate; else what is known."""
+    reported = rec.usage
+    if reported is not None:
+        anomalies.update(reported.anomalies)
+        if reported.usable:
+            return reported, "provider"
+    if rec.estimate is not None and counter is not None and rec.served is not None:
+        count = counter(rec.served.model)
+        if count is not None:
+            return rec.estimate(count), "estimated"
+    # Unusable figures and nothing to estimate with: the parts that parsed, flagged.
+    return reported, "provider" if reported is not None else ""
 
 
-def _copy(ev: usage_pb2.UsageEvent, source: object, names: tuple[str, ...]) -> None:
+def _copy(
+    ev: usage_pb2.UsageEvent, source: object, names: tuple[str, ...], anomalies: set[str]
+) -> None:
     for name in names:
         value = getattr(source, name)
-        if value is not None:
-            setattr(ev, name, value)
+        if value is None:
+            continue
+        if type(value) is int:
+            put_int(ev, name, value, anomalies)
+        else:
+            setattr(ev, name, fit_text(value, anomalies))
 
 
-def _who(ev: usage_pb2.UsageEvent, verdict: Verdict) -> None:
+def _who(ev: usage_pb2.UsageEvent, verdict: Verdict, anomalies: set[str]) -> None:
     """Who asked, and what admission said about it."""
     key: Any = verdict.key
     if key is not None:
         ev.workspace = key.workspace.name
         ev.key = key.name
     if verdict.attribution is not None:
-        _copy(ev, verdict.attribution, _ATTRIBUTION_FIELDS)
+        _copy(ev, verdict.attribution, _ATTRIBUTION_FIELDS, anomalies)
     elif key is not None:  # refused before the actor token was read: the key's own actor
         ev.actor = key.actor
-    ev.requested_model = verdict.model
+    ev.requested_model = fit_text(verdict.model, anomalies)
     if verdict.shadow_reason:
         ev.shadow_reason = verdict.shadow_reason
-    if verdict.labels:
-        ev.labels.update(verdict.labels)
+    if verdict.labels:  # from a client's header: any bytes
+        labels = ev.labels
+        for name, value in verdict.labels.items():
+            labels[fit_text(name, anomalies)] = fit_text(value, anomalies)
     if type(verdict) is Refused and verdict.error.code in POLICY_REASONS:
         ev.policy_reason = verdict.error.code
 
 
-def _price(ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage) -> None:
+def _price(ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage, anomalies: set[str]) -> None:
     """Cost at the serving provider's rates (unset when unpriced)."""
     served = rec.served
     verdict = rec.verdict
@@ -186,5 +218,5 @@ def _price(ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage) -> None:
         usage.token_counts(),
     )
     if cost is not None:
-        ev.cost_micro_usd = cost.micro_usd
+        put_int(ev, "cost_micro_usd", cost.micro_usd, anomalies)
         ev.price_catalog_version = cost.catalog_version

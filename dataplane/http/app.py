@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from dataplane.http.metering import (
     Handler,
     drain_deferred,
     metered,
+    record_unparsed,
 )
 from dataplane.http.metrics import SINK_GAUGES, Metrics
 from dataplane.http.ops import healthz, metrics_handler, readyz
@@ -24,6 +26,7 @@ from dataplane.http.passthrough import PassthroughHandler
 from dataplane.http.proxy import EndpointSpec, ProxyHandler
 from dataplane.http.upstream import Upstream
 from dataplane.http.v1_models import list_models
+from dataplane.http.wire import HANDLER_ARGS, ON_UNPARSED
 from dataplane.usage_sink import UsageSink
 from oggy.contract.ids import uuid7
 
@@ -77,7 +80,11 @@ def create_app(
     """The data plane's aiohttp application; the upstream client lives as long as the app."""
     options = options or HttpOptions()
     # The whole body limit: a bigger body gets 413 before a byte goes upstream.
-    app = web.Application(middlewares=[error_middleware], client_max_size=options.max_body_bytes)
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=options.max_body_bytes,
+        handler_args=HANDLER_ARGS,
+    )
     upstream = Upstream(
         connect_timeout_s=options.upstream_connect_timeout_s,
         first_byte_timeout_s=options.upstream_first_byte_timeout_s,
@@ -110,6 +117,7 @@ def create_app(
         await drain_deferred(deps)
 
     app.on_cleanup.append(drain_usage)
+    app[ON_UNPARSED] = functools.partial(record_unparsed, deps)
     idle = options.upstream_between_chunks_timeout_s
 
     def proxy(spec: EndpointSpec, path_model: str | None = None) -> Handler:

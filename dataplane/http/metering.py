@@ -48,6 +48,7 @@ from dataplane.http.upstream import Upstream
 from dataplane.tokens import counter_for_model
 from dataplane.usage_sink import UsageSink
 from oggy.contract import errors
+from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ def metered(
         except asyncio.CancelledError:
             cancelled = True
             if not settling and not rec.error_type:
-                rec.fail(499, "client_disconnected")
+                rec.fail(errors.ClientDisconnected.status, errors.ClientDisconnected.code)
             raise
         except Exception:
             log.exception("unhandled error in %s (request %s)", path, rec.request_id)
@@ -164,6 +165,8 @@ async def read_body(request: web.Request, max_body: int) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise errors.RequestTooLarge(f"The request body is larger than {max_body} bytes.") from None
+    except ConnectionResetError:  # the client hung up mid-body: its doing, not a fault
+        raise errors.ClientDisconnected() from None
 
 
 async def _admission(
@@ -186,7 +189,7 @@ async def _admission(
     if endpoint.reads_body and not isinstance(found, errors.GatewayError):
         try:
             body = await read_body(request, deps.max_body_bytes)
-        except errors.RequestTooLarge as e:
+        except (errors.RequestTooLarge, errors.ClientDisconnected) as e:
             body = e  # refused at the body step, after the caller checks
     ask = Ask(
         headers,
@@ -206,6 +209,15 @@ async def _admission(
             rec.stream = req.stream  # type: ignore[union-attr]
             rec.prompt.request(req.body)  # type: ignore[union-attr]
     return verdict
+
+
+def record_unparsed(deps: Deps, peer: str, err: errors.GatewayError) -> None:
+    """The usage event of a request that could not even be parsed (wire.GatewayRunner):
+    no endpoint, no key, only who sent it and what it was told."""
+    event_id = deps.new_id()
+    rec = RequestRecord(event_id, event_id, "", time.time_ns(), time.perf_counter(), peer)
+    rec.fail(err.status, err.code)
+    _emit(deps, rec, rec.start_mono)
 
 
 def _start_settle(rec: RequestRecord, deps: Deps) -> Awaitable[None] | None:
@@ -229,7 +241,7 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
         rec.prompt = None
         journaled = _emit(deps, rec, end)
     else:
-        journaled = deps.sink.emit(event)
+        journaled = _send(deps, event)
     if journaled is not None:
         await journaled
 
@@ -237,7 +249,14 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
 def _emit(deps: Deps, rec: RequestRecord, end: float) -> Awaitable[None] | None:
     """Settle inline: only when there is nothing to tokenise (no counter is given)."""
     try:
-        return deps.sink.emit(settle(rec, end, deps.dataplane_id, None))
+        return _send(deps, settle(rec, end, deps.dataplane_id, None))
     except Exception:  # the contract says emit never raises; a bug must not 500 a request
         log.exception("usage event failed for request %s", rec.request_id)
         return None
+
+
+def _send(deps: Deps, event: usage_pb2.UsageEvent) -> Awaitable[None] | None:
+    journaled = deps.sink.emit(event)
+    if event.anomalies:
+        deps.metrics.usage_anomalies(event.anomalies)
+    return journaled

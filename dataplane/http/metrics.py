@@ -2,14 +2,15 @@
 
 Labels are bounded by construction (endpoint is a route constant, status an
 HTTP code, upstream error kind one of a handful, shadow reasons policy error
-codes), so the series cannot grow with traffic. Each label set's child is looked
-up once and cached, so a request pays a dict hit and an `inc`/`observe` (a lock
-and an add), not a `labels()` lookup.
+codes, usage anomalies settlement's fixed kinds), so the series cannot grow
+with traffic. Each label set's child is looked up once and cached, so a
+request pays a dict hit and an `inc`/`observe` (a lock and an add), not a
+`labels()` lookup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -91,6 +92,15 @@ class Metrics:
                 **labelled,
             )
         )
+        self._usage_anomalies = _Children(
+            Counter(
+                "oggy_usage_anomalies_total",
+                "Usage events recorded with something wrong in what they were built from "
+                "(UsageEvent.anomalies), by kind.",
+                ("kind",),
+                **labelled,
+            )
+        )
         reads = dict(gauges or {})
         if queue_depth is not None:
             reads.setdefault("queue_depth", queue_depth)
@@ -108,6 +118,11 @@ class Metrics:
     def shadow_denial(self, reason: str) -> None:
         """A shadow policy would have blocked a request for `reason` (it was served)."""
         self._shadow_denials[(reason,)].inc()
+
+    def usage_anomalies(self, kinds: Iterable[str]) -> None:
+        """An event's anomalies (a small fixed set of kinds, settlement's)."""
+        for kind in kinds:
+            self._usage_anomalies[(kind,)].inc()
 
     def exposition(self) -> bytes:
         """The registry in the Prometheus text format (served as CONTENT_TYPE)."""

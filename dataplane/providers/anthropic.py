@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataplane.core.usage_extract import Usage, count, make_usage
+from dataplane.core.usage_extract import Reader, Usage
 from dataplane.providers.base import WireFormat
 from oggy.contract.dialects import ANTHROPIC_FAMILY
 
@@ -23,10 +23,12 @@ def extract_usage(usage: Any, base: Usage | None = None) -> Usage | None:
     """Normalised counts from an Anthropic `usage` object; fields it lacks come from `base`."""
     if not isinstance(usage, dict):
         return base
-    plain = count(usage.get("input_tokens"))
-    read = count(usage.get("cache_read_input_tokens"))
-    written = count(usage.get("cache_creation_input_tokens"))
-    output = count(usage.get("output_tokens"))
+    r = Reader(usage)
+    plain = r.main("input_tokens")
+    output = r.main("output_tokens")
+    # Cache reads and writes are part of the prompt: as main as input_tokens.
+    read = r.main("cache_read_input_tokens")
+    written = r.main("cache_creation_input_tokens")
     if base is not None:
         base_read, base_written = base.cached_tokens, base.cache_creation_tokens
         if plain is None:
@@ -38,7 +40,15 @@ def extract_usage(usage: Any, base: Usage | None = None) -> Usage | None:
         prompt = None
     else:
         prompt = (plain or 0) + (read or 0) + (written or 0)
-    return make_usage(prompt, output, None, cached=read, cache_creation=written) or base
+    found = r.usage(
+        prompt,
+        output,
+        None,
+        cached=read,
+        cache_creation=written,
+        base=base.anomalies if base is not None else (),
+    )
+    return found or base
 
 
 def messages_usage(body: Any) -> Usage | None:

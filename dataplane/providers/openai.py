@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataplane.core.usage_extract import Usage, count, detail, extract_usage, make_usage
+from dataplane.core.usage_extract import Usage, extract_usage
 from dataplane.providers.base import WireFormat
 from oggy.contract.dialects import OPENAI_FAMILY
 
@@ -81,16 +81,17 @@ def _no_stream(obj: dict[str, Any], current: Usage | None) -> tuple[Usage | None
 # ---------------------------------------------------------------- responses
 
 
+_RESPONSES_USAGE_NAMES = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+
+
 def extract_responses_usage(usage: Any) -> Usage | None:
-    if not isinstance(usage, dict):
-        return None
-    return make_usage(
-        count(usage.get("input_tokens")),
-        count(usage.get("output_tokens")),
-        count(usage.get("total_tokens")),
-        cached=detail(usage, "input_tokens_details", "cached_tokens"),
-        reasoning=detail(usage, "output_tokens_details", "reasoning_tokens"),
-    )
+    return extract_usage(usage, _RESPONSES_USAGE_NAMES)
 
 
 def responses_usage(body: Any) -> Usage | None:

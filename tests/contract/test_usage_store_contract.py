@@ -411,6 +411,7 @@ def full_event(event_id: str, *, seconds: int = T0, expire_s: int | None = NOW +
     if expire_s is not None:
         e.prompt_text.expire_time.seconds = expire_s
     e.requested_model = "fast"
+    e.anomalies.extend(["usage_malformed", "value_out_of_range"])
     return e
 
 
@@ -683,11 +684,11 @@ async def test_existing_v1_database_upgrades_in_place(backend: Backend, clock: F
     store = backend.open(clock=clock)
     try:
         assert backend.raw("SELECT version FROM schema_migrations ORDER BY version") == [
-            (1,),
-            (2,),
+            (v,) for v in range(1, LATEST + 1)
         ]
         (got,), _ = await store.list_events(flt(), 10, "")
         assert (got.event_id, got.total_tokens, got.reasoning_tokens) == ("v1", 3, 4)
+        assert list(got.anomalies) == []  # an old row has none (v3 column default)
         assert not got.HasField("cost_micro_usd") and not got.HasField("prompt")
         assert dict(got.labels) == {} and list(got.attempts) == []
         (row,) = await store.summarize(flt(), [])

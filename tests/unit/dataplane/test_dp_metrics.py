@@ -59,3 +59,12 @@ def test_each_metrics_object_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()
     first.upstream_error("broken")
     assert ("oggy_upstream_errors_total", (("kind", "broken"),)) not in samples(second)
+
+
+def test_usage_anomalies_are_counted_by_kind() -> None:
+    m = Metrics()
+    m.usage_anomalies(["usage_malformed", "value_out_of_range"])
+    m.usage_anomalies(["usage_malformed"])
+    text = m.render()
+    assert 'oggy_usage_anomalies_total{kind="usage_malformed"} 2.0' in text
+    assert 'oggy_usage_anomalies_total{kind="value_out_of_range"} 1.0' in text

@@ -8,7 +8,13 @@ import orjson
 import pytest
 
 from dataplane.core.chat_request import prepare_chat
-from dataplane.core.usage_extract import Usage, error_code, extract_usage
+from dataplane.core.usage_extract import (
+    USAGE_DETAIL_MALFORMED,
+    Usage,
+    error_code,
+    extract_usage,
+)
+from dataplane.core.usage_extract import USAGE_MALFORMED as BAD
 from oggy.contract import errors
 from oggy.contract.ids import Uuid7
 
@@ -22,9 +28,10 @@ UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
         ({"prompt_tokens": 3, "completion_tokens": 4}, Usage(3, 4, 7)),  # total recomputed
         ({"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}, Usage(0, 0, 0)),
         ({"prompt_tokens": 3, "completion_tokens": None}, Usage(3, 0, 3)),
-        ({"prompt_tokens": -1, "completion_tokens": 2}, Usage(0, 2, 2)),
-        ({"prompt_tokens": "3", "completion_tokens": 2.0}, None),
-        ({"prompt_tokens": True, "completion_tokens": 1}, Usage(0, 1, 1)),
+        # Present but implausible: unusable (settlement estimates), never a silent 0.
+        ({"prompt_tokens": -1, "completion_tokens": 2}, Usage(0, 2, 2, anomalies=(BAD,))),
+        ({"prompt_tokens": "3", "completion_tokens": 2.0}, Usage(0, 0, 0, anomalies=(BAD,))),
+        ({"prompt_tokens": True, "completion_tokens": 1}, Usage(0, 1, 1, anomalies=(BAD,))),
         ({"total_tokens": 9}, Usage(0, 0, 9)),
         (
             {
@@ -41,7 +48,7 @@ UUID7 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
                 "prompt_tokens_details": {"cached_tokens": -3},
                 "completion_tokens_details": None,
             },
-            Usage(1, 0, 1),
+            Usage(1, 0, 1, anomalies=(USAGE_DETAIL_MALFORMED,)),
         ),
         ({}, None),
         (None, None),

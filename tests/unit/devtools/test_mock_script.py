@@ -106,3 +106,22 @@ def test_validate_request() -> None:
             continue
         raise AssertionError(f"accepted {bad!r}")
     mock_script.validate_request(body("hi"))
+
+
+def test_bad_usage_knobs_spoil_every_main_count() -> None:
+    for knob, check in [
+        ("usage_strings", lambda v: isinstance(v, str)),
+        ("usage_huge", lambda v: v == 1e30),
+        ("usage_negative", lambda v: isinstance(v, int) and v < 0),
+    ]:
+        b = body(f"hi mock:{knob}")
+        script = mock_script.parse_script({}, b)
+        assert script.bad_usage == knob
+        chat = mock_script.usage(b, script)
+        assert all(check(chat[k]) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+        responses = mock_script.responses_usage(b, script)
+        assert all(check(responses[k]) for k in ("input_tokens", "output_tokens"))
+        anthropic = mock_script.anthropic_usage(b, script, output=3)
+        assert check(anthropic["input_tokens"]) and check(anthropic["output_tokens"])
+    assert mock_script.parse_script({"x-mock-bad-usage": "usage_huge"}, body("hi")).bad_usage
+    assert mock_script.usage(body("hi"), Script())["prompt_tokens"] == 5  # default: sane

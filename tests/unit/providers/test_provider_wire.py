@@ -8,6 +8,9 @@ import orjson
 import pytest
 
 from dataplane.core.stream_tap import StreamTap
+from dataplane.core.usage_extract import USAGE_DETAIL_MALFORMED as DETAIL_MALFORMED
+from dataplane.core.usage_extract import USAGE_INCONSISTENT as INCONSISTENT
+from dataplane.core.usage_extract import USAGE_MALFORMED as MALFORMED
 from dataplane.core.usage_extract import Usage
 from dataplane.providers import anthropic, openai
 from oggy.contract import dialects
@@ -143,7 +146,29 @@ BIG = 10**9 + 1
             },
             Usage(10, 5, 15, cached_tokens=4, reasoning_tokens=2),
         ),
-        (openai.CHAT, {"usage": {"prompt_tokens": BIG, "completion_tokens": 3}}, Usage(0, 3, 3)),
+        # A present but implausible count is unusable (estimated later), never a silent 0.
+        (
+            openai.CHAT,
+            {"usage": {"prompt_tokens": BIG, "completion_tokens": 3}},
+            Usage(0, 3, 3, anomalies=(MALFORMED,)),
+        ),
+        (
+            openai.CHAT,
+            {"usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 99}},
+            Usage(10, 5, 99, anomalies=(INCONSISTENT,)),
+        ),
+        (
+            openai.CHAT,
+            {
+                "usage": {
+                    "prompt_tokens": 1,
+                    "completion_tokens": 2,
+                    "total_tokens": 3,
+                    "prompt_tokens_details": {"cached_tokens": -4},
+                }
+            },
+            Usage(1, 2, 3, anomalies=(DETAIL_MALFORMED,)),
+        ),
         (openai.CHAT, {"usage": None}, None),
         (openai.EMBEDDINGS, {"usage": {"prompt_tokens": 8, "total_tokens": 8}}, Usage(8, 0, 8)),
         (
@@ -162,7 +187,7 @@ BIG = 10**9 + 1
         (
             openai.RESPONSES,
             {"usage": {"input_tokens": -1, "output_tokens": "9"}},
-            None,
+            Usage(0, 0, 0, anomalies=(MALFORMED,)),
         ),
         (
             anthropic.MESSAGES,
@@ -181,7 +206,11 @@ BIG = 10**9 + 1
             {"usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": None}},
             Usage(10, 5, 15),
         ),
-        (anthropic.MESSAGES, {"usage": {"output_tokens": 2.5}}, None),
+        (
+            anthropic.MESSAGES,
+            {"usage": {"output_tokens": 2.5}},
+            Usage(0, 0, 0, anomalies=(MALFORMED,)),
+        ),
         (anthropic.MESSAGES, "not an object", None),
     ],
 )

@@ -154,6 +154,24 @@ class RequestTooLarge(GatewayError):
     default_message = "The request body is too large."
 
 
+class HeaderTooLarge(GatewayError):
+    status = 431
+    code = "request_header_fields_too_large"
+    type = "invalid_request_error"
+    default_message = "A request line or header is too large."
+
+
+class ClientDisconnected(GatewayError):
+    """The client went away before the gateway could answer (e.g. while sending its body).
+
+    No one reads the response; the status is what the usage event records."""
+
+    status = 499
+    code = "client_disconnected"
+    type = "invalid_request_error"
+    default_message = "The client closed the connection."
+
+
 class NotReady(GatewayError):
     status = 503
     code = "not_ready"

@@ -40,7 +40,7 @@ USAGE_GROUP_BY_ENDPOINT: UsageGroupBy
 USAGE_GROUP_BY_POLICY_REASON: UsageGroupBy
 
 class UsageEvent(_message.Message):
-    __slots__ = ("event_id", "workspace", "key", "actor", "provider", "model", "endpoint", "stream", "http_status", "error_type", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "token_source", "start_time", "latency_ms", "time_to_first_token_ms", "dataplane_id", "client_ip", "request_id", "upstream_request_id", "cache_creation_tokens", "cost_micro_usd", "price_catalog_version", "team", "app", "environment", "workflow", "labels", "policy_reason", "shadow_reason", "attempts", "prompt", "prompt_text", "requested_model")
+    __slots__ = ("event_id", "workspace", "key", "actor", "provider", "model", "endpoint", "stream", "http_status", "error_type", "prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "reasoning_tokens", "token_source", "start_time", "latency_ms", "time_to_first_token_ms", "dataplane_id", "client_ip", "request_id", "upstream_request_id", "cache_creation_tokens", "cost_micro_usd", "price_catalog_version", "team", "app", "environment", "workflow", "labels", "policy_reason", "shadow_reason", "attempts", "prompt", "prompt_text", "requested_model", "anomalies")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class UsageEvent(_message.Message):
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TEXT_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    ANOMALIES_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     workspace: str
     key: str
@@ -122,7 +123,8 @@ class UsageEvent(_message.Message):
     prompt: PromptMetadata
     prompt_text: PromptText
     requested_model: str
-    def __init__(self, event_id: _Optional[str] = ..., workspace: _Optional[str] = ..., key: _Optional[str] = ..., actor: _Optional[str] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., stream: _Optional[bool] = ..., http_status: _Optional[int] = ..., error_type: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., token_source: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., dataplane_id: _Optional[str] = ..., client_ip: _Optional[str] = ..., request_id: _Optional[str] = ..., upstream_request_id: _Optional[str] = ..., cache_creation_tokens: _Optional[int] = ..., cost_micro_usd: _Optional[int] = ..., price_catalog_version: _Optional[str] = ..., team: _Optional[str] = ..., app: _Optional[str] = ..., environment: _Optional[str] = ..., workflow: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., policy_reason: _Optional[str] = ..., shadow_reason: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[UpstreamAttempt, _Mapping]]] = ..., prompt: _Optional[_Union[PromptMetadata, _Mapping]] = ..., prompt_text: _Optional[_Union[PromptText, _Mapping]] = ..., requested_model: _Optional[str] = ...) -> None: ...
+    anomalies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, event_id: _Optional[str] = ..., workspace: _Optional[str] = ..., key: _Optional[str] = ..., actor: _Optional[str] = ..., provider: _Optional[str] = ..., model: _Optional[str] = ..., endpoint: _Optional[str] = ..., stream: _Optional[bool] = ..., http_status: _Optional[int] = ..., error_type: _Optional[str] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., token_source: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., dataplane_id: _Optional[str] = ..., client_ip: _Optional[str] = ..., request_id: _Optional[str] = ..., upstream_request_id: _Optional[str] = ..., cache_creation_tokens: _Optional[int] = ..., cost_micro_usd: _Optional[int] = ..., price_catalog_version: _Optional[str] = ..., team: _Optional[str] = ..., app: _Optional[str] = ..., environment: _Optional[str] = ..., workflow: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., policy_reason: _Optional[str] = ..., shadow_reason: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[UpstreamAttempt, _Mapping]]] = ..., prompt: _Optional[_Union[PromptMetadata, _Mapping]] = ..., prompt_text: _Optional[_Union[PromptText, _Mapping]] = ..., requested_model: _Optional[str] = ..., anomalies: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpstreamAttempt(_message.Message):
     __slots__ = ("provider", "model", "http_status", "error_type", "latency_ms")
