@@ -102,7 +102,7 @@ def merge_policies(
         values = [getattr(p, field) for p in policies if getattr(p, field) > 0]
         if values:
             setattr(out, field, min(values))
-    bound, cap = output_token_bound(policies)
+    bound, cap, _ = output_token_bound(policies)
     if bound:
         out.max_output_tokens = bound
         out.max_tokens_mode = Policy.MAX_TOKENS_MODE_CAP if cap else Policy.MAX_TOKENS_MODE_REJECT

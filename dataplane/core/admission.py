@@ -185,7 +185,7 @@ def admit(
                 req = endpoint.prepare(body, ask.path_model, max_tokens_cap=policy.max_tokens_cap)
                 model = req.model
                 _allowed(_check_model(key, model), caller)
-                _allowed(policy.check_max_tokens(req.max_output_tokens), caller)
+                _allowed(policy.check_max_tokens(req.requested_max_output_tokens), caller)
                 targets = _model_targets(key, model, endpoint)
             else:
                 content_type = headers.get(CONTENT_TYPE_HEADER) or ""

@@ -57,7 +57,7 @@ class ChatRequest:
     stream: bool
     # Whether the client itself asked for `stream_options.include_usage`.
     client_wants_usage: bool
-    max_output_tokens: int | None
+    max_output_tokens: int | None  # as forwarded (after a CAP policy lowered or set it)
     payload: bytes  # the body to send upstream for `model`
     # The prompt as chat-style messages, kept only to estimate tokens if usage never comes.
     messages: list[Any]
@@ -65,6 +65,9 @@ class ChatRequest:
     body: dict[str, Any] = field(default_factory=dict, repr=False)
     # The `model` value inside `payload` (None when the body has none, e.g. Azure paths).
     body_model: str | None = None
+    # The output-token bound as the client asked, before any CAP policy changed it: what
+    # a REJECT bound judges.
+    requested_max_output_tokens: int | None = None
 
     def payload_for(self, model: str) -> bytes:
         """The body to send when routing serves the request with `model`."""
@@ -174,6 +177,7 @@ def _prepare(
             body["stream_options"] = {**options, "include_usage": True}
             changed = True
 
+    requested_max = _max_tokens(body, shape.max_fields)
     if max_tokens_cap and shape.max_fields:
         # A CAP policy (policy.max_tokens_cap): lower or set the bound.
         changed = cap_max_tokens_fields(body, shape.max_fields, max_tokens_cap) or changed
@@ -188,6 +192,7 @@ def _prepare(
         messages=shape.prompt(body),
         body=body,
         body_model=body_model if isinstance(body_model, str) else None,
+        requested_max_output_tokens=requested_max,
     )
 
 

@@ -319,8 +319,8 @@ async def test_sigkill_right_after_emit_loses_nothing(tmp_path, control_plane_up
     try:
         assert await asyncio.wait_for(proc.wait(), 60) == -signal.SIGKILL
         if not control_plane_up:
-            # The newest events only ever reached the journal.
-            assert set(journaled(spool)) - set(spooled(spool))
+            # Every event is on disk, in the journal or the spool (how many reached the
+            # spool before the kill depends on timing, so only the union is asserted).
             assert set(journaled(spool)) | set(spooled(spool)) == {f"e{i:05d}" for i in range(n)}
             server, _ = await start_server(usage=FakeUsageServicer(store), port=port)
         reporter = UsageReporter(settings(port, spool))

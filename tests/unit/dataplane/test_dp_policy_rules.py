@@ -493,3 +493,27 @@ def test_prepare_chat_still_validates_before_capping() -> None:
     # No cap: the body goes up byte for byte.
     raw = _chat(max_tokens=900)
     assert prepare_chat(raw).payload is raw
+
+
+def test_a_reject_bound_merged_with_a_cap_still_bounds_a_request_that_names_none() -> None:
+    # Found by test_adding_a_policy_never_loosens: CAP 100 alone sends a request without
+    # max_tokens up with 100; adding REJECT 100 once let it through unbounded.
+    cap = Policy(max_output_tokens=100, max_tokens_mode=Policy.MAX_TOKENS_MODE_CAP)
+    reject = Policy(max_output_tokens=100)
+    merged = compile_effective(named([cap, reject]))
+    assert merged.max_tokens_cap == 100  # an unbounded request gets the bound
+    assert isinstance(merged.check_max_tokens(500), Deny)  # over it is still refused
+    req = prepare_chat(
+        orjson.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        max_tokens_cap=merged.max_tokens_cap,
+    )
+    assert req.max_output_tokens == 100 and req.requested_max_output_tokens is None
+    over = prepare_chat(
+        orjson.dumps(
+            {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 500}
+        ),
+        max_tokens_cap=merged.max_tokens_cap,
+    )
+    # Judged on what the client asked for, not on the lowered value.
+    assert over.requested_max_output_tokens == 500
+    assert isinstance(merged.check_max_tokens(over.requested_max_output_tokens), Deny)

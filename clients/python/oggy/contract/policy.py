@@ -123,6 +123,9 @@ class Rules:
     max_output_tokens: int = 0
     # True: a request over the bound is lowered to it; False: refused.
     max_tokens_cap: bool = False
+    # A request that names no bound gets this one (every CAP policy wants that, even
+    # merged with a REJECT one, which still refuses a request over it).
+    max_tokens_fill: bool = False
     require_actor_token: bool = False
     # Provider resource names that may serve; None means any.
     allowed_providers: frozenset[str] | None = None
@@ -205,9 +208,11 @@ class EffectivePolicy:
 
     @property
     def max_tokens_cap(self) -> int:
-        """The bound to lower requests to (CAP mode), 0 when requests are not capped."""
+        """The bound to lower or set requests to (a CAP policy applies), 0 for none. With a
+        REJECT policy merged in, a request over the bound is still refused first
+        (`check_max_tokens` judges the bound the client asked for)."""
         rules = self.enforced
-        return rules.max_output_tokens if rules.max_tokens_cap else 0
+        return rules.max_output_tokens if rules.max_tokens_cap or rules.max_tokens_fill else 0
 
     def check_model(self, model: str) -> Decision:
         decision = self._models.get(model)
@@ -418,25 +423,29 @@ def compile_rules(policies: Sequence[policy_pb2.Policy]) -> Rules:
         if p.allowed_providers:
             names = _provider_names(p)
             providers = names if providers is None else providers & names
-    max_tokens, cap = output_token_bound(policies)
+    max_tokens, cap, fill = output_token_bound(policies)
     return Rules(
         allowed_models=tuple(allowed),
         denied_models=compile_globs(denied),
         allowed_networks=tuple(networks),
         max_output_tokens=max_tokens,
         max_tokens_cap=cap,
+        max_tokens_fill=fill,
         require_actor_token=require_token,
         allowed_providers=providers,
         replay_protection=replay,
     )
 
 
-def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool]:
-    """The smallest non-zero `max_output_tokens` (0: no bound), and whether a request over
-    it is lowered to it (CAP) rather than refused: only if every policy with a bound says
-    CAP, since a bound without a mode rejects."""
+def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool, bool]:
+    """The smallest non-zero `max_output_tokens` (0: no bound); whether a request over it
+    is lowered to it (CAP) rather than refused: only if every policy with a bound says
+    CAP, since a bound without a mode rejects; and whether a request naming no bound gets
+    it: if any policy with a bound says CAP (merging in a REJECT policy must not let an
+    unbounded request through that the CAP policy alone would have bounded)."""
     bound = 0
     all_cap = True
+    any_cap = False
     for p in policies:
         if p.max_output_tokens < 0:
             raise PolicyError(f"policy {p.name}: max_output_tokens must not be negative")
@@ -444,8 +453,10 @@ def output_token_bound(policies: Iterable[policy_pb2.Policy]) -> tuple[int, bool
             continue
         if not bound or p.max_output_tokens < bound:
             bound = p.max_output_tokens
-        all_cap = all_cap and p.max_tokens_mode == _Policy.MAX_TOKENS_MODE_CAP
-    return bound, bool(bound) and all_cap
+        is_cap = p.max_tokens_mode == _Policy.MAX_TOKENS_MODE_CAP
+        all_cap = all_cap and is_cap
+        any_cap = any_cap or is_cap
+    return bound, bool(bound) and all_cap, any_cap
 
 
 def _provider_names(p: policy_pb2.Policy) -> frozenset[str]:
