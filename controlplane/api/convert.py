@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -29,6 +29,9 @@ from oggy.v1 import (
     snapshot_pb2,
     workspace_pb2,
 )
+
+if TYPE_CHECKING:
+    from controlplane.domain import signing_keys
 
 HINT_MIN_KEY_LENGTH = 8  # shorter keys get no hint: four characters would be half the key
 
@@ -294,11 +297,7 @@ def actor(item: Item) -> actor_pb2.Actor:
 
 
 def new_signing_key(
-    request: signing_key_pb2.SigningKey,
-    name: str,
-    public_key_pem: str,
-    fingerprint: str,
-    now: float,
+    request: signing_key_pb2.SigningKey, name: str, material: signing_keys.Material, now: float
 ) -> bytes:
     """Stored without the HMAC secret (that goes to the secrets tree, encrypted)."""
     key = _created(
@@ -307,8 +306,8 @@ def new_signing_key(
         name,
         now,
         ["algorithm"],
-        public_key_pem=public_key_pem,
-        fingerprint=fingerprint,
+        public_key_pem=material.public_key_pem,
+        fingerprint=material.fingerprint,
     )
     return key.SerializeToString()
 

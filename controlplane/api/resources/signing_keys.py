@@ -39,9 +39,7 @@ class SigningKeyRpcs(ServicerBase):
         extra_ops: list[Op] = []
         if material.hmac_secret:
             extra_ops.append(Put(secret_key, self._cipher.encrypt(material.hmac_secret)))
-        value = convert.new_signing_key(
-            request.signing_key, name, material.public_key_pem, material.fingerprint, self._clock()
-        )
+        value = convert.new_signing_key(request.signing_key, name, material, self._clock())
         created = await self._create_child(
             SIGNING_KEY,
             new,
