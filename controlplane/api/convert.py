@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -29,6 +29,9 @@ from oggy.v1 import (
     snapshot_pb2,
     workspace_pb2,
 )
+
+if TYPE_CHECKING:
+    from controlplane.domain import signing_keys
 
 HINT_MIN_KEY_LENGTH = 8  # shorter keys get no hint: four characters would be half the key
 
@@ -53,6 +56,15 @@ def _parse(cls: type[M], item: Item) -> M:
         raise CorruptRecord(f"{item.key} does not hold a {cls.__name__}") from None
 
 
+def _created(
+    cls: type[M], request: M, name: str, now: float, copied: Iterable[str], **set_: Any
+) -> M:
+    """A new stored resource: named `name`, created at `now`, with the `copied` fields
+    taken from the request and the `set_` ones given here."""
+    fields = {field: getattr(request, field) for field in copied}
+    return cls(name=name, create_time=timestamp(now), **fields, **set_)
+
+
 def _out(cls: type[M], item: Item) -> M:
     """The stored resource as the API returns it: its etag is the store's mod revision."""
     message = _parse(cls, item)
@@ -64,11 +76,8 @@ def _out(cls: type[M], item: Item) -> M:
 
 
 def new_workspace(request: workspace_pb2.Workspace, name: str, now: float) -> bytes:
-    ws = workspace_pb2.Workspace(
-        name=name,
-        display_name=request.display_name,
-        create_time=timestamp(now),
-        update_time=timestamp(now),
+    ws = _created(
+        workspace_pb2.Workspace, request, name, now, ["display_name"], update_time=timestamp(now)
     )
     return ws.SerializeToString()
 
@@ -89,13 +98,14 @@ def new_key_material(
     secret_sha256: bytes,
     now: float,
 ) -> bytes:
-    key = key_pb2.GatewayKey(
-        name=name,
-        display_name=request.display_name,
-        actor=request.actor,
+    key = _created(
+        key_pb2.GatewayKey,
+        request,
+        name,
+        now,
+        ["display_name", "actor"],
         state=key_pb2.GatewayKey.STATE_ACTIVE,
         key_prefix=key_prefix,
-        create_time=timestamp(now),
         environment=environment,
     )
     if request.HasField("expire_time"):
@@ -145,13 +155,8 @@ def revoked(material: snapshot_pb2.KeyMaterial, now: float) -> bytes:
 
 
 def new_actor(request: actor_pb2.Actor, name: str, now: float) -> bytes:
-    actor = actor_pb2.Actor(
-        name=name,
-        display_name=request.display_name,
-        kind=request.kind,
-        teams=list(request.teams),
-        disabled=request.disabled,
-        create_time=timestamp(now),
+    actor = _created(
+        actor_pb2.Actor, request, name, now, ["display_name", "kind", "teams", "disabled"]
     )
     return actor.SerializeToString()
 
@@ -175,18 +180,23 @@ def new_provider(
     request: provider_pb2.ProviderCredential, name: str, api_key: str, now: float
 ) -> bytes:
     """The stored credential: never the API key itself (that goes to the secrets tree)."""
-    provider = provider_pb2.ProviderCredential(
-        name=name,
-        display_name=request.display_name,
-        kind=request.kind,
-        base_url=request.base_url,
-        models=list(request.models),
+    copied = [
+        "display_name",
+        "kind",
+        "base_url",
+        "models",
+        "api_version",
+        "deployments",
+        "allow_private_network",
+    ]
+    provider = _created(
+        provider_pb2.ProviderCredential,
+        request,
+        name,
+        now,
+        copied,
         api_key_hint=api_key_hint(api_key),
         api_key_fingerprint=api_key_fingerprint(api_key),
-        create_time=timestamp(now),
-        api_version=request.api_version,
-        deployments=dict(request.deployments),
-        allow_private_network=request.allow_private_network,
     )
     return provider.SerializeToString()
 
@@ -287,19 +297,17 @@ def actor(item: Item) -> actor_pb2.Actor:
 
 
 def new_signing_key(
-    request: signing_key_pb2.SigningKey,
-    name: str,
-    public_key_pem: str,
-    fingerprint: str,
-    now: float,
+    request: signing_key_pb2.SigningKey, name: str, material: signing_keys.Material, now: float
 ) -> bytes:
     """Stored without the HMAC secret (that goes to the secrets tree, encrypted)."""
-    key = signing_key_pb2.SigningKey(
-        name=name,
-        algorithm=request.algorithm,
-        public_key_pem=public_key_pem,
-        fingerprint=fingerprint,
-        create_time=timestamp(now),
+    key = _created(
+        signing_key_pb2.SigningKey,
+        request,
+        name,
+        now,
+        ["algorithm"],
+        public_key_pem=material.public_key_pem,
+        fingerprint=material.fingerprint,
     )
     return key.SerializeToString()
 
@@ -314,9 +322,7 @@ def signing_key_out(item: Item) -> signing_key_pb2.SigningKey:
 
 
 def new_route(request: route_pb2.Route, name: str, now: float) -> bytes:
-    route = route_pb2.Route(
-        name=name, model=request.model, targets=list(request.targets), create_time=timestamp(now)
-    )
+    route = _created(route_pb2.Route, request, name, now, ["model", "targets"])
     return route.SerializeToString()
 
 

@@ -38,6 +38,20 @@ def _check_filter(flt: pb.UsageFilter) -> None:
         raise InvalidArgument("filter.end_time is before filter.start_time")
 
 
+def _paged_rpc(rpc: str, lister: str, field: str) -> Callable[..., Any]:
+    """A List RPC answered by the usage store's method `lister`; its page goes in `field`."""
+    response = getattr(pb, f"{rpc}Response")
+
+    async def page(self: UsageQueries, request: Any, context: Ctx) -> Any:
+        _check_filter(request.filter)
+        list_page: PageLister = getattr(self._usage(), lister)
+        items, token = await list_page(request.filter, request.page_size, request.page_token)
+        return response(**{field: items}, next_page_token=token)
+
+    page.__name__ = page.__qualname__ = rpc
+    return grpc_errors(page)
+
+
 class UsageQueries:
     def __init__(
         self,
@@ -58,18 +72,10 @@ class UsageQueries:
             raise Unavailable("no usage store is configured")
         return self._store
 
-    async def _page(
-        self, request: Any, lister: Callable[[UsageStore], PageLister]
-    ) -> tuple[Sequence[Any], str]:
-        """One page of a List RPC over the usage store: `request`'s filter checked first
-        (INVALID_ARGUMENT before UNAVAILABLE), then `lister(store)` called with it."""
-        _check_filter(request.filter)
-        return await lister(self._usage())(request.filter, request.page_size, request.page_token)
-
-    @grpc_errors
-    async def ListUsageEvents(self, request: pb.ListUsageEventsRequest, context: Ctx):
-        events, token = await self._page(request, lambda store: store.list_events)
-        return pb.ListUsageEventsResponse(usage_events=events, next_page_token=token)
+    # The paged List RPCs: `request`'s filter is checked first (INVALID_ARGUMENT before
+    # UNAVAILABLE), then the usage store lists one page with it.
+    ListUsageEvents = _paged_rpc("ListUsageEvents", "list_events", "usage_events")
+    ListPromptLogs = _paged_rpc("ListPromptLogs", "list_prompt_logs", "prompt_logs")
 
     @grpc_errors
     async def SummarizeUsage(self, request: pb.SummarizeUsageRequest, context: Ctx):
@@ -85,11 +91,6 @@ class UsageQueries:
         _check_filter(request.filter)
         models = await self._usage().list_unpriced_models(request.filter)
         return pb.ListUnpricedModelsResponse(models=models)
-
-    @grpc_errors
-    async def ListPromptLogs(self, request: pb.ListPromptLogsRequest, context: Ctx):
-        logs, token = await self._page(request, lambda store: store.list_prompt_logs)
-        return pb.ListPromptLogsResponse(prompt_logs=logs, next_page_token=token)
 
     @grpc_errors
     async def PurgePromptLogs(self, request: pb.PurgePromptLogsRequest, context: Ctx):

@@ -180,9 +180,14 @@ async def _stream(
     headers: dict[str, str],
 ) -> web.StreamResponse:
     chunks = mock_script.stream_chunks(body, script, completion_id, created)
+    return await _write_events(request, state, script, headers, *_data_stream(chunks))
+
+
+def _data_stream(chunks: list[dict[str, Any]]) -> tuple[list[bytes], bytes, bytes]:
+    """OpenAI's chat/completions SSE framing of `chunks`: its events, error event and end."""
     events = [b"data: " + orjson.dumps(chunk) + b"\n\n" for chunk in chunks]
     error = b"data: " + orjson.dumps(mock_script.error_body(500, "mock error_in_stream")) + b"\n\n"
-    return await _write_events(request, state, script, headers, events, error, b"data: [DONE]\n\n")
+    return events, error, b"data: [DONE]\n\n"
 
 
 def _named(name: str, data: dict[str, Any]) -> bytes:
@@ -233,21 +238,28 @@ async def _write_events(
     return response
 
 
+async def _json_or_stream(
+    request: web.Request,
+    call: _Call,
+    reply: Callable[[], Any],
+    stream: Callable[[], tuple[list[bytes], bytes, bytes]],
+) -> web.StreamResponse:
+    """The scripted answer as one JSON `reply()`, or as the SSE `stream()` when asked to."""
+    if not call.body.get("stream"):
+        return _json(reply(), 200, call.headers)
+    return await _write_events(request, request.app[STATE], call.script, call.headers, *stream())
+
+
 async def completions(request: web.Request) -> web.StreamResponse:
     call = await _prelude(request, lambda b: mock_script.validate_input(b, "prompt"))
     if isinstance(call, web.Response):
         return call
-    body, script = call.body, call.script
-    completion_id, created = f"cmpl-mock{call.n:08d}", int(time.time())
-    if not body.get("stream"):
-        reply = mock_script.completions_body(body, script, completion_id, created)
-        return _json(reply, 200, call.headers)
-    chunks = mock_script.completions_chunks(body, script, completion_id, created)
-    events = [b"data: " + orjson.dumps(c) + b"\n\n" for c in chunks]
-    error = b"data: " + orjson.dumps(mock_script.error_body(500, "mock error_in_stream")) + b"\n\n"
-    state = request.app[STATE]
-    return await _write_events(
-        request, state, script, call.headers, events, error, b"data: [DONE]\n\n"
+    args = (call.body, call.script, f"cmpl-mock{call.n:08d}", int(time.time()))
+    return await _json_or_stream(
+        request,
+        call,
+        lambda: mock_script.completions_body(*args),
+        lambda: _data_stream(mock_script.completions_chunks(*args)),
     )
 
 
@@ -262,19 +274,14 @@ async def responses(request: web.Request) -> web.StreamResponse:
     call = await _prelude(request, lambda b: mock_script.validate_input(b, "input"))
     if isinstance(call, web.Response):
         return call
-    body, script = call.body, call.script
-    response_id, created = f"resp_mock{call.n:08d}", int(time.time())
-    if not body.get("stream"):
-        reply = mock_script.responses_body(body, script, response_id, created)
-        return _json(reply, 200, call.headers)
-    events = [
-        _named(e["type"], e)
-        for e in mock_script.responses_events(body, script, response_id, created)
-    ]
-    error = _named("error", {"type": "error", "code": "server_error", "message": "mock error"})
-    return await _write_events(
-        request, request.app[STATE], script, call.headers, events, error, b""
-    )
+    args = (call.body, call.script, f"resp_mock{call.n:08d}", int(time.time()))
+
+    def stream() -> tuple[list[bytes], bytes, bytes]:
+        events = [_named(e["type"], e) for e in mock_script.responses_events(*args)]
+        error = {"type": "error", "code": "server_error", "message": "mock error"}
+        return events, _named("error", error), b""
+
+    return await _json_or_stream(request, call, lambda: mock_script.responses_body(*args), stream)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:

@@ -6,9 +6,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from oggy.contract.names import WORKSPACES
+
+
+def _key_under(area: str) -> Callable[[Layout, str], str]:
+    """A Layout method: the store key of one entry (a secret, a request id...) in `area`."""
+
+    def key(layout: Layout, entry: str) -> str:
+        return f"{layout.prefix}{area}{entry}"
+
+    return key
+
+
+def _area(area: str, doc: str | None = None) -> property:
+    """A Layout property: the store key of `area` itself (a subtree or a single key)."""
+    return property(lambda layout: f"{layout.prefix}{area}", doc=doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,42 +34,22 @@ class Layout:
         if not self.prefix.endswith("/"):
             raise ValueError("store prefix must end with '/'")
 
-    def resource(self, name: str) -> str:
-        return f"{self.prefix}{name}"
+    resource = _key_under("")
 
     def name_of(self, key: str) -> str:
         return key[len(self.prefix) :]
 
-    @property
-    def workspaces(self) -> str:
-        return f"{self.prefix}{WORKSPACES}/"
-
-    def secret(self, name: str) -> str:
-        return f"{self.prefix}secrets/{name}"
-
-    def request(self, request_id: str) -> str:
-        return f"{self.prefix}requests/{request_id}"
-
-    def key_index(self, key_id: str) -> str:
-        return f"{self.prefix}index/keys/{key_id}"
-
-    @property
-    def secrets(self) -> str:
-        return f"{self.prefix}secrets/"
-
-    @property
-    def catalog_prices(self) -> str:
-        """Catalog-wide prices (`prices/{id}`); workspace overrides sit under workspaces/."""
-        return f"{self.prefix}prices/"
-
-    @property
-    def audit_events(self) -> str:
-        return f"{self.prefix}audit/"
-
-    def audit(self, event_id: str) -> str:
-        return f"{self.prefix}audit/{event_id}"
-
-    @property
-    def prices_seeded(self) -> str:
-        """Set once the default catalog was written, so deleting every price sticks."""
-        return f"{self.prefix}index/prices-seeded"
+    workspaces = _area(f"{WORKSPACES}/")
+    secrets = _area("secrets/")
+    secret = _key_under("secrets/")
+    request = _key_under("requests/")
+    key_index = _key_under("index/keys/")
+    catalog_prices = _area(
+        "prices/", "Catalog-wide prices (`prices/{id}`); workspace overrides sit under workspaces/."
+    )
+    audit_events = _area("audit/")
+    audit = _key_under("audit/")
+    prices_seeded = _area(
+        "index/prices-seeded",
+        "Set once the default catalog was written, so deleting every price sticks.",
+    )

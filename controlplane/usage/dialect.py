@@ -6,16 +6,15 @@ Shared SQL (controlplane.usage.query) is written with `?` placeholders and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
     name: str
-    # Column types for migration templates.
-    int_type: str
-    real_type: str
-    text_type: str
+    # Column type of each `{int}` / `{real}` / `{text}` slot in migration templates.
+    column_types: Mapping[str, str]
     # `?` (sqlite3) or `%s` (psycopg).
     placeholder: str
     # SQL expression for the UTC day (YYYY-MM-DD) of `start_us`.
@@ -30,14 +29,12 @@ class Dialect:
         return statement.replace("%", "%%").replace("?", self.placeholder)
 
     def ddl(self, template: str) -> str:
-        return template.format(int=self.int_type, real=self.real_type, text=self.text_type)
+        return template.format_map(self.column_types)
 
 
 SQLITE = Dialect(
     name="sqlite",
-    int_type="INTEGER",
-    real_type="REAL",
-    text_type="TEXT",
+    column_types={"int": "INTEGER", "real": "REAL", "text": "TEXT"},
     placeholder="?",
     # Floor to whole seconds first so pre-1970 times round down, not toward zero.
     day_sql=(
@@ -49,10 +46,12 @@ SQLITE = Dialect(
 
 POSTGRES = Dialect(
     name="postgresql",
-    int_type="BIGINT",
-    real_type="DOUBLE PRECISION",
-    # Byte order, like SQLite's BINARY collation: paging and group order match across stores.
-    text_type='TEXT COLLATE "C"',
+    column_types={
+        "int": "BIGINT",
+        "real": "DOUBLE PRECISION",
+        # Byte order, like SQLite's BINARY collation: paging and group order match across stores.
+        "text": 'TEXT COLLATE "C"',
+    },
     placeholder="%s",
     day_sql=("to_char(to_timestamp(floor(start_us / 1000000.0)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
     strip_nul=True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -15,9 +16,10 @@ from controlplane.api import convert
 from controlplane.api.audit import AuditLog, Render
 from controlplane.api.config_check import ConfigCheck
 from controlplane.api.repository import AuditHook, Created, Guard, Mutation, Repository
+from controlplane.api.resources.child import ChildResource
 from controlplane.api.status import grpc_errors
 from controlplane.api.usage_queries import UsageQueries
-from controlplane.domain import fieldmask
+from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
 from controlplane.domain.ids import RandomSource, new_id
 from controlplane.domain.layout import Layout
@@ -36,6 +38,15 @@ from oggy.v1 import snapshot_pb2
 
 Ctx = grpc.aio.ServicerContext
 M = TypeVar("M")
+
+
+@dataclass(frozen=True, slots=True)
+class NewChild:
+    """What a Create request asks for: the resource's name, and its idempotency token."""
+
+    name: ChildName
+    request_id: str
+    explicit_id: bool  # the id was given, not generated
 
 
 class Cipher(Protocol):
@@ -129,10 +140,6 @@ class ServicerBase:
     def _audit(self, method: str, resource: str, render: Render, request_id: str = "") -> AuditHook:
         return self.audit_log.hook(method, resource, render, request_id)
 
-    async def _get_child(self, name: str, collection: Collection, out: Callable[[Item], M]) -> M:
-        """The resource `name` of `collection`, as `out` returns it; NOT_FOUND if missing."""
-        return out(await self._repo.get(str(parse_child_name(name, collection))))
-
     async def _list_children(
         self, request: Any, collection: Collection, out: Callable[[Item], M]
     ) -> tuple[list[M], str]:
@@ -149,29 +156,32 @@ class ServicerBase:
         RPC `method`, the deleted resource shown by `render`."""
         await self._repo.delete(name, etag, audit=self._audit(method, name, render), **kw)
 
+    def _new_child(self, resource: ChildResource, request: Any) -> NewChild:
+        """The resource a Create `request` names (id given or generated), and its request id."""
+        given = getattr(request, resource.create_id_field)
+        name = self._child(request.parent, resource.collection, given, resource.create_id_field)
+        return NewChild(name, validation.request_id(request.request_id), bool(given))
+
     async def _create_child(
         self,
-        method: str,
-        name: ChildName,
+        resource: ChildResource,
+        new: NewChild,
         value: bytes,
         *,
-        request_id: str,
-        explicit_id: bool,
-        render: Render,
         guards: Sequence[Guard] = (),
         extra_ops: Sequence[Op] = (),
     ) -> Created:
-        """Create `name` in its workspace (which must exist), audited as RPC `method`
-        with the created resource shown by `render`."""
+        """Create `new` in its workspace (which must exist), audited as its Create RPC."""
+        method, name = resource.rpc("Create"), str(new.name)
         return await self._repo.create(
             method=method,
-            name=str(name),
+            name=name,
             value=value,
-            request_id=request_id,
-            explicit_id=explicit_id,
-            guards=[self._repo.parent_exists(str(name.parent)), *guards],
+            request_id=new.request_id,
+            explicit_id=new.explicit_id,
+            guards=[self._repo.parent_exists(str(new.name.parent)), *guards],
             extra_ops=extra_ops,
-            audit=self._audit(method, str(name), render, request_id),
+            audit=self._audit(method, name, resource.render, new.request_id),
         )
 
     async def _update(
@@ -182,6 +192,23 @@ class ServicerBase:
         return await self._repo.update(
             name, etag, mutate, audit=self._audit(method, name, render), **kw
         )
+
+    async def _update_child(
+        self,
+        resource: ChildResource,
+        request: Any,
+        updatable: Iterable[str],
+        mutation: Callable[[ChildName, tuple[str, ...]], Mutation],
+    ) -> Message:
+        """A masked Update RPC of `resource`: `mutation(name, fields)` (where field checks
+        that need no stored value belong) builds the compare-and-set of the stored item."""
+        patch = getattr(request, resource.field)
+        name = parse_child_name(patch.name, resource.collection, f"{resource.field}.name")
+        fields = masked_fields(request.update_mask, patch, updatable)
+        mutate = mutation(name, fields)
+        method = resource.rpc("Update")
+        item = await self._update(method, str(name), patch.etag, mutate, resource.render)
+        return resource.reply("Update", item)
 
 
 def masked_fields(mask: FieldMask, patch: Message, updatable: Iterable[str]) -> tuple[str, ...]:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from controlplane.api import convert
 from controlplane.api.key_activity import activity_source, merge_activity
 from controlplane.api.repository import Guard
-from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.resources.base import Ctx, NewChild, ServicerBase
+from controlplane.api.resources.child import ChildResource, serves
 from controlplane.api.status import grpc_errors
 from controlplane.domain import keys, validation
 from controlplane.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from controlplane.domain.ids import new_id
 from controlplane.store.base import Item
 from controlplane.store.txn import Absent, Delete, Put
-from oggy.contract.names import Collection, parse_child_name, parse_workspace_name
+from oggy.contract.names import ChildName, Collection, parse_child_name, parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import key_pb2
 
@@ -22,6 +24,18 @@ from oggy.v1 import key_pb2
 MAX_ROTATION_GRACE_S = 30 * 24 * 3600
 
 
+GATEWAY_KEY = ChildResource(
+    "GatewayKey", "GatewayKeys", Collection.KEYS, convert.gateway_key_out, id_field="key_id"
+)
+
+
+def _free_key_id(rpcs: ServicerBase, name: ChildName) -> dict[str, Any]:
+    """Delete's extra op: the key id's index entry goes with the key."""
+    return {"extra_ops": [Delete(rpcs._layout.key_index(name.resource_id))]}
+
+
+# Get and List show each key's activity, so they are written out below.
+@serves(GATEWAY_KEY, "Delete", delete_effects=_free_key_id)
 class KeyRpcs(ServicerBase):
     async def _key_out(self, item: Item) -> key_pb2.GatewayKey:
         """The key as Get and List show it: with its last use and use count."""
@@ -62,12 +76,9 @@ class KeyRpcs(ServicerBase):
             now=now,
         )
         created = await self._create_child(
-            "CreateGatewayKey",
-            child,
+            GATEWAY_KEY,
+            NewChild(child, rid, explicit_id=bool(given)),
             value,
-            request_id=rid,
-            explicit_id=bool(given),
-            render=convert.gateway_key_out,
             guards=guards,
             extra_ops=[Put(index_key, name.encode())],
         )
@@ -86,19 +97,6 @@ class KeyRpcs(ServicerBase):
         out, token = await self._list_children(request, Collection.KEYS, convert.gateway_key_out)
         await merge_activity(activity_source(self._usage), out)  # one usage query per page
         return pb.ListGatewayKeysResponse(gateway_keys=out, next_page_token=token)
-
-    @grpc_errors
-    async def DeleteGatewayKey(self, request: pb.DeleteGatewayKeyRequest, context: Ctx):
-        name = parse_child_name(request.name, Collection.KEYS)
-        index = self._layout.key_index(name.resource_id)
-        await self._delete(
-            "DeleteGatewayKey",
-            str(name),
-            request.etag,
-            convert.gateway_key_out,
-            extra_ops=[Delete(index)],
-        )
-        return pb.DeleteGatewayKeyResponse()
 
     @grpc_errors
     async def RevokeGatewayKey(self, request: pb.RevokeGatewayKeyRequest, context: Ctx):

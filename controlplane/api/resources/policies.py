@@ -6,13 +6,15 @@ import re
 from collections.abc import Sequence
 
 from controlplane.api import convert
-from controlplane.api.repository import Guard
-from controlplane.api.resources.base import Ctx, ServicerBase, masked_fields
+from controlplane.api.repository import Guard, Mutation
+from controlplane.api.resources.base import Ctx, ServicerBase
+from controlplane.api.resources.child import ChildResource, serves
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, validation
 from controlplane.domain.errors import InvalidArgument
 from controlplane.store.base import Item
 from oggy.contract.names import (
+    ChildName,
     Collection,
     WorkspaceName,
     parse_any_name,
@@ -24,6 +26,7 @@ from oggy.v1 import policy_pb2
 
 CLAIM_OVERRIDES = frozenset({"team", "app", "env", "workflow"})
 MAX_REDACTION_RULES = 100
+POLICY = ChildResource("Policy", "Policies", Collection.POLICIES, convert.policy_out)
 
 
 def validate_policy_fields(policy: policy_pb2.Policy, workspace: WorkspaceName) -> None:
@@ -64,6 +67,7 @@ def validate_policy_fields(policy: policy_pb2.Policy, workspace: WorkspaceName) 
             raise InvalidArgument(f"policy.redaction_rules {rule.name}: pattern is required")
 
 
+@serves(POLICY, "Get", "List", "Delete")
 class PolicyRpcs(ServicerBase):
     def _validate_policy(self, policy: policy_pb2.Policy, workspace: WorkspaceName) -> list[Guard]:
         """Field checks, and the guard that the target exists (in this workspace)."""
@@ -83,51 +87,23 @@ class PolicyRpcs(ServicerBase):
 
     @grpc_errors
     async def CreatePolicy(self, request: pb.CreatePolicyRequest, context: Ctx):
-        name = self._child(request.parent, Collection.POLICIES, request.policy_id, "policy_id")
-        rid = validation.request_id(request.request_id)
-        ref_guards = self._validate_policy(request.policy, name.parent)
-        policy = convert.new_policy(request.policy, str(name), self._clock())
+        new = self._new_child(POLICY, request)
+        ref_guards = self._validate_policy(request.policy, new.name.parent)
+        policy = convert.new_policy(request.policy, str(new.name), self._clock())
         created = await self._create_child(
-            "CreatePolicy",
-            name,
-            policy.SerializeToString(),
-            request_id=rid,
-            explicit_id=bool(request.policy_id),
-            render=convert.policy_out,
-            guards=ref_guards,
+            POLICY, new, policy.SerializeToString(), guards=ref_guards
         )
-        return pb.CreatePolicyResponse(policy=convert.policy_out(created.item))
-
-    @grpc_errors
-    async def GetPolicy(self, request: pb.GetPolicyRequest, context: Ctx):
-        policy = await self._get_child(request.name, Collection.POLICIES, convert.policy_out)
-        return pb.GetPolicyResponse(policy=policy)
-
-    @grpc_errors
-    async def ListPolicies(self, request: pb.ListPoliciesRequest, context: Ctx):
-        policies, token = await self._list_children(
-            request, Collection.POLICIES, convert.policy_out
-        )
-        return pb.ListPoliciesResponse(policies=policies, next_page_token=token)
-
-    @grpc_errors
-    async def DeletePolicy(self, request: pb.DeletePolicyRequest, context: Ctx):
-        name = str(parse_child_name(request.name, Collection.POLICIES))
-        await self._delete("DeletePolicy", name, request.etag, convert.policy_out)
-        return pb.DeletePolicyResponse()
+        return POLICY.reply("Create", created.item)
 
     @grpc_errors
     async def UpdatePolicy(self, request: pb.UpdatePolicyRequest, context: Ctx):
-        name = parse_child_name(request.policy.name, Collection.POLICIES, "policy.name")
-        fields = masked_fields(request.update_mask, request.policy, fieldmask.POLICY_UPDATABLE)
+        def mutation(name: ChildName, fields: tuple[str, ...]) -> Mutation:
+            def update(item: Item) -> tuple[bytes, Sequence[Guard]]:
+                stored = convert.policy(item)
+                updated = convert.apply_policy_update(stored, request.policy, fields, self._clock())
+                guards = self._validate_policy(updated, name.parent)
+                return updated.SerializeToString(), guards
 
-        def update(item: Item) -> tuple[bytes, Sequence[Guard]]:
-            stored = convert.policy(item)
-            updated = convert.apply_policy_update(stored, request.policy, fields, self._clock())
-            guards = self._validate_policy(updated, name.parent)
-            return updated.SerializeToString(), guards
+            return update
 
-        item = await self._update(
-            "UpdatePolicy", str(name), request.policy.etag, update, convert.policy_out
-        )
-        return pb.UpdatePolicyResponse(policy=convert.policy_out(item))
+        return await self._update_child(POLICY, request, fieldmask.POLICY_UPDATABLE, mutation)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from controlplane.api import convert
 from controlplane.api.repository import Guard
 from controlplane.api.resources.base import Ctx, ServicerBase, masked_fields
+from controlplane.api.resources.child import ChildResource, serves
 from controlplane.api.status import grpc_errors
 from controlplane.domain import fieldmask, urls, validation
 from controlplane.domain.errors import AlreadyExists, FailedPrecondition, InvalidArgument
@@ -43,48 +44,37 @@ def _deployments(deployments: Mapping[str, str]) -> None:
             )
 
 
+PROVIDER = ChildResource(
+    "ProviderCredential",
+    "ProviderCredentials",
+    Collection.PROVIDERS,
+    convert.provider_out,
+    id_field="provider_id",
+)
+
+
+@serves(PROVIDER, "Get", "List")
 class ProviderRpcs(ServicerBase):
     @grpc_errors
     async def CreateProviderCredential(
         self, request: pb.CreateProviderCredentialRequest, context: Ctx
     ):
-        name = self._child(request.parent, Collection.PROVIDERS, request.provider_id, "provider_id")
+        new = self._new_child(PROVIDER, request)
+        name = str(new.name)
         body = request.provider_credential
         if body.kind == provider_pb2.ProviderCredential.KIND_UNSPECIFIED:
             raise InvalidArgument("provider_credential.kind is required")
         validate_provider(body)
         api_key = validation.api_key(body.api_key)
-        rid = validation.request_id(request.request_id)
-        secret_key = self._layout.secret(str(name))
+        secret_key = self._layout.secret(name)
         created = await self._create_child(
-            "CreateProviderCredential",
-            name,
-            convert.new_provider(body, str(name), api_key, self._clock()),
-            request_id=rid,
-            explicit_id=bool(request.provider_id),
-            render=convert.provider_out,
+            PROVIDER,
+            new,
+            convert.new_provider(body, name, api_key, self._clock()),
             guards=[Guard(Absent(secret_key), AlreadyExists(f"{name} already exists"))],
             extra_ops=[Put(secret_key, self._cipher.encrypt(api_key.encode("utf-8")))],
         )
-        return pb.CreateProviderCredentialResponse(
-            provider_credential=convert.provider_out(created.item)
-        )
-
-    @grpc_errors
-    async def GetProviderCredential(self, request: pb.GetProviderCredentialRequest, context: Ctx):
-        provider = await self._get_child(request.name, Collection.PROVIDERS, convert.provider_out)
-        return pb.GetProviderCredentialResponse(provider_credential=provider)
-
-    @grpc_errors
-    async def ListProviderCredentials(
-        self, request: pb.ListProviderCredentialsRequest, context: Ctx
-    ):
-        providers, token = await self._list_children(
-            request, Collection.PROVIDERS, convert.provider_out
-        )
-        return pb.ListProviderCredentialsResponse(
-            provider_credentials=providers, next_page_token=token
-        )
+        return PROVIDER.reply("Create", created.item)
 
     @grpc_errors
     async def DeleteProviderCredential(

@@ -97,14 +97,8 @@ def detail_columns(workspace: str) -> list[output.Column]:
         ("claim overrides", lambda p: list(p.actor_claim_overrides)),
         ("replay protection", lambda p: _yes(p.replay_protection)),
         ("max output tokens", lambda p: p.max_output_tokens or ""),
-        (
-            "max tokens mode",
-            _mode,
-        ),
-        (
-            "prompt logging",
-            _logging,
-        ),
+        ("max tokens mode", _mode),
+        ("prompt logging", _logging),
         ("prompt retention", _retention),
         ("redaction rules", lambda p: [r.name for r in p.redaction_rules]),
         ("allow labels", _labels),
@@ -121,10 +115,7 @@ def list_columns(workspace: str) -> list[output.Column]:
         ("denied", lambda p: list(p.denied_models)),
         ("cidrs", lambda p: _any(p.allowed_cidrs)),
         ("max tokens", lambda p: p.max_output_tokens or ""),
-        (
-            "prompts",
-            _logging,
-        ),
+        ("prompts", _logging),
         ("updated", lambda p: output.fmt_time(p.update_time)),
     ]
 

@@ -11,15 +11,35 @@ added, and the request handler records `code` as the usage event's
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 
 class GatewayError(Exception):
+    """Base of the tree. A subclass states what differs from its base as class keywords
+    (`class KeyRevoked(InvalidApiKey, code=..., message=...)`): the HTTP `status`, the
+    OpenAI error `type`, the `code` and the `message` used when none is given."""
+
     status: int = 500
     code: str = "internal_error"
     type: str = "server_error"
     default_message: str = "The gateway failed to handle the request."
     # Response headers that go with the error (`Retry-After`, `x-ratelimit-*`).
     headers: Mapping[str, str] | None = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init_subclass__(**kw)
+        stated = {"status": status, "type": type, "code": code, "default_message": message}
+        for attr, value in stated.items():
+            if value is not None:
+                setattr(cls, attr, value)
 
     def __init__(
         self,
@@ -45,50 +65,65 @@ class GatewayError(Exception):
         }
 
 
-class InvalidRequest(GatewayError):
-    status = 400
-    code = "invalid_request_error"
-    type = "invalid_request_error"
-    default_message = "The request is malformed."
+# --- 400 ------------------------------------------------------------------------------
+class InvalidRequest(
+    GatewayError,
+    status=400,
+    code="invalid_request_error",
+    type="invalid_request_error",
+    message="The request is malformed.",
+): ...
 
 
-class InvalidJson(InvalidRequest):
-    default_message = "The request body is not valid JSON."
+class InvalidJson(InvalidRequest, message="The request body is not valid JSON."): ...
 
 
-class InvalidApiKey(GatewayError):
-    status = 401
-    code = "invalid_api_key"
-    type = "invalid_request_error"
-    default_message = "Missing or invalid gateway API key."
+class MaxTokensExceeded(
+    InvalidRequest,
+    code="max_tokens_exceeded",
+    message="Requested output tokens exceed the policy's bound.",
+): ...
+
+
+# --- 401 ------------------------------------------------------------------------------
+class InvalidApiKey(
+    GatewayError,
+    status=401,
+    code="invalid_api_key",
+    type="invalid_request_error",
+    message="Missing or invalid gateway API key.",
+):
     # The key record the caller named, when its id exists (for the usage event only).
     key_record: object | None = None
 
 
-class KeyRevoked(InvalidApiKey):
-    code = "key_revoked"
-    default_message = "This gateway API key has been revoked."
+class KeyRevoked(
+    InvalidApiKey, code="key_revoked", message="This gateway API key has been revoked."
+): ...
 
 
-class KeyExpired(InvalidApiKey):
-    code = "key_expired"
-    default_message = "This gateway API key has expired."
+class KeyExpired(
+    InvalidApiKey, code="key_expired", message="This gateway API key has expired."
+): ...
 
 
-class ActorTokenRequired(GatewayError):
-    status = 401
-    code = "actor_token_required"
-    type = "invalid_request_error"
-    default_message = "This key's policy requires a signed actor token (X-Oggy-Actor)."
+class ActorTokenRequired(
+    GatewayError,
+    status=401,
+    code="actor_token_required",
+    type="invalid_request_error",
+    message="This key's policy requires a signed actor token (X-Oggy-Actor).",
+): ...
 
 
-class ActorTokenInvalid(GatewayError):
+class ActorTokenInvalid(
+    GatewayError,
+    status=401,
+    code="actor_token_invalid",
+    type="invalid_request_error",
+    message="The actor token is invalid.",
+):
     """The `X-Oggy-Actor` token proves no identity; `reason` is safe to show (never the token)."""
-
-    status = 401
-    code = "actor_token_invalid"
-    type = "invalid_request_error"
-    default_message = "The actor token is invalid."
 
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
@@ -96,98 +131,117 @@ class ActorTokenInvalid(GatewayError):
         super().__init__(f"Invalid actor token ({reason}){suffix}.")
 
 
-class PermissionDenied(GatewayError):
-    status = 403
-    code = "permission_denied"
-    type = "permission_error"
-    default_message = "The request is not allowed by policy."
+# --- 403 ------------------------------------------------------------------------------
+class PermissionDenied(
+    GatewayError,
+    status=403,
+    code="permission_denied",
+    type="permission_error",
+    message="The request is not allowed by policy.",
+): ...
 
 
-class ModelNotAllowed(PermissionDenied):
-    code = "model_not_allowed"
-    default_message = "The model is not allowed by policy."
+class ModelNotAllowed(
+    PermissionDenied, code="model_not_allowed", message="The model is not allowed by policy."
+): ...
 
 
-class ClientIpNotAllowed(PermissionDenied):
-    code = "ip_not_allowed"
-    default_message = "The client address is not allowed by policy."
+class ClientIpNotAllowed(
+    PermissionDenied,
+    code="ip_not_allowed",
+    message="The client address is not allowed by policy.",
+): ...
 
 
-class ActorDisabled(PermissionDenied):
-    code = "actor_disabled"
-    default_message = "The actor this key is bound to is disabled."
+class ActorDisabled(
+    PermissionDenied,
+    code="actor_disabled",
+    message="The actor this key is bound to is disabled.",
+): ...
 
 
-class ProviderNotAllowed(PermissionDenied):
-    code = "provider_not_allowed"
-    default_message = "The provider serving this model is not allowed by policy."
+class ProviderNotAllowed(
+    PermissionDenied,
+    code="provider_not_allowed",
+    message="The provider serving this model is not allowed by policy.",
+): ...
 
 
-class MaxTokensExceeded(InvalidRequest):
-    code = "max_tokens_exceeded"
-    default_message = "Requested output tokens exceed the policy's bound."
+# --- 404, 405, 413 ------------------------------------------------------------------------
+class NotFound(
+    GatewayError, status=404, code="not_found", type="invalid_request_error", message="Not found."
+): ...
 
 
-class NotFound(GatewayError):
-    status = 404
-    code = "not_found"
-    type = "invalid_request_error"
-    default_message = "Not found."
+class ModelNotFound(
+    NotFound,
+    code="model_not_found",
+    message="The model does not exist or no provider serves it.",
+): ...
 
 
-class ModelNotFound(NotFound):
-    code = "model_not_found"
-    default_message = "The model does not exist or no provider serves it."
+class MethodNotAllowed(
+    GatewayError,
+    status=405,
+    code="method_not_allowed",
+    type="invalid_request_error",
+    message="Method not allowed.",
+): ...
 
 
-class MethodNotAllowed(GatewayError):
-    status = 405
-    code = "method_not_allowed"
-    type = "invalid_request_error"
-    default_message = "Method not allowed."
+class RequestTooLarge(
+    GatewayError,
+    status=413,
+    code="request_too_large",
+    type="invalid_request_error",
+    message="The request body is too large.",
+): ...
 
 
-class RequestTooLarge(GatewayError):
-    status = 413
-    code = "request_too_large"
-    type = "invalid_request_error"
-    default_message = "The request body is too large."
+class HeaderTooLarge(
+    GatewayError,
+    status=431,
+    code="request_header_fields_too_large",
+    type="invalid_request_error",
+    message="A request line or header is too large.",
+): ...
 
 
-class HeaderTooLarge(GatewayError):
-    status = 431
-    code = "request_header_fields_too_large"
-    type = "invalid_request_error"
-    default_message = "A request line or header is too large."
-
-
-class ClientDisconnected(GatewayError):
+class ClientDisconnected(
+    GatewayError,
+    status=499,
+    code="client_disconnected",
+    type="invalid_request_error",
+    message="The client closed the connection.",
+):
     """The client went away before the gateway could answer (e.g. while sending its body).
 
     No one reads the response; the status is what the usage event records."""
 
-    status = 499
-    code = "client_disconnected"
-    type = "invalid_request_error"
-    default_message = "The client closed the connection."
+
+# --- 5xx ------------------------------------------------------------------------------
+class NotReady(
+    GatewayError,
+    status=503,
+    code="not_ready",
+    type="server_error",
+    message="The gateway has no configuration yet.",
+): ...
 
 
-class NotReady(GatewayError):
-    status = 503
-    code = "not_ready"
-    type = "server_error"
-    default_message = "The gateway has no configuration yet."
+class UpstreamUnavailable(
+    GatewayError,
+    status=502,
+    code="upstream_unavailable",
+    type="server_error",
+    message="The upstream provider could not be reached.",
+): ...
 
 
-class UpstreamUnavailable(GatewayError):
-    status = 502
-    code = "upstream_unavailable"
-    type = "server_error"
-    default_message = "The upstream provider could not be reached."
-
-
-class UpstreamTimeout(GatewayError):
-    status = 504
-    code = "upstream_timeout"
-    type = "server_error"
-    default_message = "The upstream provider did not respond in time."
+class UpstreamTimeout(
+    GatewayError,
+    status=504,
+    code="upstream_timeout",
+    type="server_error",
+    message="The upstream provider did not respond in time.",
+): ...

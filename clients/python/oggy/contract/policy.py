@@ -176,6 +176,10 @@ class Rules:
         return None
 
 
+def _enforced_rule(rule: str) -> property:
+    return property(lambda policy: getattr(policy.enforced, rule), doc=f"Rules.{rule}, enforced.")
+
+
 @dataclass(slots=True)
 class EffectivePolicy:
     enforced: Rules = field(default_factory=Rules)
@@ -198,13 +202,9 @@ class EffectivePolicy:
             for p in (False, True)
         )
 
-    @property
-    def replay_protection(self) -> bool:
-        return self.enforced.replay_protection
-
-    @property
-    def require_actor_token(self) -> bool:
-        return self.enforced.require_actor_token
+    # Identity rules are read from the enforced policy alone: a shadow never gates tokens.
+    replay_protection = _enforced_rule("replay_protection")
+    require_actor_token = _enforced_rule("require_actor_token")
 
     @property
     def max_tokens_cap(self) -> int:
