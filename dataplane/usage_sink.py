@@ -23,6 +23,15 @@ class UsageSink(Protocol):
         final answer, while other requests keep running."""
         ...
 
+    def note(self, event: usage_pb2.UsageEvent) -> Awaitable[None] | None:
+        """Journal the provisional event of a request still open (never sent; the
+        request's own event, same event id, supersedes it); never blocks, never raises.
+
+        Should this process die before that event is journaled, the next start emits
+        the latest note instead. What it returns, unless None, is done once the note
+        is journaled (the HTTP layer awaits it before going upstream)."""
+        ...
+
     def queue_depth(self) -> int:
         """Events accepted but not yet acknowledged by the control plane (for /metrics)."""
         ...

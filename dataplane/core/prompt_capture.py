@@ -3,6 +3,7 @@ prompt-logging policy (oggy.contract.prompt_logging) says."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from dataplane.core.event_values import put_int
@@ -68,6 +69,14 @@ class PromptCapture:
         self.response.body(raw_len, parsed)
         if self._collector is not None:
             self._collector.feed_json(parsed)
+
+    def without_text(self) -> PromptCapture:
+        """The same metadata, never the text (sharing the request's and the response's
+        meters): for a provisional event, which is cheap and holds no prompt text."""
+        view = copy.copy(self)
+        view._collector = None
+        view._text = None
+        return view
 
     @property
     def logs_text(self) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataplane.core.admission import Verdict
 from dataplane.core.estimate import Count
 from dataplane.core.prompt_capture import PromptCapture
+from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import Usage
 from oggy.contract.compile import CompiledProvider
 from oggy.contract.routing import Target
@@ -34,6 +35,7 @@ class RequestRecord:
         "start_mono",
         "start_ns",
         "stream",
+        "tap",
         "upstream_request_id",
         "usage",
         "verdict",
@@ -65,6 +67,8 @@ class RequestRecord:
         self.http_status = 0
         self.error_type = ""
         self.first_byte: float | None = None  # loop time of the first body byte sent
+        # The tap of a stream being relayed: its progress, should this process die.
+        self.tap: StreamTap | None = None
         self.upstream_request_id = ""
         # The provider's counts; else, when it sent none, how to estimate them.
         self.usage: Usage | None = None

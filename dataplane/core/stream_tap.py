@@ -52,6 +52,7 @@ class StreamTap:
         "_parser",
         "done",
         "error_type",
+        "events",
         "total_bytes",
         "usage",
     )
@@ -67,10 +68,14 @@ class StreamTap:
         self._kept: list[bytes] = []
         self._kept_len = 0
         self.total_bytes = 0
+        # Event ends (blank lines) seen: a stream's progress at the cost of one C-level
+        # count per chunk. With `\r\n` line ends this reads 0 (no estimate from it).
+        self.events = 0
 
     def feed(self, chunk: bytes) -> bytes:
         """Bytes to send to the client for this upstream chunk (maybe b"")."""
         self.total_bytes += len(chunk)
+        self.events += chunk.count(b"\n\n")
         if self._kept_len < KEEP_BYTES:
             self._kept.append(chunk)  # a reference, not a copy
             self._kept_len += len(chunk)

@@ -1,11 +1,13 @@
 """Every API request's frame: one admission, one usage event, one metrics sample.
 
 `metered` wraps each API endpoint: it opens the RequestRecord, takes the
-admission step (the request's facts → `core.admission.admit`), hands an
-admitted request to the endpoint's handler, maps a GatewayError to its response
-(through the one mapper, in the endpoint's protocol), and in `finally` settles
-and emits exactly one UsageEvent (`core.settlement.settle`) — for successes,
-auth failures, policy blocks, upstream errors and clients that went away alike.
+admission step (the request's facts → `core.admission.admit`), journals an
+admitted request bound upstream as in flight (inflight.py: a crash from then
+on still leaves it an event), hands it to the endpoint's handler, maps a
+GatewayError to its response (through the one mapper, in the endpoint's
+protocol), and in `finally` settles and emits exactly one UsageEvent
+(`core.settlement.settle`) — for successes, auth failures, policy blocks,
+upstream errors and clients that went away alike.
 
 A plain response goes out after the handler returns, and the handler awaits the
 sink's "journaled" future first, so the event is journaled before the client has
@@ -42,6 +44,7 @@ from dataplane.core.record import RequestRecord
 from dataplane.core.settlement import settle, settles_in_thread
 from dataplane.core.trace import REQUEST_ID_HEADER, client_request_id
 from dataplane.http.errors import error_response
+from dataplane.http.inflight import InFlight
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
 from dataplane.http.upstream import Upstream
@@ -71,6 +74,11 @@ class Deps:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Events being settled in a thread (see `_start_settle`); drained at cleanup.
     deferred: set[asyncio.Task[None]] = field(default_factory=set)
+    # Admitted requests not settled yet, journaled as they go.
+    inflight: InFlight = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inflight", InFlight(self.sink, self.dataplane_id))
 
 
 def metered(
@@ -100,6 +108,7 @@ def metered(
             if settling:
                 return None
             settling = True
+            deps.inflight.settled(rec)
             return _start_settle(rec, deps)
 
         request[_START_SETTLE] = start_settle
@@ -110,6 +119,8 @@ def metered(
             verdict = await _admission(request, rec, holder, endpoint, deps, path_model)
             if type(verdict) is Refused:
                 raise verdict.error
+            if endpoint.kind is not Kind.LISTING:  # bound upstream
+                await deps.inflight.admitted(rec)
             resp = await inner(request, rec, verdict)
             if not rec.http_status:
                 rec.http_status = resp.status
@@ -154,6 +165,7 @@ async def settle_now(request: web.Request) -> None:
 
 async def drain_deferred(deps: Deps) -> None:
     """Wait for events still being settled (app cleanup, before the sink stops)."""
+    await deps.inflight.close()
     while deps.deferred:
         await asyncio.gather(*deps.deferred, return_exceptions=True)
 

@@ -240,6 +240,7 @@ async def relay_stream(
     headers["Cache-Control"] = "no-cache"
     out = _StreamOut(status=resp.status, headers=headers)
     rec.http_status = resp.status
+    rec.tap = tap  # its progress is journaled while in flight (inflight.py)
     failure: errors.GatewayError | None = None
     prompt = rec.prompt
     # The last bytes of an upstream body that is complete already: they go out

@@ -14,6 +14,16 @@ fewer). Once those events are fsynced in the spool the segment is `remove`d.
 On start, `recover` returns the events of every surviving segment; the reporter
 spools the ones the spool does not already hold.
 
+Notes: besides emitted events, a segment holds notes on admitted requests that
+have not ended yet (dataplane/http/inflight.py): each note is the request's
+provisional `dataplane_interrupted` event, what recovery emits should the
+process die before the request's own event is journaled (interrupted.py pairs
+them by event id). A note's payload is a zero byte and then the event: no
+serialized protobuf message starts with a zero byte (field number 0 is
+invalid), so events stay as they were and old segments read as before. The
+writer carries the notes of requests still open into each new segment at
+`rotate` (`carry`), so deleting a sealed segment never loses one.
+
 `append` and `rotate` run in the journal writer's thread (journal_writer.py: the
 event loop never waits on this disk), `close` after that thread has stopped;
 `recover` and `remove` in the reporter's I/O thread (`remove` only touches
@@ -25,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
@@ -36,14 +46,21 @@ from oggy.v1 import usage_pb2
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".wal"
+_NOTE = b"\x00"
+
+
+def note_record(event: bytes) -> bytes:
+    """The journal payload of a note on a request still open (see the module docstring)."""
+    return _NOTE + event
 
 
 @dataclass(frozen=True, slots=True)
 class JournalSegment:
-    """A segment left by an earlier process and the events it holds."""
+    """A segment left by an earlier process: its events, and its notes, in order."""
 
     seq: int
     events: list[usage_pb2.UsageEvent]
+    notes: list[usage_pb2.UsageEvent] = field(default_factory=list)
 
 
 class Journal:
@@ -52,6 +69,7 @@ class Journal:
         self._fd = -1
         self._seq = 0  # the active segment; 0 when there is none
         self._bytes = 0  # written to the active segment
+        self._carried = 0  # of which carried over by `rotate`
         self._next_seq = 1
         self._recovered = False
         self._failing = False
@@ -106,10 +124,10 @@ class Journal:
         found: list[JournalSegment] = []
         for seq, path in files:
             self._next_seq = max(self._next_seq, seq + 1)
-            events = _read_segment(path)
-            if events:
-                found.append(JournalSegment(seq, events))
-            elif events is not None:
+            read = _read_segment(path)
+            if read is not None and (read[0] or read[1]):
+                found.append(JournalSegment(seq, *read))
+            elif read is not None:
                 path.unlink(missing_ok=True)
         self._open_next()
         if found:
@@ -120,16 +138,20 @@ class Journal:
             )
         return found
 
-    def rotate(self) -> int | None:
-        """Seal the active segment and start the next; the sealed one's seq, or None
-        when nothing was written since the last rotate."""
+    def rotate(self, carry: list[bytes] | None = None) -> int | None:
+        """Seal the active segment and start the next, beginning with the `carry`
+        payloads (notes on requests still open); the sealed one's seq, or None when
+        nothing was written since the last rotate (nothing to carry changed either)."""
         if not self._recovered:
             return None
-        if self._fd >= 0 and self._bytes == 0:
-            return None  # keep using the empty segment
+        if self._fd >= 0 and self._bytes == self._carried:
+            return None  # keep using the segment: it holds nothing new
         sealed = self._seq or None
         self._close_active()
         self._open_next()
+        if carry:
+            self.append_serialized(carry)
+            self._carried = self._bytes
         return sealed
 
     def remove(self, seqs: list[int]) -> None:
@@ -176,7 +198,7 @@ class Journal:
 
     def _close_active(self) -> None:
         fd, self._fd = self._fd, -1
-        self._seq = self._bytes = 0
+        self._seq = self._bytes = self._carried = 0
         _close_quietly(fd)
 
     def _fail(self, error: OSError) -> None:
@@ -200,18 +222,24 @@ def _close_quietly(fd: int) -> None:
             os.close(fd)
 
 
-def _read_segment(path: Path) -> list[usage_pb2.UsageEvent] | None:
-    """The good records of a segment (a torn or damaged tail is skipped); None if unreadable."""
+def _read_segment(
+    path: Path,
+) -> tuple[list[usage_pb2.UsageEvent], list[usage_pb2.UsageEvent]] | None:
+    """The good records of a segment, events and notes (a torn or damaged tail is
+    skipped); None if unreadable."""
     try:
         data = path.read_bytes()
     except OSError as e:
         log.error("cannot read usage journal segment %s (kept for later): %s", path.name, e)
         return None
     events: list[usage_pb2.UsageEvent] = []
+    notes: list[usage_pb2.UsageEvent] = []
     offset = 0
     while offset < len(data):
         record = unframe(data, offset)
-        event = _parse(record[0]) if record is not None else None
+        payload = record[0] if record is not None else b""
+        is_note = payload[:1] == _NOTE
+        event = _parse(payload[1:] if is_note else payload) if record is not None else None
         if record is None or event is None:
             # After a crash: the one record whose write was cut short (never answered).
             log.warning(
@@ -221,9 +249,9 @@ def _read_segment(path: Path) -> list[usage_pb2.UsageEvent] | None:
                 len(data),
             )
             break
-        events.append(event)
+        (notes if is_note else events).append(event)
         offset = record[1]
-    return events
+    return events, notes
 
 
 def _parse(payload: bytes) -> usage_pb2.UsageEvent | None:

@@ -14,6 +14,11 @@ exactly the events appended before it; its sealed seq arrives on a
 concurrent.futures.Future (the reporter's I/O thread waits on it before deleting
 the segment). A write failure still resolves the futures: the journal then stops
 (journal.py), and the events are held in memory until spooled, as before.
+
+Notes (journal.py) go through the same queue. The thread keeps the latest note of
+each request whose event it has not written yet (events name their request's
+event id), and `rotate` carries those into the new segment, before the sealed
+one can be deleted.
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ import threading
 from concurrent.futures import Future
 from typing import Final
 
-from dataplane.usage.journal import Journal
+from dataplane.usage.journal import Journal, note_record
 
 log = logging.getLogger(__name__)
 
 _ROTATE: Final = object()
 _STOP: Final = object()
+# A queued payload: (what to write, its request's event id, whether it is a note).
+_Payload = tuple[bytes, str, bool]
 
 
 def _resolve(waiters: list[asyncio.Future[None]]) -> None:
@@ -46,6 +53,9 @@ class JournalWriter:
         self._queue: queue.SimpleQueue[tuple[object, object]] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        # (Writer thread) event id → the latest note of a request whose event is not
+        # written yet: carried into each new segment.
+        self._open: dict[str, bytes] = {}
 
     @property
     def journal(self) -> Journal:
@@ -61,14 +71,22 @@ class JournalWriter:
 
     # -- on the event loop -------------------------------------------------------
 
-    def append(self, payload: bytes) -> asyncio.Future[None] | None:
+    def append(self, payload: bytes, event_id: str = "") -> asyncio.Future[None] | None:
         """Queue one serialized UsageEvent; the future is done once it is journaled.
 
         None when no writer runs (before start, after close): nothing to wait for."""
+        return self._put((payload, event_id, False))
+
+    def note(self, event_id: str, payload: bytes) -> asyncio.Future[None] | None:
+        """Queue a note on the open request `event_id` (a serialized provisional
+        UsageEvent; it replaces the request's earlier note), like `append`."""
+        return self._put((note_record(payload), event_id, True))
+
+    def _put(self, item: _Payload) -> asyncio.Future[None] | None:
         if self._thread is None or self._loop is None:
             return None
         waiter = self._loop.create_future()
-        self._queue.put((payload, waiter))
+        self._queue.put((item, waiter))
         return waiter
 
     def rotate(self) -> Future[int | None]:
@@ -108,17 +126,23 @@ class JournalWriter:
         """Handle one drained run of the queue, in order; False once told to stop."""
         payloads: list[bytes] = []
         waiters: list[asyncio.Future[None]] = []
+        open_notes = self._open
         for what, arg in items:
-            if isinstance(what, bytes):
-                payloads.append(what)
+            if isinstance(what, tuple):
+                payload, event_id, is_note = what
+                payloads.append(payload)
                 waiters.append(arg)  # type: ignore[arg-type]
+                if is_note:
+                    open_notes[event_id] = payload
+                elif event_id:
+                    open_notes.pop(event_id, None)
                 continue
             self._flush(payloads, waiters)
             payloads, waiters = [], []
             if what is _STOP:
                 return False
             assert isinstance(arg, Future)
-            arg.set_result(self._journal.rotate())
+            arg.set_result(self._journal.rotate(list(open_notes.values())))
         self._flush(payloads, waiters)
         return True
 

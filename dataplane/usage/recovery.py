@@ -7,6 +7,8 @@ in the newest spooled batches, so the spool is read from its tail until a batch
 holds no journaled event; every other journaled event is re-batched and spooled
 before its segments are deleted. A stray duplicate would be harmless anyway (the
 store is idempotent on event_id); this just keeps the duplicate count honest.
+Requests the earlier process admitted and never finished get their interrupted
+event from their journal notes (interrupted.py), spooled with the rest.
 
 Blocking file I/O: runs in the reporter's I/O thread.
 """
@@ -18,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dataplane.usage.batch import Batch
+from dataplane.usage.interrupted import interrupted_events
 from dataplane.usage.journal import Journal
 from dataplane.usage.spool import BatchRef, Spool, SpoolError
 from oggy.v1 import usage_pb2
@@ -43,11 +46,18 @@ def recover(spool: Spool, journal: Journal, make_batches: MakeBatches) -> Recove
     if not segments:
         return Recovered(refs, [], [])
     seqs = [s.seq for s in segments]
-    events = [e for s in segments for e in s.events]
+    cut_off = interrupted_events(segments)
+    events = [e for s in segments for e in s.events] + cut_off
     spooled = _spooled_ids(spool, refs, {e.event_id for e in events})
     events = [e for e in events if e.event_id not in spooled]
     if spooled:
         log.info("usage journal: %d events were already spooled", len(spooled))
+    if cut_off:
+        log.warning(
+            "usage journal: %d requests were cut off by the end of an earlier process; "
+            "recording them as interrupted, with estimated usage",
+            sum(1 for e in cut_off if e.event_id not in spooled),
+        )
     batches = make_batches(events)
     try:
         refs += spool.append(batches) if batches else []

@@ -151,7 +151,7 @@ class UsageReporter:
         try:
             payload = event.SerializeToString()
             self._buffer.append(payload)
-            journaled = self._journal_writer.append(payload)
+            journaled = self._journal_writer.append(payload, event.event_id)
             self._idle.clear()
             self._has_events.set()
             if len(self._buffer) >= self._max_batch:
@@ -159,6 +159,15 @@ class UsageReporter:
             return journaled
         except Exception:  # pragma: no cover - a sink must not break a request
             log.exception("usage emit failed")
+            return None
+
+    def note(self, event: usage_pb2.UsageEvent) -> asyncio.Future[None] | None:
+        """Journal a provisional event for a request still open; never raises. Only
+        journaled (never sent): recovery emits it if this process dies first."""
+        try:
+            return self._journal_writer.note(event.event_id, event.SerializeToString())
+        except Exception:  # pragma: no cover - a sink must not break a request
+            log.exception("usage note failed")
             return None
 
     # -- metrics ---------------------------------------------------------------
@@ -260,6 +269,8 @@ class UsageReporter:
         self._has_events.clear()
         self._buffer_full.clear()
         if not events:
+            # The sealed segment, if any, held only notes, carried into the next one.
+            self._io.submit(self._drop_sealed, sealing)
             self._update_idle()
             return
         batches = self._encode_batches(events)
@@ -307,10 +318,14 @@ class UsageReporter:
     ) -> list[BatchRef]:
         """(I/O thread) Spool durably, then drop the journal segment they came from."""
         refs = self._spool.append(batches)
+        self._drop_sealed(sealing)
+        return refs
+
+    def _drop_sealed(self, sealing: Future[int | None]) -> None:
+        """(I/O thread) Delete a sealed segment whose events are safe elsewhere."""
         sealed = sealing.result()  # the journal writer has sealed it (written and closed)
         if sealed is not None:
             self._journal.remove([sealed])
-        return refs
 
     def _add_pending(self, p: _Pending) -> None:
         self._pending[p.batch_id] = p

@@ -28,6 +28,9 @@ class GatedSink:
         self.gate = asyncio.get_running_loop().create_future()
         return self.gate
 
+    def note(self, event: usage_pb2.UsageEvent) -> None:
+        return None
+
     def queue_depth(self) -> int:
         return 0
 

@@ -35,6 +35,9 @@ class ListSink:
         self.events.append(event)
         asyncio.get_running_loop().create_task(self._notify())
 
+    def note(self, event: usage_pb2.UsageEvent) -> None:
+        return None
+
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()

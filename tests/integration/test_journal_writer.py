@@ -105,3 +105,24 @@ async def test_a_broken_journal_still_answers(tmp_path: Path) -> None:
         await asyncio.wait_for(waiter, 5)  # nothing written, but nobody hangs
     finally:
         writer.close()
+
+
+async def test_rotate_carries_the_latest_note_of_each_request_still_open(tmp_path: Path) -> None:
+    writer = started(tmp_path)
+    try:
+
+        def note(event_id: str, tokens: int) -> asyncio.Future[None] | None:
+            ev = usage_pb2.UsageEvent(event_id=event_id, completion_tokens=tokens)
+            return writer.note(event_id, ev.SerializeToString())
+
+        note("open", 1)
+        note("done", 1)
+        note("open", 2)  # progress: replaces the first
+        await writer.append(payload(0), "done")  # type: ignore[misc]
+        sealed = await asyncio.wrap_future(writer.rotate())
+        writer.journal.remove([sealed])  # as the reporter does once its events are spooled
+        [segment] = Journal(tmp_path).recover()  # what a restarted process finds
+        assert segment.events == []
+        assert [(n.event_id, n.completion_tokens) for n in segment.notes] == [("open", 2)]
+    finally:
+        writer.close()

@@ -33,6 +33,9 @@ class ListSink:
     def emit(self, event: usage_pb2.UsageEvent) -> None:
         self.events.append(event)
 
+    def note(self, event: usage_pb2.UsageEvent) -> None:
+        return None
+
     def queue_depth(self) -> int:
         return 0
 
