@@ -187,6 +187,7 @@ def new_provider(
         api_version=request.api_version,
         deployments=dict(request.deployments),
         allow_private_network=request.allow_private_network,
+        timeouts=request.timeouts if request.HasField("timeouts") else None,
     )
     return provider.SerializeToString()
 

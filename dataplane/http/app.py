@@ -26,6 +26,7 @@ from dataplane.http.upstream import Upstream
 from dataplane.http.v1_models import list_models
 from dataplane.usage_sink import UsageSink
 from oggy.contract.ids import uuid7
+from oggy.contract.timeouts import DEFAULT_TIMEOUTS
 
 PASSTHROUGH_ROUTE = "/v1/{tail:.+}"
 
@@ -34,11 +35,11 @@ PASSTHROUGH_ROUTE = "/v1/{tail:.+}"
 class HttpOptions:
     dataplane_id: str = ""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    upstream_connect_timeout_s: float = 5.0
+    upstream_connect_timeout_s: float = DEFAULT_TIMEOUTS.connect_s  # type: ignore[assignment]
     # Until the upstream response headers arrive (non-streams: the whole body).
-    upstream_first_byte_timeout_s: float = 60.0
+    upstream_first_byte_timeout_s: float = DEFAULT_TIMEOUTS.first_byte_s  # type: ignore[assignment]
     # Longest silence between two chunks of a streamed response.
-    upstream_between_chunks_timeout_s: float = 60.0
+    upstream_between_chunks_timeout_s: float = DEFAULT_TIMEOUTS.idle_s  # type: ignore[assignment]
     upstream_pool_limit: int = 1000
 
     @classmethod

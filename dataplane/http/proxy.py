@@ -101,7 +101,7 @@ async def open_with_fallback(
         url, headers, payload = build(target)
         started = time.perf_counter()
         try:
-            resp = await upstream.open(url, headers, payload, method)  # type: ignore[arg-type]
+            resp = await upstream.open(url, headers, payload, method, target.provider.timeouts)  # type: ignore[arg-type]
         except (errors.UpstreamTimeout, errors.UpstreamUnavailable) as e:
             kind = "timeout" if isinstance(e, errors.UpstreamTimeout) else "connect"
             metrics.upstream_error(kind)

@@ -2,7 +2,8 @@
 
 The upstream call is aborted within a second (the mock stamps `hung_up` on the
 request) and the usage event is a client disconnect, not an upstream timeout.
-The timeouts here are long (30 s), so only noticing the client can end the call.
+The timeouts here are long (30 s), so only noticing the client can end the call;
+a provider's own timeouts (ProviderCredential.timeouts) beat them.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ async def env() -> AsyncIterator[Env]:
     mock_runner, mock_port = await start_mock_provider()
     mock_url = f"http://127.0.0.1:{mock_port}"
     sink = ListSink()
-    holder = ConfigHolder(compile_snapshot(build_snapshot(mock_url)))
+    snapshot = build_snapshot(mock_url)
+    # A second credential for the same models, with its own first-byte timeout.
+    quick = snapshot.providers.add()
+    quick.CopyFrom(snapshot.providers[0])
+    quick.provider.name = "workspaces/acme/providers/quick"
+    quick.provider.models[:] = ["quick-model"]
+    quick.provider.timeouts.first_byte.FromMilliseconds(300)
+    holder = ConfigHolder(compile_snapshot(snapshot))
     runner, base = await serve(create_app(holder, sink, LONG))
     http = aiohttp.ClientSession()
     try:
@@ -106,3 +114,13 @@ async def test_client_gone_while_the_stream_stalls(env: Env) -> None:
     assert ev.token_source == "estimated" and ev.completion_tokens > 0
     await asyncio.sleep(0.3)
     assert await hung_up_after(env, left) < 1.0
+
+
+async def test_a_providers_first_byte_timeout_beats_the_data_planes(env: Env) -> None:
+    started = time.monotonic()
+    resp = await post(env, {"model": "quick-model", "messages": user("mock:delay_ms=5000")})
+    assert resp.status == 504, "the data plane's 30 s default applied"
+    assert time.monotonic() - started < 2.0
+    [ev] = await env.sink.wait_for(1)
+    assert (ev.http_status, ev.error_type) == (504, "upstream_timeout")
+    assert ev.provider == "workspaces/acme/providers/quick"
