@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from dataplane.config.client import ConfigStreamClient
+from dataplane.config.freshness import ConfigFreshness
 from dataplane.config.holder import ConfigHolder
 from dataplane.http.app import HttpOptions, create_app
 from dataplane.http.site import start_site
@@ -60,7 +61,8 @@ async def create_dataplane(settings: Settings) -> Dataplane:
     """Start everything and listen; `port` is the real one when settings ask for 0."""
     holder = ConfigHolder()
     reporter = UsageReporter(settings)
-    config_client = ConfigStreamClient(settings, holder, compile_snapshot)
+    freshness = ConfigFreshness(holder, settings.max_config_age_s)
+    config_client = ConfigStreamClient(settings, holder, compile_snapshot, freshness=freshness)
     await reporter.start()
     try:
         await config_client.start()

@@ -88,7 +88,8 @@ def create_app(
     metrics = Metrics(
         gauges={
             key: read for key in SINK_GAUGES if (read := getattr(usage_sink, key, None)) is not None
-        }
+        },
+        config_age=holder.config_age_s,
     )
     app[HOLDER] = holder
     app[USAGE_SINK] = usage_sink

@@ -161,6 +161,18 @@ class NotReady(GatewayError):
     default_message = "The gateway has no configuration yet."
 
 
+class ConfigStale(GatewayError):
+    """`--max-config-age` passed without word from a control plane: fail closed."""
+
+    status = 503
+    code = "config_stale"
+    type = "server_error"
+    default_message = (
+        "The gateway has not heard from its control plane for longer than it may serve"
+        " a configuration; try again later."
+    )
+
+
 class UpstreamUnavailable(GatewayError):
     status = 502
     code = "upstream_unavailable"
