@@ -181,27 +181,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls-server-name", default="", help="name in the control plane's certificate"
     )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
-    parser.add_argument(
-        "--upstream-connect-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUTS.connect_s,
-        metavar="SECONDS",
-        help="default for providers that set none (default %(default)s)",
-    )
-    parser.add_argument(
-        "--upstream-first-byte-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUTS.first_byte_s,
-        metavar="SECONDS",
-        help="until the response headers; a whole non-streaming reply (default %(default)s)",
-    )
-    parser.add_argument(
-        "--upstream-between-chunks-timeout",
-        type=float,
-        default=DEFAULT_TIMEOUTS.idle_s,
-        metavar="SECONDS",
-        help="longest silence inside a streamed reply (default %(default)s)",
-    )
+    # Defaults for providers that set none (ProviderCredential.timeouts).
+    for flag, default, text in (
+        ("--upstream-connect-timeout", DEFAULT_TIMEOUTS.connect_s, "to connect"),
+        ("--upstream-first-byte-timeout", DEFAULT_TIMEOUTS.first_byte_s, "until the headers"),
+        ("--upstream-between-chunks-timeout", DEFAULT_TIMEOUTS.idle_s, "silence in a stream"),
+    ):
+        parser.add_argument(
+            flag,
+            type=float,
+            default=default,
+            metavar="SECONDS",
+            help=f"{text} (default %(default)s)",
+        )
     parser.add_argument(
         "--max-config-age",
         type=float,
