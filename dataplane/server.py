@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from dataplane.config.client import ConfigStreamClient
+from dataplane.config.freshness import ConfigFreshness
 from dataplane.config.holder import ConfigHolder
 from dataplane.config.last_good import LastGoodCompiler
 from dataplane.http.app import HttpOptions, create_app
-from dataplane.http.wire import GatewayRunner
+from dataplane.http.site import start_site
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
@@ -61,26 +62,22 @@ async def create_dataplane(settings: Settings) -> Dataplane:
     """Start everything and listen; `port` is the real one when settings ask for 0."""
     holder = ConfigHolder()
     reporter = UsageReporter(settings)
-    config_client = ConfigStreamClient(settings, holder, LastGoodCompiler())
+    freshness = ConfigFreshness(holder, settings.max_config_age_s)
+    config_client = ConfigStreamClient(settings, holder, LastGoodCompiler(), freshness=freshness)
     await reporter.start()
     try:
         await config_client.start()
         app = create_app(holder, reporter, HttpOptions.from_settings(settings))
-        runner = GatewayRunner(
-            app, shutdown_timeout=settings.shutdown_grace_s, access_log=None, handle_signals=False
+        runner, port = await start_site(
+            app,
+            settings.http_host,
+            settings.http_port,
+            shutdown_timeout_s=settings.shutdown_grace_s,
         )
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.http_host, settings.http_port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
     except BaseException:
         await config_client.stop()
         await reporter.stop(grace_s=0)
         raise
-    port = runner.addresses[0][1]
     return Dataplane(settings, runner, port, holder, reporter, config_client)
 
 

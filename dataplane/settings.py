@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from oggy.contract.timeouts import DEFAULT_TIMEOUTS
+
 DEFAULT_CONTROL_PLANE = "127.0.0.1:50051"
 DEFAULT_HTTP = "127.0.0.1:8080"
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -50,9 +52,12 @@ class Settings:
     # Last good snapshot for static stability; None disables it.
     snapshot_file: Path | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    upstream_connect_timeout_s: float = 5.0
-    upstream_first_byte_timeout_s: float = 60.0
-    upstream_between_chunks_timeout_s: float = 60.0
+    upstream_connect_timeout_s: float = DEFAULT_TIMEOUTS.connect_s  # type: ignore[assignment]
+    upstream_first_byte_timeout_s: float = DEFAULT_TIMEOUTS.first_byte_s  # type: ignore[assignment]
+    upstream_between_chunks_timeout_s: float = DEFAULT_TIMEOUTS.idle_s  # type: ignore[assignment]
+    # Fail closed (503) once no control plane has been heard from for this long;
+    # None: serve the last config for ever (static stability, the default).
+    max_config_age_s: float | None = None
     # How long a graceful stop waits for in-flight requests and usage acks.
     shutdown_grace_s: float = 10.0
     hostname: str = field(default_factory=socket.gethostname)
@@ -99,6 +104,8 @@ def validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise SettingsError(f"{name} must be positive")
+    if s.max_config_age_s is not None and s.max_config_age_s <= 0:
+        raise SettingsError("--max-config-age must be positive")
     if s.keepalive_time_s < MIN_KEEPALIVE_TIME_S:
         raise SettingsError(f"--keepalive-time must be at least {MIN_KEEPALIVE_TIME_S:g} s")
     if s.keepalive_timeout_s <= 0:
@@ -174,12 +181,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls-server-name", default="", help="name in the control plane's certificate"
     )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
-    parser.add_argument("--upstream-connect-timeout", type=float, default=5.0, metavar="SECONDS")
+    # Defaults for providers that set none (ProviderCredential.timeouts).
+    for flag, default, text in (
+        ("--upstream-connect-timeout", DEFAULT_TIMEOUTS.connect_s, "to connect"),
+        ("--upstream-first-byte-timeout", DEFAULT_TIMEOUTS.first_byte_s, "until the headers"),
+        ("--upstream-between-chunks-timeout", DEFAULT_TIMEOUTS.idle_s, "silence in a stream"),
+    ):
+        parser.add_argument(
+            flag,
+            type=float,
+            default=default,
+            metavar="SECONDS",
+            help=f"{text} (default %(default)s)",
+        )
     parser.add_argument(
-        "--upstream-first-byte-timeout", type=float, default=60.0, metavar="SECONDS"
-    )
-    parser.add_argument(
-        "--upstream-between-chunks-timeout", type=float, default=60.0, metavar="SECONDS"
+        "--max-config-age",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="refuse requests (503 config_stale) once no control plane has been heard from"
+        " for this long (default: off, serve the last config for ever)",
     )
     parser.add_argument(
         "--keepalive-time",
@@ -228,6 +249,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         upstream_connect_timeout_s=args.upstream_connect_timeout,
         upstream_first_byte_timeout_s=args.upstream_first_byte_timeout,
         upstream_between_chunks_timeout_s=args.upstream_between_chunks_timeout,
+        max_config_age_s=getattr(args, "max_config_age", None),
         tls_ca=_tls_ca(getattr(args, "tls_ca", None), env),
         tls_server_name=getattr(args, "tls_server_name", "") or "",
         keepalive_time_s=args.keepalive_time,

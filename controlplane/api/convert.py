@@ -197,6 +197,7 @@ def new_provider(
         copied,
         api_key_hint=api_key_hint(api_key),
         api_key_fingerprint=api_key_fingerprint(api_key),
+        timeouts=request.timeouts if request.HasField("timeouts") else None,
     )
     return provider.SerializeToString()
 

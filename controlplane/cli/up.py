@@ -31,6 +31,7 @@ from controlplane.cli.admin_client import AdminClient
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from controlplane.cli.supervisor import Child, Stopping, Supervisor
+from oggy.contract.timeouts import DEFAULT_TIMEOUTS
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
@@ -52,6 +53,22 @@ class UpOptions:
     etcd: str | None
     demo: bool
     verbose: bool
+    # Extra `oggy dataplane` flags (upstream timeouts, max config age), as given.
+    dataplane_flags: tuple[str, ...] = ()
+
+
+# `oggy up` flags passed to the data plane it starts, unchanged; unset ones are not
+# passed, so the data plane's own defaults (one copy, oggy.contract.timeouts) hold.
+DATAPLANE_FLAGS = {
+    "--upstream-connect-timeout": f"default {DEFAULT_TIMEOUTS.connect_s:g}",
+    "--upstream-first-byte-timeout": (
+        f"until the response headers, default {DEFAULT_TIMEOUTS.first_byte_s:g}"
+    ),
+    "--upstream-between-chunks-timeout": (
+        f"longest silence in a stream, default {DEFAULT_TIMEOUTS.idle_s:g}"
+    ),
+    "--max-config-age": "refuse requests when no control plane was heard from for this long",
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +86,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--grpc-port", type=int, default=0, help="admin/config port (0 = any)")
     parser.add_argument("--etcd", help="use this etcd (http://HOST:PORT) instead of starting one")
     parser.add_argument("--verbose", "-v", action="store_true", help="echo child logs")
+    for flag, help_text in DATAPLANE_FLAGS.items():
+        parser.add_argument(flag, type=_positive_seconds, metavar="SECONDS", help=help_text)
     parser.set_defaults(handler=run_up)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
+def dataplane_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """The DATAPLANE_FLAGS given to `oggy up`, as `oggy dataplane` arguments."""
+    out: list[str] = []
+    for flag in DATAPLANE_FLAGS:
+        value = getattr(args, flag.removeprefix("--").replace("-", "_"), None)
+        if value is not None:
+            out += [flag, f"{value:g}"]
+    return tuple(out)
 
 
 def run_up(ctx: Context) -> int:
@@ -81,6 +120,7 @@ def run_up(ctx: Context) -> int:
         etcd=args.etcd,
         demo=args.demo,
         verbose=args.verbose,
+        dataplane_flags=dataplane_flags(args),
     )
     for flag, port in (("--http-port", opts.http_port), ("--grpc-port", opts.grpc_port)):
         if not 0 <= port <= 65535:
@@ -229,6 +269,7 @@ def _start_dataplane(
             str(opts.state_dir),
             "--snapshot-file",
             str(opts.state_dir / "snapshot.pb"),
+            *opts.dataplane_flags,
         ],
         # The environment, not argv: argv is visible to every user in `ps`.
         env={"OGGY_NODE_TOKEN": node_token},

@@ -8,6 +8,8 @@ headers or `mock:...` magic strings in the last user message / prompt / input (s
 mock_script).
 Every request received is recorded; `GET /_mock/requests` returns them (newest last) and
 `DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded.
+A request whose client (the gateway) went away before its reply ended gets `hung_up`:
+the time (epoch seconds) the mock noticed, next to `time`, when it arrived.
 OpenAI replies carry a provider's usual headers (organization, processing time, rate
 limits, a cookie) so a gateway's response-header filter has something to filter. In
 process, `runner.app[STATE]` is the MockState: its `requests`, and `hung_up`, set when a
@@ -59,6 +61,8 @@ class MockState:
 
 
 STATE = web.AppKey("mock_state", MockState)
+# The request's entry in MockState.requests, to stamp when its client hangs up.
+_ENTRY = web.RequestKey("mock_entry", dict)
 
 # What OpenAI sends besides x-request-id; the gateway passes the rate-limit and
 # processing headers and keeps the organization and the cookie to itself.
@@ -85,17 +89,24 @@ async def _record(request: web.Request) -> tuple[bytes, Any]:
         body: Any = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         body = raw.decode("utf-8", "replace")
-    request.app[STATE].requests.append(
-        {
-            "method": request.method,
-            "path": request.path,
-            "query": request.query_string,
-            "headers": {k.lower(): v for k, v in request.headers.items()},
-            "body": body,
-            "time": time.time(),
-        }
-    )
+    entry = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string,
+        "headers": {k.lower(): v for k, v in request.headers.items()},
+        "body": body,
+        "time": time.time(),
+    }
+    request.app[STATE].requests.append(entry)
+    request[_ENTRY] = entry
     return raw, body
+
+
+def _hung_up(state: MockState, request: web.Request) -> None:
+    state.hung_up.set()
+    entry = request.get(_ENTRY)
+    if entry is not None:
+        entry.setdefault("hung_up", time.time())
 
 
 async def _pause(state: MockState, seconds: float, request: web.Request | None = None) -> None:
@@ -106,7 +117,7 @@ async def _pause(state: MockState, seconds: float, request: web.Request | None =
         if left <= 0:
             return
         if request is not None and (request.transport is None or request.transport.is_closing()):
-            state.hung_up.set()
+            _hung_up(state, request)
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(state.closing.wait(), timeout=min(left, 0.1))
@@ -234,7 +245,7 @@ async def _write_events(
         await response.write_eof()
     except ConnectionResetError:
         # The gateway hung up mid-stream (its client went away): expected, not an error.
-        state.hung_up.set()
+        _hung_up(state, request)
     return response
 
 

@@ -64,4 +64,5 @@ PROVIDER_UPDATABLE = (
     "api_version",
     "deployments",
     "allow_private_network",
+    "timeouts",  # replaced whole; `oggy provider update` merges before it sends
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 import grpc
 
 from dataplane.backoff import Backoff
+from dataplane.config.freshness import ConfigFreshness
 from dataplane.config.snapshot_file import (
     SnapshotFileError,
     read_snapshot_file,
@@ -65,6 +67,7 @@ class ConfigStreamClient(Generic[C]):
         *,
         channel: grpc.aio.Channel | None = None,
         backoff: Backoff | None = None,
+        freshness: ConfigFreshness | None = None,
     ) -> None:
         self._settings = settings
         self._holder = holder
@@ -72,6 +75,8 @@ class ConfigStreamClient(Generic[C]):
         self._own_channel = channel is None
         self._channel = channel
         self._backoff = backoff or Backoff(0.1, 5.0)
+        # Told when the control plane is heard from and when it goes quiet.
+        self._freshness = freshness
         self._snapshot: snapshot_pb2.Snapshot | None = None
         # The compiler's warnings on the config being served, sent with each ACK.
         self._warnings: tuple[str, ...] = ()
@@ -120,6 +125,13 @@ class ConfigStreamClient(Generic[C]):
         self._holder.apply(compiled)
         self._snapshot = snapshot
         log.info("serving revision %d from snapshot file %s", snapshot.revision, path)
+        if self._freshness is not None:
+            # Written on every ACK: the last time a control plane was heard from.
+            try:
+                written = (await asyncio.to_thread(path.stat)).st_mtime
+            except OSError:
+                written = 0.0  # unknown: as old as can be
+            self._freshness.quiet(time.time() - written)
 
     async def _run(self) -> None:
         while True:
@@ -226,6 +238,8 @@ class ConfigStreamClient(Generic[C]):
 
     def _connected(self) -> None:
         self.connected = True
+        if self._freshness is not None:
+            self._freshness.heard()
         self._backoff.reset()
         if self._logged != ("connected", ""):
             self._logged = ("connected", "")
@@ -233,6 +247,8 @@ class ConfigStreamClient(Generic[C]):
 
     def _disconnected(self, code: str, detail: str) -> None:
         self.connected = False
+        if self._freshness is not None:
+            self._freshness.quiet()
         # Keyed by status code: retries against a dead server log once, a new kind
         # of failure (say UNAUTHENTICATED after UNAVAILABLE) logs again.
         if self._logged != ("disconnected", code):

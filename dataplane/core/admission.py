@@ -142,6 +142,20 @@ def find_key(
         return e
 
 
+def refuse_stale(found: CompiledKey | errors.InvalidApiKey, peer: str, age_s: float) -> Refused:
+    """The data plane's config is past `--max-config-age`: nothing is admitted (fail closed).
+
+    The caller's key, when it authenticated, still gets the refusal (and its event)
+    attributed; nothing else about the request is judged against an outdated config.
+    """
+    key = found if isinstance(found, CompiledKey) else None
+    error = errors.ConfigStale(
+        f"The gateway has not heard from its control plane for {age_s:.0f} s, longer than"
+        " it may serve a configuration; try again later."
+    )
+    return Refused(error, key, None, peer)
+
+
 def admit(
     found: CompiledKey | errors.InvalidApiKey, ask: Ask, endpoint: Endpoint, now: float
 ) -> Verdict:

@@ -29,6 +29,7 @@ from dataplane.http.v1_models import list_models
 from dataplane.http.wire import HANDLER_ARGS, ON_UNPARSED
 from dataplane.usage_sink import UsageSink
 from oggy.contract.ids import uuid7
+from oggy.contract.timeouts import DEFAULT_TIMEOUTS
 
 PASSTHROUGH_ROUTE = "/v1/{tail:.+}"
 
@@ -37,11 +38,11 @@ PASSTHROUGH_ROUTE = "/v1/{tail:.+}"
 class HttpOptions:
     dataplane_id: str = ""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    upstream_connect_timeout_s: float = 5.0
+    upstream_connect_timeout_s: float = DEFAULT_TIMEOUTS.connect_s  # type: ignore[assignment]
     # Until the upstream response headers arrive (non-streams: the whole body).
-    upstream_first_byte_timeout_s: float = 60.0
+    upstream_first_byte_timeout_s: float = DEFAULT_TIMEOUTS.first_byte_s  # type: ignore[assignment]
     # Longest silence between two chunks of a streamed response.
-    upstream_between_chunks_timeout_s: float = 60.0
+    upstream_between_chunks_timeout_s: float = DEFAULT_TIMEOUTS.idle_s  # type: ignore[assignment]
     upstream_pool_limit: int = 1000
 
     @classmethod
@@ -94,7 +95,8 @@ def create_app(
     metrics = Metrics(
         gauges={
             key: read for key in SINK_GAUGES if (read := getattr(usage_sink, key, None)) is not None
-        }
+        },
+        config_age=holder.config_age_s,
     )
     app[HOLDER] = holder
     app[USAGE_SINK] = usage_sink

@@ -38,6 +38,7 @@ from dataplane.core.admission import (
     Verdict,
     admit,
     find_key,
+    refuse_stale,
 )
 from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.record import RequestRecord
@@ -196,6 +197,10 @@ async def _admission(
     headers = request.headers
     now = rec.start_ns / 1e9
     found = find_key(cfg.keys_by_id, presented_authorization(headers), now)
+    if rec.start_mono >= holder.stale_after:  # --max-config-age passed (config/freshness.py)
+        verdict = refuse_stale(found, rec.peer, holder.config_age_s(rec.start_mono))
+        rec.verdict = verdict
+        return verdict
     body: bytes | errors.GatewayError = b""
     # A caller whose key is unknown never gets its body read (nor judged).
     if endpoint.reads_body and not isinstance(found, errors.GatewayError):

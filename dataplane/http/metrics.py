@@ -59,6 +59,7 @@ class Metrics:
         self,
         queue_depth: Callable[[], int] | None = None,
         gauges: dict[str, Callable[[], float]] | None = None,
+        config_age: Callable[[], float] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         labelled = {"registry": self.registry}
@@ -107,6 +108,12 @@ class Metrics:
         for key, (name, help_text) in SINK_GAUGES.items():
             if (read := reads.get(key)) is not None:
                 Gauge(name, help_text, registry=self.registry).set_function(_never_failing(read))
+        if config_age is not None:
+            Gauge(
+                "oggy_config_age_seconds",
+                "Seconds since a control plane was last heard from (0 while its stream is up).",
+                registry=self.registry,
+            ).set_function(_never_failing(config_age))
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         self._requests[endpoint, status].inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -25,6 +26,8 @@ def readyz(holder: ConfigHolder) -> Handler:
         cfg = holder.current
         if cfg is None:
             return error_response(errors.NotReady())
+        if time.perf_counter() >= holder.stale_after:  # --max-config-age passed
+            return error_response(errors.ConfigStale())
         return web.Response(
             body=orjson.dumps({"status": "ready", "revision": cfg.revision}),
             content_type="application/json",

@@ -16,6 +16,7 @@ so the client never sees a byte of a failed attempt; the last target's answer
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ from oggy.contract.routing import Target
 from oggy.v1 import usage_pb2
 
 SSE_CONTENT_TYPE = "text/event-stream"
+CLIENT_DISCONNECTED = "client_disconnected"
 # Longest error body read from a failed attempt before trying the next target.
 MAX_ERROR_BODY = 64 * 1024
 
@@ -99,7 +101,7 @@ async def open_with_fallback(
         url, headers, payload = build(target)
         started = time.perf_counter()
         try:
-            resp = await upstream.open(url, headers, payload, method)  # type: ignore[arg-type]
+            resp = await upstream.open(url, headers, payload, method, target.provider.timeouts)  # type: ignore[arg-type]
         except (errors.UpstreamTimeout, errors.UpstreamUnavailable) as e:
             kind = "timeout" if isinstance(e, errors.UpstreamTimeout) else "connect"
             metrics.upstream_error(kind)
@@ -108,6 +110,11 @@ async def open_with_fallback(
             if i == last:
                 raise
             continue
+        except asyncio.CancelledError:
+            # The client hung up while this target had not answered (site.py): the
+            # attempt was cut short by us, not failed by the provider.
+            _attempt(rec, target, started).error_type = CLIENT_DISCONNECTED
+            raise
         if i < last and is_fallback_status(resp.status):
             body = await _read_error_body(resp, idle_timeout_s)
             a = _attempt(rec, target, started)
@@ -284,12 +291,12 @@ async def relay_stream(
                 else:
                     await out.write(data)
     except ConnectionResetError:  # includes aiohttp's ClientConnectionResetError on write
-        rec.fail(499, "client_disconnected")
+        rec.fail(499, CLIENT_DISCONNECTED)
         resp.close()
         stream_usage(rec, call.req, call.wire, tap)
         return out
     except BaseException:  # CancelledError: the client went away (or shutdown)
-        rec.fail(499, "client_disconnected")
+        rec.fail(499, CLIENT_DISCONNECTED)
         resp.close()
         # No awaiting while cancelled: what the stream carried (or how to estimate
         # it) is recorded, and the settlement runs after (in a thread if it must).

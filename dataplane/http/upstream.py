@@ -12,6 +12,7 @@ travels in the provider's own auth header.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,7 @@ from yarl import URL
 from dataplane.core.admission import NO_HEADERS
 from dataplane.core.trace import REQUEST_ID_HEADER
 from oggy.contract import errors
+from oggy.contract.timeouts import NO_TIMEOUTS, UpstreamTimeouts
 
 # Client headers that are safe and useful to forward upstream.
 FORWARD_REQUEST_HEADERS = ("Accept", "OpenAI-Beta", "User-Agent")
@@ -52,23 +54,14 @@ class Upstream:
         pool_limit: int = 1000,
         keepalive_timeout_s: float = 30.0,
     ) -> None:
-        self.first_byte_timeout_s = first_byte_timeout_s
-        # Longest silence between two reads of a response body (stream chunks).
-        self.idle_timeout_s = first_byte_timeout_s if idle_timeout_s is None else idle_timeout_s
-        self._connect_timeout_s = connect_timeout_s
+        idle = first_byte_timeout_s if idle_timeout_s is None else idle_timeout_s
+        # A provider's own timeouts (CompiledProvider.timeouts) override these.
+        self.defaults = UpstreamTimeouts(connect_timeout_s, first_byte_timeout_s, idle)
         self._pool_limit = pool_limit
         self._keepalive_timeout_s = keepalive_timeout_s
         self._session: aiohttp.ClientSession | None = None
-        # aiohttp's sock_read restarts on every read from the socket: it bounds the
-        # wait for the response headers and every gap between body chunks, with one
-        # timer the protocol already keeps (no asyncio.timeout per request or chunk).
-        # When the first-byte timeout differs, the headers get their own sock_read
-        # (one ClientTimeout made here, not per request), and the body's is set
-        # once the headers are in.
-        self._differs = self.first_byte_timeout_s != self.idle_timeout_s
-        self._open_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout_s, sock_read=first_byte_timeout_s
-        )
+        # Per distinct provider timeouts: what `open` waits with (built on first use).
+        self._plans: dict[UpstreamTimeouts, _Plan] = {}
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -76,11 +69,10 @@ class Upstream:
             keepalive_timeout=self._keepalive_timeout_s,
             ttl_dns_cache=60,
         )
+        d = self.defaults
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=self._connect_timeout_s, sock_read=self.idle_timeout_s
-            ),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=d.connect_s, sock_read=d.idle_s),
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             raise_for_status=False,
@@ -91,34 +83,51 @@ class Upstream:
             await self._session.close()
             self._session = None
 
+    def _plan(self, timeouts: UpstreamTimeouts) -> _Plan:
+        plan = self._plans.get(timeouts)
+        if plan is None:
+            t = timeouts.over(self.defaults)
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[timeouts] = _Plan(
+                aiohttp.ClientTimeout(
+                    total=None, sock_connect=t.connect_s, sock_read=t.first_byte_s
+                ),
+                None if t.idle_s == t.first_byte_s else t.idle_s,
+            )
+        return plan
+
     async def open(
-        self, url: URL, headers: Mapping[str, str], payload: bytes | None, method: str = "POST"
+        self,
+        url: URL,
+        headers: Mapping[str, str],
+        payload: bytes | None,
+        method: str = "POST",
+        timeouts: UpstreamTimeouts = NO_TIMEOUTS,
     ) -> aiohttp.ClientResponse:
         """Send and wait for the response headers; the caller must release the response.
 
-        Raises UpstreamUnavailable (connect failure) or UpstreamTimeout (no
-        headers within the first-byte timeout).
+        `timeouts`: the provider's, over this client's defaults. Raises
+        UpstreamUnavailable (connect failure) or UpstreamTimeout (no headers
+        within the first-byte timeout).
         """
         session = self._session
         if session is None:
             raise errors.UpstreamUnavailable("The upstream client is not running.")
+        plan = self._plan(timeouts)
         try:
-            if not self._differs:
-                return await session.request(
-                    method, url, data=payload, headers=headers, allow_redirects=False
-                )
             resp = await session.request(
                 method,
                 url,
                 data=payload,
                 headers=headers,
                 allow_redirects=False,
-                timeout=self._open_timeout,
+                timeout=plan.timeout,
             )
             conn = resp.connection
-            if conn is not None and conn.protocol is not None:
+            if plan.idle_s is not None and conn is not None and conn.protocol is not None:
                 # From now on the body's idle bound, counted from the headers.
-                conn.protocol.read_timeout = self.idle_timeout_s
+                conn.protocol.read_timeout = plan.idle_s
                 conn.protocol.start_timeout()
             return resp
         except aiohttp.ConnectionTimeoutError:
@@ -132,6 +141,21 @@ class Upstream:
             raise errors.UpstreamUnavailable(
                 f"The upstream provider could not be reached ({type(e).__name__})."
             ) from None
+
+
+# aiohttp's sock_read restarts on every read from the socket: it bounds the wait
+# for the response headers and every gap between body chunks, with one timer the
+# protocol already keeps (no asyncio.timeout per request or chunk). The headers
+# wait with the first-byte timeout; when the idle one differs, it is set on the
+# connection once the headers are in.
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    timeout: aiohttp.ClientTimeout  # connect, and sock_read = first byte
+    idle_s: float | None  # None: the same as the first-byte timeout
+
+
+# Distinct timeout sets in use (a handful); cleared if configs churn through more.
+_MAX_PLANS = 256
 
 
 def request_headers(client: Mapping[str, str], authorization: str | None) -> CIMultiDict[str]:

@@ -97,7 +97,10 @@ async def provider(e: Env, pid: str = "local", **kw) -> provider_pb2.ProviderCre
         allow_private_network=True,
     )
     for k, v in kw.items():
-        setattr(body, k, v)
+        if isinstance(v, provider_pb2.UpstreamTimeouts):
+            body.timeouts.CopyFrom(v)
+        else:
+            setattr(body, k, v)
     resp = await e.stub.CreateProviderCredential(
         pb.CreateProviderCredentialRequest(parent=W, provider_id=pid, provider_credential=body),
         metadata=e.md,
@@ -269,6 +272,27 @@ async def test_provider_base_url_refused(env: Env, url: str, allow: bool) -> Non
         await provider(env, base_url=url, allow_private_network=allow)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "pass" not in (info.value.details() or "")
+
+
+@pytest.mark.parametrize(
+    ("field", "seconds", "nanos"),
+    [("connect", -1, 0), ("first_byte", 3601, 0), ("idle", 0, -5)],
+)
+async def test_provider_timeouts_refused(env: Env, field: str, seconds: int, nanos: int) -> None:
+    timeouts = provider_pb2.UpstreamTimeouts()
+    getattr(timeouts, field).seconds = seconds
+    getattr(timeouts, field).nanos = nanos
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await provider(env, timeouts=timeouts)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"provider_credential.timeouts.{field}" in (info.value.details() or "")
+
+
+async def test_provider_timeouts_kept(env: Env) -> None:
+    timeouts = provider_pb2.UpstreamTimeouts()
+    timeouts.first_byte.seconds = 300
+    p = await provider(env, timeouts=timeouts)
+    assert p.timeouts == timeouts
 
 
 async def test_update_provider_credential(env: Env) -> None:

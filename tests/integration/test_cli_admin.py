@@ -125,6 +125,30 @@ def test_provider_add_reads_key_from_env_and_never_prints_it(
     assert list(request.provider_credential.models) == ["gpt-4o*", "o3*"]
 
 
+def test_provider_timeouts_are_set_on_add_and_merged_on_update(
+    demo_cli: tuple[AdminServer, dict[str, str]],
+) -> None:
+    admin, env = demo_cli
+    env = {**env, "MY_KEY": "sk-supersecret-1234"}
+    argv = ["provider", "add", "slow", "--kind", "openai", "--models", "o1*", "--api-key-env"]
+    assert oggy(env, *argv, "MY_KEY", "--first-byte-timeout", "300", "--idle-timeout", "30") == 0
+    name = "workspaces/demo/providers/slow"
+
+    def timeouts() -> dict[str, float]:
+        stored = admin.client.stub.GetProviderCredential(
+            pb.GetProviderCredentialRequest(name=name)
+        ).provider_credential
+        t = stored.timeouts
+        return {f.name: v.ToNanoseconds() / 1e9 for f, v in t.ListFields()}
+
+    assert timeouts() == {"first_byte": 300.0, "idle": 30.0}
+    # Only what is given changes; 0 goes back to the data plane's default.
+    assert oggy(env, "provider", "update", "slow", "--connect-timeout", "2.5",
+                "--idle-timeout", "0") == 0  # fmt: skip
+    assert timeouts() == {"connect": 2.5, "first_byte": 300.0}
+    assert list(admin.last("UpdateProviderCredential").update_mask.paths) == ["timeouts"]
+
+
 def test_provider_add_reads_key_from_stdin(
     demo_cli: tuple[AdminServer, dict[str, str]],
     monkeypatch: pytest.MonkeyPatch,

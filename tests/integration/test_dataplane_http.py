@@ -20,6 +20,7 @@ from controlplane.devtools.mock_script import reply_words
 from dataplane.config.holder import ConfigHolder
 from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
+from dataplane.http.site import start_site
 from oggy.contract.compile import compile_snapshot
 from oggy.v1 import (
     actor_pb2,
@@ -157,11 +158,8 @@ OPTIONS = HttpOptions(
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    """As the data plane serves it (dataplane/http/site.py)."""
+    runner, port = await start_site(app, "127.0.0.1", 0, shutdown_timeout_s=1.0)
     return runner, f"http://127.0.0.1:{port}"
 
 

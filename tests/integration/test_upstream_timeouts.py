@@ -11,6 +11,7 @@ from yarl import URL
 
 from dataplane.http.upstream import Upstream
 from oggy.contract import errors
+from oggy.contract.timeouts import UpstreamTimeouts
 
 HEADERS_AFTER_S = 0.4
 
@@ -84,5 +85,25 @@ async def test_a_stalled_body_times_out_after_the_idle_gap(
             await resp.content.readany()
         assert loop.time() - began < 2.0  # the idle bound, not the first-byte one
         resp.close()
+    finally:
+        await up.close()
+
+
+async def test_a_providers_timeouts_beat_the_defaults(origin: URL) -> None:
+    up = await started(first_byte_s=5.0, idle_s=5.0)
+    try:
+        with pytest.raises(errors.UpstreamTimeout):  # headers come after 0.4 s
+            await up.open(origin / "slow", {}, b"{}", timeouts=UpstreamTimeouts(first_byte_s=0.1))
+        resp = await up.open(origin / "stall", {}, b"{}", timeouts=UpstreamTimeouts(idle_s=0.2))
+        assert await resp.content.readany() == b"data: 1\n\n"
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(TimeoutError):
+            await resp.content.readany()
+        assert asyncio.get_running_loop().time() - began < 2.0
+        resp.close()
+        # Without its own timeouts a provider waits with the defaults.
+        resp = await up.open(origin / "slow", {}, b"{}")
+        assert await resp.read() == b"{}"
+        resp.release()
     finally:
         await up.close()

@@ -16,6 +16,7 @@ from controlplane.domain.errors import AlreadyExists, FailedPrecondition, Invali
 from controlplane.store.base import Item
 from controlplane.store.txn import Absent, Delete, Put
 from oggy.contract.names import Collection, parse_child_name
+from oggy.contract.timeouts import TimeoutsError, provider_timeouts
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import provider_pb2, route_pb2
 
@@ -32,6 +33,10 @@ def validate_provider(provider: provider_pb2.ProviderCredential) -> None:
     if provider.api_version and not _API_VERSION.fullmatch(provider.api_version):
         raise InvalidArgument("provider_credential.api_version must be [A-Za-z0-9._-]{1,64}")
     _deployments(provider.deployments)
+    try:
+        provider_timeouts(provider)  # the compiler's own check
+    except TimeoutsError as e:
+        raise InvalidArgument(f"provider_credential.{e}") from None
 
 
 def _deployments(deployments: Mapping[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""`oggy provider add|list|delete`: upstream provider credentials of a workspace.
+"""`oggy provider add|update|list|delete`: upstream provider credentials of a workspace.
 
 The API key is never taken as a flag (it would land in shell history and `ps`): it comes
 from a named environment variable, or stdin — prompted without echo on a terminal.
@@ -14,10 +14,13 @@ import uuid
 from collections.abc import Mapping
 from typing import TextIO
 
+from google.protobuf.field_mask_pb2 import FieldMask
+
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
+from oggy.contract.timeouts import MAX_TIMEOUT_S
 from oggy.v1 import admin_service_pb2, provider_pb2
 
 Kind = provider_pb2.ProviderCredential.Kind
@@ -98,7 +101,15 @@ def register(
         action="store_true",
         help="allow a base URL on a loopback or private address (e.g. a local model server)",
     )
+    _timeout_arguments(add_p)
     add_p.set_defaults(handler=add)
+
+    update_p = actions.add_parser(
+        "update", parents=[common, scoped], help="change a provider credential's timeouts"
+    )
+    update_p.add_argument("provider", metavar="NAME")
+    _timeout_arguments(update_p)
+    update_p.set_defaults(handler=update)
 
     list_p = actions.add_parser("list", parents=[common, scoped], help="list provider credentials")
     list_p.set_defaults(handler=list_providers)
@@ -108,6 +119,55 @@ def register(
     )
     delete_p.add_argument("provider", metavar="NAME")
     delete_p.set_defaults(handler=delete)
+
+
+# Flag → UpstreamTimeouts field.
+TIMEOUT_FLAGS = {
+    "connect_timeout": "connect",
+    "first_byte_timeout": "first_byte",
+    "idle_timeout": "idle",
+}
+
+
+def _timeout_arguments(parser: argparse.ArgumentParser) -> None:
+    what = {
+        "connect_timeout": "to connect",
+        "first_byte_timeout": "until the response headers (a whole non-streaming reply)",
+        "idle_timeout": "longest silence between stream chunks",
+    }
+    for dest, text in what.items():
+        parser.add_argument(
+            "--" + dest.replace("_", "-"),
+            dest=dest,
+            type=_seconds,
+            metavar="SECONDS",
+            help=f"{text}; 0: the data plane's default",
+        )
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 <= value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"must be 0 to {MAX_TIMEOUT_S:g} seconds")
+    return value
+
+
+def apply_timeouts(args: argparse.Namespace, timeouts: provider_pb2.UpstreamTimeouts) -> bool:
+    """Set the timeout flags given on `timeouts` (0 clears one); whether any was given."""
+    given = False
+    for dest, field in TIMEOUT_FLAGS.items():
+        seconds = getattr(args, dest, None)
+        if seconds is None:
+            continue
+        given = True
+        if seconds:
+            getattr(timeouts, field).FromNanoseconds(round(seconds * 1e9))
+        else:
+            timeouts.ClearField(field)
+    return given
 
 
 def read_api_key(env_var: str | None, env: Mapping[str, str], stdin: TextIO | None = None) -> str:
@@ -158,6 +218,7 @@ def add(ctx: Context) -> int:
         api_version=args.api_version,
         deployments=parse_deployments(args.deployment),
     )
+    apply_timeouts(args, credential.timeouts)
     if args.kind == "azure-openai" and not args.api_version:
         raise CliError("--api-version is required for kind azure-openai (e.g. 2024-10-21)")
     request = admin_service_pb2.CreateProviderCredentialRequest(
@@ -167,6 +228,28 @@ def add(ctx: Context) -> int:
         request_id=str(uuid.uuid4()),
     )
     response = ctx.client.stub.CreateProviderCredential(request)
+    output.emit_one(ctx.format, response.provider_credential, COLUMNS)
+    return 0
+
+
+def update(ctx: Context) -> int:
+    """Merge the given timeouts into the stored ones; the etag refuses a concurrent change."""
+    name = names.child_name(ctx.workspace, "providers", ctx.args.provider)
+    stored = ctx.client.stub.GetProviderCredential(
+        admin_service_pb2.GetProviderCredentialRequest(name=name)
+    ).provider_credential
+    patch = provider_pb2.ProviderCredential(name=name, etag=stored.etag)
+    patch.timeouts.CopyFrom(stored.timeouts)
+    if not apply_timeouts(ctx.args, patch.timeouts):
+        raise CliError(
+            "nothing to update: pass --connect-timeout, --first-byte-timeout or --idle-timeout"
+        )
+    if not patch.timeouts.ListFields():
+        patch.ClearField("timeouts")
+    request = admin_service_pb2.UpdateProviderCredentialRequest(
+        provider_credential=patch, update_mask=FieldMask(paths=["timeouts"])
+    )
+    response = ctx.client.stub.UpdateProviderCredential(request)
     output.emit_one(ctx.format, response.provider_credential, COLUMNS)
     return 0
 

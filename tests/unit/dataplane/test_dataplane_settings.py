@@ -23,7 +23,8 @@ def test_defaults_with_token_from_env() -> None:
         s.upstream_connect_timeout_s,
         s.upstream_first_byte_timeout_s,
         s.upstream_between_chunks_timeout_s,
-    ) == (5.0, 60.0, 60.0)
+    ) == (5.0, 120.0, 60.0)
+    assert s.max_config_age_s is None  # off: static stability is the default
     assert s.node_id.startswith(s.hostname + "-")
 
 

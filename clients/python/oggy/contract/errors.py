@@ -229,6 +229,19 @@ class NotReady(
 ): ...
 
 
+class ConfigStale(
+    GatewayError,
+    status=503,
+    code="config_stale",
+    type="server_error",
+    message=(
+        "The gateway has not heard from its control plane for longer than it may serve"
+        " a configuration; try again later."
+    ),
+):
+    """`--max-config-age` passed without word from a control plane: fail closed."""
+
+
 class UpstreamUnavailable(
     GatewayError,
     status=502,

@@ -22,10 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16oggy/v1/provider.proto\x12\x07oggy.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x04\n\x12ProviderCredential\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .oggy.v1.ProviderCredential.Kind\x12\x10\n\x08\x62\x61se_url\x18\x04 \x01(\t\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x0f\n\x07\x61pi_key\x18\x06 \x01(\t\x12\x14\n\x0c\x61pi_key_hint\x18\x07 \x01(\t\x12\x1b\n\x13\x61pi_key_fingerprint\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x0b \x01(\t\x12\x41\n\x0b\x64\x65ployments\x18\x0c \x03(\x0b\x32,.oggy.v1.ProviderCredential.DeploymentsEntry\x12\x1d\n\x15\x61llow_private_network\x18\r \x01(\x08\x1a\x32\n\x10\x44\x65ploymentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_OPENAI\x10\x01\x12\x1a\n\x16KIND_OPENAI_COMPATIBLE\x10\x02\x12\x15\n\x11KIND_AZURE_OPENAI\x10\x03\x12\x12\n\x0eKIND_ANTHROPIC\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16oggy/v1/provider.proto\x12\x07oggy.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x04\n\x12ProviderCredential\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12.\n\x04kind\x18\x03 \x01(\x0e\x32 .oggy.v1.ProviderCredential.Kind\x12\x10\n\x08\x62\x61se_url\x18\x04 \x01(\t\x12\x0e\n\x06models\x18\x05 \x03(\t\x12\x0f\n\x07\x61pi_key\x18\x06 \x01(\t\x12\x14\n\x0c\x61pi_key_hint\x18\x07 \x01(\t\x12\x1b\n\x13\x61pi_key_fingerprint\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x0b \x01(\t\x12\x41\n\x0b\x64\x65ployments\x18\x0c \x03(\x0b\x32,.oggy.v1.ProviderCredential.DeploymentsEntry\x12\x1d\n\x15\x61llow_private_network\x18\r \x01(\x08\x12+\n\x08timeouts\x18\x0e \x01(\x0b\x32\x19.oggy.v1.UpstreamTimeouts\x1a\x32\n\x10\x44\x65ploymentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"t\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_OPENAI\x10\x01\x12\x1a\n\x16KIND_OPENAI_COMPATIBLE\x10\x02\x12\x15\n\x11KIND_AZURE_OPENAI\x10\x03\x12\x12\n\x0eKIND_ANTHROPIC\x10\x04\"\x96\x01\n\x10UpstreamTimeouts\x12*\n\x07\x63onnect\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\nfirst_byte\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\'\n\x04idle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Durationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._loaded_options = None
   _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._serialized_options = b'8\001'
-  _globals['_PROVIDERCREDENTIAL']._serialized_start=69
-  _globals['_PROVIDERCREDENTIAL']._serialized_end=627
-  _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._serialized_start=459
-  _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._serialized_end=509
-  _globals['_PROVIDERCREDENTIAL_KIND']._serialized_start=511
-  _globals['_PROVIDERCREDENTIAL_KIND']._serialized_end=627
+  _globals['_PROVIDERCREDENTIAL']._serialized_start=101
+  _globals['_PROVIDERCREDENTIAL']._serialized_end=704
+  _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._serialized_start=536
+  _globals['_PROVIDERCREDENTIAL_DEPLOYMENTSENTRY']._serialized_end=586
+  _globals['_PROVIDERCREDENTIAL_KIND']._serialized_start=588
+  _globals['_PROVIDERCREDENTIAL_KIND']._serialized_end=704
+  _globals['_UPSTREAMTIMEOUTS']._serialized_start=707
+  _globals['_UPSTREAMTIMEOUTS']._serialized_end=857
 # @@protoc_insertion_point(module_scope)

@@ -1,5 +1,6 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -11,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ProviderCredential(_message.Message):
-    __slots__ = ("name", "display_name", "kind", "base_url", "models", "api_key", "api_key_hint", "api_key_fingerprint", "create_time", "etag", "api_version", "deployments", "allow_private_network")
+    __slots__ = ("name", "display_name", "kind", "base_url", "models", "api_key", "api_key_hint", "api_key_fingerprint", "create_time", "etag", "api_version", "deployments", "allow_private_network", "timeouts")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[ProviderCredential.Kind]
@@ -44,6 +45,7 @@ class ProviderCredential(_message.Message):
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENTS_FIELD_NUMBER: _ClassVar[int]
     ALLOW_PRIVATE_NETWORK_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     kind: ProviderCredential.Kind
@@ -57,4 +59,15 @@ class ProviderCredential(_message.Message):
     api_version: str
     deployments: _containers.ScalarMap[str, str]
     allow_private_network: bool
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ProviderCredential.Kind, str]] = ..., base_url: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., api_key: _Optional[str] = ..., api_key_hint: _Optional[str] = ..., api_key_fingerprint: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., api_version: _Optional[str] = ..., deployments: _Optional[_Mapping[str, str]] = ..., allow_private_network: _Optional[bool] = ...) -> None: ...
+    timeouts: UpstreamTimeouts
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., kind: _Optional[_Union[ProviderCredential.Kind, str]] = ..., base_url: _Optional[str] = ..., models: _Optional[_Iterable[str]] = ..., api_key: _Optional[str] = ..., api_key_hint: _Optional[str] = ..., api_key_fingerprint: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., api_version: _Optional[str] = ..., deployments: _Optional[_Mapping[str, str]] = ..., allow_private_network: _Optional[bool] = ..., timeouts: _Optional[_Union[UpstreamTimeouts, _Mapping]] = ...) -> None: ...
+
+class UpstreamTimeouts(_message.Message):
+    __slots__ = ("connect", "first_byte", "idle")
+    CONNECT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BYTE_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    connect: _duration_pb2.Duration
+    first_byte: _duration_pb2.Duration
+    idle: _duration_pb2.Duration
+    def __init__(self, connect: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., first_byte: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., idle: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

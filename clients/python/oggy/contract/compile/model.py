@@ -18,6 +18,7 @@ from oggy.contract.policy import EffectivePolicy
 from oggy.contract.price_book import PriceBook
 from oggy.contract.prompt_logging import DEFAULT_PROMPT_LOGGING, PromptLoggingPolicy
 from oggy.contract.routing import Router, RoutingTable, Target
+from oggy.contract.timeouts import NO_TIMEOUTS, UpstreamTimeouts
 
 # Memoised upstream URLs per provider, per (operation, model).
 _URL_CACHE_SIZE = 1024
@@ -54,6 +55,8 @@ class CompiledProvider:
     # The headers carrying the provider key (`Authorization`, `api-key`, `x-api-key`).
     auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     target: UpstreamTarget = field(default=None, repr=False)  # type: ignore[assignment]
+    # What differs from the data plane's default upstream timeouts.
+    timeouts: UpstreamTimeouts = NO_TIMEOUTS
     _urls: dict[tuple[str, str], URL] = field(default_factory=dict, repr=False)
 
     @property

@@ -17,6 +17,7 @@ from oggy.contract.compile.model import CompiledProvider, CompileWarning, Config
 from oggy.contract.dialects import OPENAI_FAMILY, UpstreamTarget, dialect_for
 from oggy.contract.globs import GlobError, compile_globs
 from oggy.contract.names import Collection
+from oggy.contract.timeouts import TimeoutsError, provider_timeouts
 from oggy.v1 import provider_pb2, snapshot_pb2
 
 _FORBIDDEN_IN_KEY = "\r\n\0 \t"
@@ -56,6 +57,10 @@ def _compile(
     api_key = material.api_key
     if api_key and (api_key != api_key.strip() or any(c in api_key for c in _FORBIDDEN_IN_KEY)):
         raise ConfigError(f"provider {p.name}: api_key contains whitespace or control chars")
+    try:
+        timeouts = provider_timeouts(p)
+    except TimeoutsError as e:
+        raise ConfigError(f"provider {p.name}: {e}") from None
     dialect = dialect_for(p.kind)
     if dialect is None:
         warnings.append(CompileWarning(p.name, f"kind {p.kind} is unknown; not routed"))
@@ -81,6 +86,7 @@ def _compile(
         dialect=dialect,
         auth_headers=MappingProxyType(dialect.auth_headers(api_key)),
         target=target,
+        timeouts=timeouts,
     )
 
 
