@@ -28,6 +28,7 @@ from dataplane.config.snapshot_file import (
 )
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from dataplane.stream_attempt import StateLog, StreamFailed, attempt_stream
 from oggy.contract.compile import ConfigError
 from oggy.contract.snapshot import (
     DeltaError,
@@ -45,10 +46,6 @@ CompileFn = Callable[[snapshot_pb2.Snapshot], C]
 
 class ConfigHolderLike(Protocol[C]):
     def apply(self, cfg: C, /) -> None: ...
-
-
-class _StreamEnded(Exception):
-    """The control plane closed the stream without an error status."""
 
 
 def _version() -> str:
@@ -82,7 +79,7 @@ class ConfigStreamClient(Generic[C]):
         self._warnings: tuple[str, ...] = ()
         self._task: asyncio.Task[None] | None = None
         # (state, status code) last logged: a retry loop logs a change once, not per attempt.
-        self._logged: tuple[str, str] = ("starting", "")
+        self._state_log = StateLog(log)
         self.connected = False
 
     @property
@@ -135,17 +132,9 @@ class ConfigStreamClient(Generic[C]):
 
     async def _run(self) -> None:
         while True:
-            try:
-                await self._stream_once()
-            except grpc.aio.AioRpcError as e:
-                self._disconnected(e.code().name, e.details() or "")
-            except _StreamEnded:
-                self._disconnected("EOF", "stream closed by the control plane")
-            except Exception:
-                # A bug must not stop config updates for the life of the process.
-                log.exception("config stream failed unexpectedly")
-                self._disconnected("INTERNAL", "see the traceback above")
-            await asyncio.sleep(self._backoff.next_delay())
+            await attempt_stream(
+                self._stream_once, self._disconnected, self._backoff, log, "config"
+            )
 
     async def _stream_once(self) -> None:
         assert self._channel is not None
@@ -169,7 +158,7 @@ class ConfigStreamClient(Generic[C]):
             while True:
                 response = await call.read()
                 if response is grpc.aio.EOF:
-                    raise _StreamEnded
+                    raise StreamFailed("EOF", "stream closed by the control plane")
                 self._connected()
                 error_detail = await self._handle(response)
                 # Persist before the ACK, so an ACKed revision is also the one a
@@ -241,22 +230,17 @@ class ConfigStreamClient(Generic[C]):
         if self._freshness is not None:
             self._freshness.heard()
         self._backoff.reset()
-        if self._logged != ("connected", ""):
-            self._logged = ("connected", "")
-            log.info("config stream connected to %s", self._settings.control_plane)
+        self._state_log.connected("config stream connected to %s", self._settings.control_plane)
 
     def _disconnected(self, code: str, detail: str) -> None:
         self.connected = False
         if self._freshness is not None:
             self._freshness.quiet()
-        # Keyed by status code: retries against a dead server log once, a new kind
-        # of failure (say UNAUTHENTICATED after UNAVAILABLE) logs again.
-        if self._logged != ("disconnected", code):
-            self._logged = ("disconnected", code)
-            log.warning(
-                "config stream to %s down (%s: %s); serving revision %d, retrying",
-                self._settings.control_plane,
-                code,
-                detail,
-                self.serving_revision,
-            )
+        self._state_log.disconnected(
+            code,
+            "config stream to %s down (%s: %s); serving revision %d, retrying",
+            self._settings.control_plane,
+            code,
+            detail,
+            self.serving_revision,
+        )

@@ -37,6 +37,7 @@ import grpc
 from dataplane.backoff import Backoff
 from dataplane.grpc_client import auth_metadata, open_channel
 from dataplane.settings import Settings
+from dataplane.stream_attempt import StateLog, StreamFailed, attempt_stream
 from dataplane.usage.batch import (
     Batch,
     EncodedBatch,
@@ -78,13 +79,6 @@ class _Pending:
     ref: BatchRef | None
     request: Batch | None
     hold: _JournalHold | None = None
-
-
-class _StreamFailed(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
-        self.code = code
-        self.detail = detail
 
 
 class UsageReporter:
@@ -138,7 +132,7 @@ class UsageReporter:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._spool_failing = False
-        self._logged: tuple[str, str] = ("starting", "")
+        self._state_log = StateLog(log)
         self.connected = False
 
     # -- UsageSink -------------------------------------------------------------
@@ -361,17 +355,7 @@ class UsageReporter:
             while not self._pending:
                 self._sender_wake.clear()
                 await self._sender_wake.wait()
-            try:
-                await self._stream_once()
-            except grpc.aio.AioRpcError as e:
-                self._disconnected(e.code().name, e.details() or "")
-            except _StreamFailed as e:
-                self._disconnected(e.code, e.detail)
-            except Exception:
-                # A bug must not end delivery for the life of the process.
-                log.exception("usage stream failed unexpectedly")
-                self._disconnected("INTERNAL", "see the traceback above")
-            await asyncio.sleep(self._backoff.next_delay())
+            await attempt_stream(self._stream_once, self._disconnected, self._backoff, log, "usage")
 
     async def _stream_once(self) -> None:
         assert self._channel is not None
@@ -432,11 +416,11 @@ class UsageReporter:
         while True:
             response = await call.read()
             if response is grpc.aio.EOF:
-                raise _StreamFailed("EOF", "stream closed by the control plane")
+                raise StreamFailed("EOF", "stream closed by the control plane")
             if response.batch_id not in sent:
                 continue  # not from this stream; stale or unknown
             if not response.stored:
-                raise _StreamFailed("NOT_STORED", response.error_detail or "batch not stored")
+                raise StreamFailed("NOT_STORED", response.error_detail or "batch not stored")
             sent.discard(response.batch_id)
             self._connected()
             p = self._pending.get(response.batch_id)
@@ -454,18 +438,15 @@ class UsageReporter:
     def _connected(self) -> None:
         self.connected = True
         self._backoff.reset()
-        if self._logged != ("connected", ""):
-            self._logged = ("connected", "")
-            log.info("usage stream connected to %s", self._settings.control_plane)
+        self._state_log.connected("usage stream connected to %s", self._settings.control_plane)
 
     def _disconnected(self, code: str, detail: str) -> None:
         self.connected = False
-        if self._logged != ("disconnected", code):
-            self._logged = ("disconnected", code)
-            log.warning(
-                "usage stream to %s down (%s: %s); %d events queued, retrying",
-                self._settings.control_plane,
-                code,
-                detail,
-                self.queue_depth(),
-            )
+        self._state_log.disconnected(
+            code,
+            "usage stream to %s down (%s: %s); %d events queued, retrying",
+            self._settings.control_plane,
+            code,
+            detail,
+            self.queue_depth(),
+        )
