@@ -41,6 +41,7 @@ from pathlib import Path
 from google.protobuf.message import DecodeError
 
 from dataplane.usage.framing import frame, unframe
+from dataplane.usage.numbered_files import numbered_files, numbered_path
 from oggy.v1 import usage_pb2
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Journal:
         self._recovered = True
         try:
             self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            files = sorted(self._segment_files())
+            files = sorted(numbered_files(self._dir, _SUFFIX))
         except OSError as e:
             self._fail(e)
             return []
@@ -172,15 +173,7 @@ class Journal:
     # -- internals -------------------------------------------------------------
 
     def _path(self, seq: int) -> Path:
-        return self._dir / f"{seq:016d}{_SUFFIX}"
-
-    def _segment_files(self) -> list[tuple[int, Path]]:
-        out = []
-        for path in self._dir.iterdir():
-            stem = path.name.removesuffix(_SUFFIX)
-            if path.name.endswith(_SUFFIX) and stem.isdigit():
-                out.append((int(stem), path))
-        return out
+        return numbered_path(self._dir, seq, _SUFFIX)
 
     def _open_next(self) -> None:
         seq = self._next_seq

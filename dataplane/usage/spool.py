@@ -29,6 +29,7 @@ from google.protobuf.message import DecodeError
 from dataplane.usage.batch import Batch, encoded
 from dataplane.usage.framing import HEADER as _HEADER
 from dataplane.usage.framing import frame, unframe
+from dataplane.usage.numbered_files import numbered_files, numbered_path
 from oggy.contract.files import fsync_dir
 from oggy.v1 import usage_service_pb2
 
@@ -115,7 +116,7 @@ class Spool:
             self._recovered = True
             self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             refs: list[BatchRef] = []
-            for seq, path in sorted(self._segment_files()):
+            for seq, path in sorted(numbered_files(self._dir, _SUFFIX)):
                 self._next_seq = max(self._next_seq, seq + 1)
                 seg_refs, size = _scan_segment(seq, path)
                 if not seg_refs:
@@ -207,19 +208,11 @@ class Spool:
 
     # -- internals -------------------------------------------------------------
 
-    def _segment_files(self) -> list[tuple[int, Path]]:
-        out = []
-        for path in self._dir.iterdir():
-            stem = path.name.removesuffix(_SUFFIX)
-            if path.name.endswith(_SUFFIX) and stem.isdigit():
-                out.append((int(stem), path))
-        return out
-
     def _writable_segment(self) -> tuple[_Segment, BinaryIO]:
         if self._active is None or self._active_file is None:
             seq = self._next_seq
             self._next_seq += 1
-            path = self._dir / f"{seq:016d}{_SUFFIX}"
+            path = numbered_path(self._dir, seq, _SUFFIX)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             self._active_file = os.fdopen(fd, "ab")
             self._active = _Segment(seq, path, 0)
