@@ -17,6 +17,7 @@ private key block is redacted to the end by the detector itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -204,24 +205,8 @@ class ResponseTextCollector:
 
 def _delta_text(obj: dict[str, Any]) -> str:
     """Text of one stream event: chat/completions deltas, Anthropic and Responses deltas."""
-    choices = obj.get("choices")
-    if isinstance(choices, list):
-        parts = []
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                if isinstance(delta.get("content"), str):
-                    parts.append(delta["content"])
-                calls = delta.get("tool_calls")
-                if isinstance(calls, list):
-                    for call in calls:
-                        fn = call.get("function") if isinstance(call, dict) else None
-                        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                            parts.append(fn["arguments"])
-            elif isinstance(choice.get("text"), str):  # legacy completions
-                parts.append(choice["text"])
+    parts = _choice_texts(obj, "delta", _delta_message_text)
+    if parts is not None:
         return "".join(parts)
     kind = obj.get("type")
     if kind == "content_block_delta":  # Anthropic
@@ -239,20 +224,9 @@ def _delta_text(obj: dict[str, Any]) -> str:
 
 def _message_text(obj: dict[str, Any]) -> str:
     """Assistant text of a whole response: chat, completions, Anthropic, Responses."""
-    choices = obj.get("choices")
-    if isinstance(choices, list):
-        parts = []
-        for choice in choices:
-            if not isinstance(choice, dict):
-                continue
-            msg = choice.get("message")
-            if isinstance(msg, dict):
-                text = _content_text(msg.get("content"))
-                calls = _tool_calls_text(msg.get("tool_calls"))
-                parts.append(f"{text} {calls}".strip() if calls else text)
-            elif isinstance(choice.get("text"), str):
-                parts.append(choice["text"])
-        return "\n".join(p for p in parts if p)
+    choice_parts = _choice_texts(obj, "message", _whole_message_text)
+    if choice_parts is not None:
+        return "\n".join(p for p in choice_parts if p)
     if obj.get("type") == "message":  # Anthropic
         return _content_text(obj.get("content"))
     if obj.get("object") == "response":
@@ -267,6 +241,45 @@ def _message_text(obj: dict[str, Any]) -> str:
                 parts.append(_content_text(item.get("content")))
         return "\n".join(p for p in parts if p)
     return ""
+
+
+def _choice_texts(
+    obj: dict[str, Any], message_key: str, message_text: Callable[[dict[str, Any]], str]
+) -> list[str] | None:
+    """Per choice, the text of its `message_key` message, else its legacy completions
+    `text`; None when `obj` has no `choices` list (another wire format)."""
+    choices = obj.get("choices")
+    if not isinstance(choices, list):
+        return None
+    parts = []
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get(message_key)
+        if isinstance(message, dict):
+            parts.append(message_text(message))
+        elif isinstance(choice.get("text"), str):
+            parts.append(choice["text"])
+    return parts
+
+
+def _delta_message_text(delta: dict[str, Any]) -> str:
+    parts = []
+    if isinstance(delta.get("content"), str):
+        parts.append(delta["content"])
+    calls = delta.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                parts.append(fn["arguments"])
+    return "".join(parts)
+
+
+def _whole_message_text(message: dict[str, Any]) -> str:
+    text = _content_text(message.get("content"))
+    calls = _tool_calls_text(message.get("tool_calls"))
+    return f"{text} {calls}".strip() if calls else text
 
 
 def _finish(redactor: Redactor, buf: BoundedText, counts: dict[str, int]) -> str:
