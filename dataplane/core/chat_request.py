@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -213,29 +213,23 @@ _RESPONSES = _Shape(None, (), ("max_output_tokens",), False, lambda b: _texts(b.
 _MESSAGES = _Shape("messages", (), ("max_tokens",), False, _anthropic_prompt)
 
 
-def prepare_chat(raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0) -> ChatRequest:
-    return _prepare(raw, _CHAT, model, max_tokens_cap)
+class Preparer(Protocol):
+    """Parse and check one endpoint's body: `prepare_chat(raw, model, max_tokens_cap=…)`."""
+
+    def __call__(
+        self, raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
+    ) -> ChatRequest: ...
 
 
-def prepare_completions(
-    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
-) -> ChatRequest:
-    return _prepare(raw, _COMPLETIONS, model, max_tokens_cap)
+def _preparer(shape: _Shape) -> Preparer:
+    def prepare(raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0) -> ChatRequest:
+        return _prepare(raw, shape, model, max_tokens_cap)
+
+    return prepare
 
 
-def prepare_embeddings(
-    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
-) -> ChatRequest:
-    return _prepare(raw, _EMBEDDINGS, model, max_tokens_cap)
-
-
-def prepare_responses(
-    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
-) -> ChatRequest:
-    return _prepare(raw, _RESPONSES, model, max_tokens_cap)
-
-
-def prepare_messages(
-    raw: bytes, model: str | None = None, *, max_tokens_cap: int = 0
-) -> ChatRequest:
-    return _prepare(raw, _MESSAGES, model, max_tokens_cap)
+prepare_chat = _preparer(_CHAT)
+prepare_completions = _preparer(_COMPLETIONS)
+prepare_embeddings = _preparer(_EMBEDDINGS)
+prepare_responses = _preparer(_RESPONSES)
+prepare_messages = _preparer(_MESSAGES)
