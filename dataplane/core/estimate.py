@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from dataplane.core.choice_parts import choices, message_parts
 from dataplane.core.sse import SseParser
 from dataplane.core.usage_extract import Usage
 
@@ -60,17 +61,9 @@ def completion_text(
             if isinstance(obj, dict):
                 parts.append(text_of(obj))
             continue
-        choices = obj.get("choices") if isinstance(obj, dict) else None
-        for choice in choices if isinstance(choices, list) else ():
-            delta = choice.get("delta") if isinstance(choice, dict) else None
-            if not isinstance(delta, dict):
-                continue
-            if isinstance(delta.get("content"), str):
-                parts.append(delta["content"])
-            for call in delta.get("tool_calls") or ():
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                    parts.append(fn["arguments"])
+        # Deltas only: unlike the reported text, a legacy `text` is not counted.
+        for choice in choices(obj):
+            message_parts(choice.get("delta"), parts)
     return "".join(parts)
 
 

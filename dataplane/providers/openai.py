@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataplane.core.choice_parts import choices, message_parts
 from dataplane.core.usage_extract import Usage, extract_usage
 from dataplane.providers.base import WireFormat
 from oggy.contract.dialects import OPENAI_FAMILY
@@ -47,27 +48,11 @@ def chat_stream_text(obj: dict[str, Any]) -> str:
 def _choices_text(body: Any, message_key: str) -> str:
     """Text of every choice: its `text`, then its `message_key` message's parts."""
     parts: list[str] = []
-    for choice in _choices(body):
+    for choice in choices(body):
         if isinstance(choice.get("text"), str):
             parts.append(choice["text"])
-        _message_parts(choice.get(message_key), parts)
+        message_parts(choice.get(message_key), parts)
     return "".join(parts)
-
-
-def _choices(body: Any) -> list[dict[str, Any]]:
-    choices = body.get("choices") if isinstance(body, dict) else None
-    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
-
-
-def _message_parts(message: Any, parts: list[str]) -> None:
-    if not isinstance(message, dict):
-        return
-    if isinstance(message.get("content"), str):
-        parts.append(message["content"])
-    for call in message.get("tool_calls") or ():
-        fn = call.get("function") if isinstance(call, dict) else None
-        if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-            parts.append(fn["arguments"])
 
 
 def _nothing(_: Any) -> str:
