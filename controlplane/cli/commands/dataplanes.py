@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from controlplane.cli import output
-from controlplane.cli.commands.group import CommandGroup
+from controlplane.cli.commands.group import unscoped_action
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2, data_plane_pb2
 
@@ -46,15 +46,6 @@ NOUN = "dataplanes"
 SUMMARY = "the data planes a control plane feeds config to"
 
 
-def register(group: CommandGroup) -> None:
-    group.action(
-        "list",
-        list_dataplanes,
-        "applied config revision, rejections, usage backlog; held-back workspaces",
-        scoped=False,
-    )
-
-
 def list_dataplanes(ctx: Context) -> int:
     request = admin_service_pb2.ListDataPlanesRequest(page_size=200)
     planes: list[data_plane_pb2.DataPlane] = []
@@ -73,3 +64,10 @@ def list_dataplanes(ctx: Context) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+register = unscoped_action(
+    "list",
+    list_dataplanes,
+    "applied config revision, rejections, usage backlog; held-back workspaces",
+)

@@ -36,3 +36,12 @@ class CommandGroup:
         parser = self._actions.add_parser(name, parents=parents, help=help, **kw)
         parser.set_defaults(handler=handler)
         return parser
+
+
+def unscoped_action(name: str, handler: Handler, help: str) -> Callable[[CommandGroup], None]:
+    """The `register` of a noun with one action and no workspace flags (`oggy secrets`)."""
+
+    def register(group: CommandGroup) -> None:
+        group.action(name, handler, help, scoped=False)
+
+    return register

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.cli import output
-from controlplane.cli.commands.group import CommandGroup
+from controlplane.cli.commands.group import unscoped_action
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2
 
@@ -20,18 +20,14 @@ NOUN = "secrets"
 SUMMARY = "manage how provider secrets are encrypted"
 
 
-def register(group: CommandGroup) -> None:
-    group.action(
-        "rotate-kek",
-        rotate_kek,
-        "new key-encryption key; every data key re-wrapped, no downtime",
-        scoped=False,
-    )
-
-
 def rotate_kek(ctx: Context) -> int:
     response = ctx.client.stub.RotateKeyEncryptionKey(
         admin_service_pb2.RotateKeyEncryptionKeyRequest(), timeout=ROTATE_TIMEOUT_S
     )
     output.emit_one(ctx.format, response, COLUMNS)
     return 0
+
+
+register = unscoped_action(
+    "rotate-kek", rotate_kek, "new key-encryption key; every data key re-wrapped, no downtime"
+)
