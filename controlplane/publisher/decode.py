@@ -5,27 +5,25 @@ from __future__ import annotations
 from google.protobuf.message import DecodeError, Message
 
 from oggy.contract.snapshot import Kind, parse_name
-from oggy.v1 import (
-    actor_pb2,
-    policy_pb2,
-    price_pb2,
-    provider_pb2,
-    route_pb2,
-    signing_key_pb2,
-    snapshot_pb2,
-    workspace_pb2,
-)
+from oggy.v1.actor_pb2 import Actor
+from oggy.v1.policy_pb2 import Policy
+from oggy.v1.price_pb2 import ModelPrice
+from oggy.v1.provider_pb2 import ProviderCredential
+from oggy.v1.route_pb2 import Route
+from oggy.v1.signing_key_pb2 import SigningKey
+from oggy.v1.snapshot_pb2 import KeyMaterial, ProviderMaterial, SigningKeyMaterial
+from oggy.v1.workspace_pb2 import Workspace
 
 # What each resource kind is stored as under `<prefix>workspaces/...` (and `prices/`).
 _STORED_TYPE: dict[Kind, type[Message]] = {
-    Kind.WORKSPACE: workspace_pb2.Workspace,
-    Kind.KEY: snapshot_pb2.KeyMaterial,
-    Kind.ACTOR: actor_pb2.Actor,
-    Kind.PROVIDER: provider_pb2.ProviderCredential,
-    Kind.POLICY: policy_pb2.Policy,
-    Kind.SIGNING_KEY: signing_key_pb2.SigningKey,
-    Kind.ROUTE: route_pb2.Route,
-    Kind.PRICE: price_pb2.ModelPrice,
+    Kind.WORKSPACE: Workspace,
+    Kind.KEY: KeyMaterial,
+    Kind.ACTOR: Actor,
+    Kind.PROVIDER: ProviderCredential,
+    Kind.POLICY: Policy,
+    Kind.SIGNING_KEY: SigningKey,
+    Kind.ROUTE: Route,
+    Kind.PRICE: ModelPrice,
 }
 
 
@@ -54,26 +52,22 @@ def decode_resource(name: str, value: bytes, mod_revision: int) -> Message | Non
     etag = str(mod_revision)
     # etag mirrors what the admin API reports; the name is forced to the key so a
     # value copied between keys cannot impersonate another resource.
-    if isinstance(resource, snapshot_pb2.KeyMaterial):
+    if isinstance(resource, KeyMaterial):
         resource.key.name = name
         resource.key.etag = etag
     else:
         resource.name = name  # type: ignore[attr-defined]
         resource.etag = etag  # type: ignore[attr-defined]
-    if isinstance(resource, provider_pb2.ProviderCredential):
+    if isinstance(resource, ProviderCredential):
         resource.api_key = ""  # never trust a plaintext that slipped into the record
-    if isinstance(resource, signing_key_pb2.SigningKey):
+    if isinstance(resource, SigningKey):
         resource.hmac_secret = ""  # the secret travels only in SigningKeyMaterial
     return resource
 
 
-def provider_material(
-    provider: provider_pb2.ProviderCredential, api_key: str
-) -> snapshot_pb2.ProviderMaterial:
-    return snapshot_pb2.ProviderMaterial(provider=provider, api_key=api_key)
+def provider_material(provider: ProviderCredential, api_key: str) -> ProviderMaterial:
+    return ProviderMaterial(provider=provider, api_key=api_key)
 
 
-def signing_key_material(
-    key: signing_key_pb2.SigningKey, hmac_secret: bytes
-) -> snapshot_pb2.SigningKeyMaterial:
-    return snapshot_pb2.SigningKeyMaterial(signing_key=key, hmac_secret=hmac_secret)
+def signing_key_material(key: SigningKey, hmac_secret: bytes) -> SigningKeyMaterial:
+    return SigningKeyMaterial(signing_key=key, hmac_secret=hmac_secret)
