@@ -15,24 +15,33 @@ from controlplane.store.base import Store
 
 
 @dataclass(frozen=True, slots=True)
-class Absent:
+class KeyOnly:
+    """A condition or op that names one key and nothing else; its class says what.
+
+    Subclasses declare `__slots__ = ()` so they stay slotted like the base; equality
+    still tells them apart (a dataclass compares only with its own class).
+    """
+
     key: str
+
+
+class Absent(KeyOnly):
+    __slots__ = ()
+
+
+class Present(KeyOnly):
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
-class Present:
-    key: str
+class PrefixEmpty:
+    prefix: str
 
 
 @dataclass(frozen=True, slots=True)
 class AtRevision:
     key: str
     mod_revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixEmpty:
-    prefix: str
 
 
 Condition = Absent | Present | AtRevision | PrefixEmpty
@@ -44,9 +53,8 @@ class Put:
     value: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class Delete:
-    key: str
+class Delete(KeyOnly):
+    __slots__ = ()
 
 
 Op = Put | Delete
