@@ -7,6 +7,7 @@ so after `oggy up` the CLI works with no flags at all.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Mapping
@@ -21,6 +22,16 @@ DEFAULT_ADMIN_ADDRESS = "127.0.0.1:50051"
 ADDRESS_ENV = "OGGY_ADMIN_ADDRESS"
 TOKEN_ENV = "OGGY_ADMIN_TOKEN"
 WORKSPACE_ENV = "OGGY_WORKSPACE"
+
+
+def add_state_dir_flag(parser: argparse._ActionsContainer, holds: str) -> None:
+    """`--state-dir`; `holds` says what this command keeps (or finds) there."""
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_STATE_DIR,
+        help=f"{holds} (default %(default)s)",
+    )
 
 
 @dataclass(frozen=True, slots=True)

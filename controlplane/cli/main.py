@@ -97,12 +97,7 @@ def _common_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="CA bundle (PEM) to reach a TLS control plane (else $OGGY_TLS_CA)",
     )
-    group.add_argument(
-        "--state-dir",
-        type=Path,
-        default=endpoints.DEFAULT_STATE_DIR,
-        help="where `oggy up` keeps endpoints.json (default %(default)s)",
-    )
+    endpoints.add_state_dir_flag(group, "where `oggy up` keeps endpoints.json")
     return common
 
 

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import FrameType
 
@@ -76,12 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "up", help="run etcd, a control plane and a data plane locally (Ctrl-C stops all)"
     )
     parser.add_argument("--demo", action="store_true", help="also a mock provider + demo key")
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        default=endpoints.DEFAULT_STATE_DIR,
-        help="all local state (default %(default)s)",
-    )
+    endpoints.add_state_dir_flag(parser, "all local state")
     parser.add_argument("--http-port", type=int, default=8080, help="gateway port (0 = any)")
     parser.add_argument("--grpc-port", type=int, default=0, help="admin/config port (0 = any)")
     parser.add_argument("--etcd", help="use this etcd (http://HOST:PORT) instead of starting one")
@@ -113,15 +108,10 @@ def dataplane_flags(args: argparse.Namespace) -> tuple[str, ...]:
 
 def run_up(ctx: Context) -> int:
     args = ctx.args
-    opts = UpOptions(
-        state_dir=args.state_dir,
-        http_port=args.http_port,
-        grpc_port=args.grpc_port,
-        etcd=args.etcd,
-        demo=args.demo,
-        verbose=args.verbose,
-        dataplane_flags=dataplane_flags(args),
-    )
+    # Every option but the forwarded flags is the `oggy up` flag of the same name.
+    named = [f.name for f in fields(UpOptions) if f.name != "dataplane_flags"]
+    given = {name: getattr(args, name) for name in named}
+    opts = UpOptions(**given, dataplane_flags=dataplane_flags(args))
     for flag, port in (("--http-port", opts.http_port), ("--grpc-port", opts.grpc_port)):
         if not 0 <= port <= 65535:
             raise CliError(f"{flag} {port} out of range")

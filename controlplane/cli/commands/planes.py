@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from pathlib import Path
 
 from controlplane.cli import endpoints
 from controlplane.cli.context import Context
@@ -23,12 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     # it pulls in the etcd client): a flag left as None is not passed on.
     cp.add_argument("--etcd", help="etcd endpoint http://HOST:PORT (default 127.0.0.1:2379)")
     cp.add_argument("--grpc", metavar="HOST:PORT", help="listen address (default 127.0.0.1:50051)")
-    cp.add_argument(
-        "--state-dir",
-        type=Path,
-        default=endpoints.DEFAULT_STATE_DIR,
-        help="kek, admin_token, node_token, usage.db (default %(default)s)",
-    )
+    endpoints.add_state_dir_flag(cp, "kek, admin_token, node_token, usage.db")
     cp.add_argument("--etcd-prefix", help="key prefix in etcd (default /oggy/)")
     cp.add_argument(
         "--usage-store",
