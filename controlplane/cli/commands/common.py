@@ -36,19 +36,26 @@ def read_secret(
     what: str,
     flag: str,
     stdin: TextIO | None = None,
+    example: str = "MY_SECRET",
+    prompt: str = "",
 ) -> str:
-    """A secret from `$env_var`, else stdin (no echo on a terminal). Never printed or echoed."""
+    """A secret from `$env_var`, else stdin (no echo on a terminal). Never printed or echoed.
+
+    `example` is the variable name suggested when `flag` was given a value instead;
+    `prompt` the terminal prompt (default: `what`, capitalized).
+    """
     if env_var:
         if not _ENV_NAME.fullmatch(env_var):
             # Not echoed: this is where a pasted secret would land by mistake.
-            raise CliError(f"{flag} takes a variable NAME (e.g. MY_SECRET), not the {what}")
+            raise CliError(f"{flag} takes a variable NAME (e.g. {example}), not the {what}")
         value = env.get(env_var, "").strip()
         if not value:
             raise CliError(f"${env_var} is not set or empty")
         return value
     stdin = stdin or sys.stdin
     if stdin.isatty():
-        value = getpass.getpass(f"{what[:1].upper()}{what[1:]} (input hidden): ").strip()
+        prompt = prompt or f"{what[:1].upper()}{what[1:]}"
+        value = getpass.getpass(f"{prompt} (input hidden): ").strip()
     else:
         value = stdin.read().strip()
     if not value:

@@ -7,9 +7,6 @@ from a named environment variable, or stdin — prompted without echo on a termi
 from __future__ import annotations
 
 import argparse
-import getpass
-import re
-import sys
 import uuid
 from collections.abc import Mapping
 from typing import TextIO
@@ -18,6 +15,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands.common import read_secret
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.contract.timeouts import MAX_TIMEOUT_S
@@ -30,7 +28,6 @@ KINDS = {
     "azure-openai": Kind.KIND_AZURE_OPENAI,
     "anthropic": Kind.KIND_ANTHROPIC,
 }
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
@@ -172,24 +169,15 @@ def apply_timeouts(args: argparse.Namespace, timeouts: provider_pb2.UpstreamTime
 
 def read_api_key(env_var: str | None, env: Mapping[str, str], stdin: TextIO | None = None) -> str:
     """The API key from `$env_var`, else stdin (no echo on a terminal). Never printed."""
-    if env_var:
-        if not _ENV_NAME.fullmatch(env_var):
-            # Not echoed: this is where a pasted key would land by mistake.
-            raise CliError("--api-key-env takes a variable NAME (e.g. OPENAI_API_KEY), not a key")
-        value = env.get(env_var, "").strip()
-        if not value:
-            raise CliError(f"${env_var} is not set or empty")
-        return value
-    stdin = stdin or sys.stdin
-    if stdin.isatty():
-        value = getpass.getpass("Provider API key (input hidden): ").strip()
-    else:
-        value = stdin.read().strip()
-    if not value:
-        raise CliError("no API key: pipe it on stdin or pass --api-key-env VAR")
-    if any(c.isspace() for c in value):
-        raise CliError("the API key must be one line without spaces")
-    return value
+    return read_secret(
+        env_var,
+        env,
+        what="API key",
+        flag="--api-key-env",
+        stdin=stdin,
+        example="OPENAI_API_KEY",
+        prompt="Provider API key",
+    )
 
 
 def parse_deployments(pairs: list[str]) -> dict[str, str]:

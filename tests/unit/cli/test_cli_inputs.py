@@ -41,7 +41,7 @@ def test_api_key_prompt_on_a_terminal_does_not_echo(monkeypatch: pytest.MonkeyPa
         prompts.append(prompt)
         return "sk-typed"
 
-    monkeypatch.setattr(provider.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr("getpass.getpass", fake_getpass)
     assert provider.read_api_key(None, {}, _Tty()) == "sk-typed"
     assert prompts and "hidden" in prompts[0]
 
