@@ -6,10 +6,11 @@ import getpass
 import re
 import sys
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from controlplane.cli import output
+from controlplane.cli.admin_client import list_all
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 
@@ -20,6 +21,14 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def request_id() -> str:
     """A fresh idempotency token for a Create call."""
     return str(uuid.uuid4())
+
+
+def emit_all(
+    ctx: Context, method: Any, request: Any, field: str, columns: Sequence[output.Column]
+) -> int:
+    """Print every page of a List RPC (`field` holds the items) as one table or array."""
+    output.emit(ctx.format, list_all(method, request, field), columns)
+    return 0
 
 
 def print_deleted(ctx: Context, name: str) -> None:

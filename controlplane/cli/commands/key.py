@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.cli import names, output, parsing
-from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands.common import emit_all
 from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import admin_service_pb2, key_pb2
@@ -85,9 +85,7 @@ def create(ctx: Context) -> int:
 
 def list_keys(ctx: Context) -> int:
     request = admin_service_pb2.ListGatewayKeysRequest(parent=ctx.workspace)
-    items = list_all(ctx.client.stub.ListGatewayKeys, request, "gateway_keys")
-    output.emit(ctx.format, items, COLUMNS)
-    return 0
+    return emit_all(ctx, ctx.client.stub.ListGatewayKeys, request, "gateway_keys", COLUMNS)
 
 
 def rotate(ctx: Context) -> int:

@@ -20,7 +20,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output, parsing
 from controlplane.cli.admin_client import list_all
-from controlplane.cli.commands.common import print_deleted, request_id
+from controlplane.cli.commands.common import emit_all, print_deleted, request_id
 from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.commands.policy_spec import (
     CLAIMS,
@@ -320,9 +320,8 @@ def show(ctx: Context) -> int:
 
 def list_policies(ctx: Context) -> int:
     request = admin_service_pb2.ListPoliciesRequest(parent=ctx.workspace)
-    items = list_all(ctx.client.stub.ListPolicies, request, "policies")
-    output.emit(ctx.format, items, list_columns(ctx.workspace))
-    return 0
+    columns = list_columns(ctx.workspace)
+    return emit_all(ctx, ctx.client.stub.ListPolicies, request, "policies", columns)
 
 
 def delete(ctx: Context) -> int:

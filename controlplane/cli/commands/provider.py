@@ -14,8 +14,7 @@ from typing import TextIO
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output
-from controlplane.cli.admin_client import list_all
-from controlplane.cli.commands.common import read_secret
+from controlplane.cli.commands.common import emit_all, read_secret
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
 from oggy.contract.timeouts import MAX_TIMEOUT_S
@@ -244,9 +243,8 @@ def update(ctx: Context) -> int:
 
 def list_providers(ctx: Context) -> int:
     request = admin_service_pb2.ListProviderCredentialsRequest(parent=ctx.workspace)
-    items = list_all(ctx.client.stub.ListProviderCredentials, request, "provider_credentials")
-    output.emit(ctx.format, items, COLUMNS)
-    return 0
+    stub = ctx.client.stub
+    return emit_all(ctx, stub.ListProviderCredentials, request, "provider_credentials", COLUMNS)
 
 
 def delete(ctx: Context) -> int:
