@@ -6,22 +6,18 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output
 from controlplane.cli.admin_client import list_all
+from controlplane.cli.commands import common
 from controlplane.cli.commands.common import request_id
 from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from oggy.v1 import actor_pb2, admin_service_pb2
 
 Kind = actor_pb2.Actor.Kind
-KINDS = {
-    "user": Kind.KIND_USER,
-    "team": Kind.KIND_TEAM,
-    "app": Kind.KIND_APP,
-    "environment": Kind.KIND_ENVIRONMENT,
-}
+KINDS = common.kind_choices(Kind)
 
 
 def kind_label(kind: int) -> str:
-    return Kind.Name(kind).removeprefix("KIND_").lower()
+    return common.kind_label(Kind, kind)
 
 
 COLUMNS: list[output.Column] = [

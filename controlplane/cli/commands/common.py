@@ -9,6 +9,8 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 from controlplane.cli import output
 from controlplane.cli.admin_client import list_all
 from controlplane.cli.context import Context
@@ -21,6 +23,16 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def request_id() -> str:
     """A fresh idempotency token for a Create call."""
     return str(uuid.uuid4())
+
+
+def kind_label(kinds: EnumTypeWrapper, kind: int) -> str:
+    """A `KIND_` enum value as the CLI spells it: KIND_AZURE_OPENAI → `azure-openai`."""
+    return kinds.Name(kind).removeprefix("KIND_").lower().replace("_", "-")
+
+
+def kind_choices(kinds: EnumTypeWrapper) -> dict[str, int]:
+    """Every kind but UNSPECIFIED, by its CLI spelling, in the order the proto declares them."""
+    return {kind_label(kinds, value): value for _, value in kinds.items() if value}
 
 
 def emit_all(

@@ -14,6 +14,7 @@ from typing import TextIO
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.cli import names, output
+from controlplane.cli.commands import common
 from controlplane.cli.commands.common import emit_all, read_secret
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
@@ -21,12 +22,7 @@ from oggy.contract.timeouts import MAX_TIMEOUT_S
 from oggy.v1 import admin_service_pb2, provider_pb2
 
 Kind = provider_pb2.ProviderCredential.Kind
-KINDS = {
-    "openai": Kind.KIND_OPENAI,
-    "openai-compatible": Kind.KIND_OPENAI_COMPATIBLE,
-    "azure-openai": Kind.KIND_AZURE_OPENAI,
-    "anthropic": Kind.KIND_ANTHROPIC,
-}
+KINDS = common.kind_choices(Kind)
 DEFAULT_BASE_URLS = {
     "openai": "https://api.openai.com/v1",
     "anthropic": "https://api.anthropic.com",
@@ -34,7 +30,7 @@ DEFAULT_BASE_URLS = {
 
 
 def kind_label(kind: int) -> str:
-    return Kind.Name(kind).removeprefix("KIND_").lower().replace("_", "-")
+    return common.kind_label(Kind, kind)
 
 
 # The CLI spells provider kinds one way, as `provider add --kind` does (`openai-compatible`);
