@@ -42,11 +42,7 @@ from oggy.contract.prompt_logging import merge_prompt_settings
 from oggy.v1 import policy_pb2
 
 Policy = policy_pb2.Policy
-_MIN_NONZERO = (
-    "budget_micro_usd",
-    "requests_per_minute",
-    "tokens_per_minute",
-)
+_MIN_NONZERO = ("budget_micro_usd", "requests_per_minute", "tokens_per_minute")
 
 
 @dataclass(frozen=True, slots=True)
