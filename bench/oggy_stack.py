@@ -56,7 +56,7 @@ def start_etcd(
         f"--initial-advertise-peer-urls={peer_url}",
         f"--initial-cluster=bench={peer_url}",
     ]
-    child = children.add(procs.start("etcd", cmd, cpu=cpu, log_dir=log_dir))
+    child = children.add(procs.start("etcd", cmd, cpu=cpu, log_dir=log_dir, background=True))
     procs.wait_http_ok(f"{client_url}/health", 20, child)
     return child, client_url
 
@@ -83,7 +83,9 @@ def start_controlplane(
         "--state-dir",
         str(state_dir),
     ]
-    child = children.add(procs.start(name, cmd, cpu=cpu, log_dir=log_dir, cwd=REPO))
+    child = children.add(
+        procs.start(name, cmd, cpu=cpu, log_dir=log_dir, cwd=REPO, background=True)
+    )
     match = child.wait_for_log(r"controlplane listening on (\S+:\d+)", ready_timeout)
     return child, match.group(1)
 
