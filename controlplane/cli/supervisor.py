@@ -10,11 +10,9 @@ so even a SIGKILLed `oggy up` leaves no orphans.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import threading
@@ -22,12 +20,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from controlplane.cli.errors import CliError
 
-_PR_SET_PDEATHSIG = 1
 STOP_GRACE_S = 10.0
 TAIL_LINES = 30
 
@@ -40,29 +37,12 @@ class Stopping(CliError):
     """We were asked to stop (signal) while waiting for a child."""
 
 
-def _load_libc() -> Callable[..., int] | None:
+def _tied_to_us(argv: Sequence[str]) -> list[str]:
+    """`argv` run through the launcher that ties the child's life to ours (Linux)."""
     if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c") or "libc.so.6"
-    try:
-        return ctypes.CDLL(name, use_errno=True).prctl
-    except OSError:
-        return None
-
-
-# Loaded in the parent: the child, between fork and exec, should only call it.
-_PRCTL = _load_libc()
-
-
-def _die_with_parent(parent_pid: int) -> Callable[[], None]:
-    def preexec() -> None:
-        if _PRCTL is not None:
-            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        # The parent may have died before prctl took effect: then nobody would signal us.
-        if os.getppid() != parent_pid:
-            os._exit(1)
-
-    return preexec
+        return list(argv)
+    launcher = [sys.executable, "-m", "controlplane.cli.die_with_parent", str(os.getpid())]
+    return [*launcher, *argv]
 
 
 class Child:
@@ -195,9 +175,12 @@ class Supervisor:
         with log_path.open("ab") as log:
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {name}\n".encode())
         child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # The launcher execs argv: tell a missing program apart before it does.
+        if shutil.which(argv[0], path=child_env.get("PATH")) is None:
+            raise CliError(f"cannot start {name}: {argv[0]} not found")
         try:
             proc = subprocess.Popen(
-                list(argv),
+                _tied_to_us(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -206,8 +189,6 @@ class Supervisor:
                 # Own process group, same session: a terminal's Ctrl-C reaches only us,
                 # and we stop the children in order (data plane first, etcd last).
                 process_group=0,
-                # Only prctl and getppid run between fork and exec: no locks, no imports.
-                preexec_fn=_die_with_parent(os.getpid()),
             )
         except FileNotFoundError:
             raise CliError(f"cannot start {name}: {argv[0]} not found") from None
