@@ -32,6 +32,7 @@ from controlplane.domain.layout import Layout
 from controlplane.store.etcd import EtcdStore
 from controlplane.store.txn import Put
 from oggy.actor_token import mint_actor_token
+from oggy.contract import key_text
 from oggy.contract.actor_token import ActorTokenVerifier
 from oggy.contract.identity import ACTOR_HEADER
 from oggy.v1 import (
@@ -144,8 +145,8 @@ def _ops(n_keys: int, n_actors: int, base: str, layout: Layout, now: float):
             key_pb2.GatewayKey(actor=bound),
             name=name,
             environment=domain_keys.DEFAULT_ENVIRONMENT,
-            key_prefix=domain_keys.key_prefix(domain_keys.DEFAULT_ENVIRONMENT, kid),
-            secret_sha256=domain_keys.hash_secret(_secret_for(base, i)),
+            key_prefix=key_text.key_prefix(domain_keys.DEFAULT_ENVIRONMENT, kid),
+            secret_sha256=key_text.hash_secret(_secret_for(base, i)),
             now=now,
         )
         key_ops += [Put(layout.resource(name), value), Put(layout.key_index(kid), name.encode())]
@@ -181,7 +182,7 @@ async def _seed(etcd_url: str, n_keys: int, n_actors: int, n_sample: int, prefix
     sample = []
     for j in range(min(n_sample, even)):
         i = 2 * ((j * 7919) % even)  # spread over the key space
-        text = domain_keys.format_key_text(
+        text = key_text.format_key_text(
             domain_keys.DEFAULT_ENVIRONMENT, key_id(i), _secret_for(base, i)
         )
         sample.append((text, f"{WORKSPACE}/actors/{user_id((j * 104729) % users_n)}"))

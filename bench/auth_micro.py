@@ -35,11 +35,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dataplane.core.admission import Admitted, Ask, admit, find_key
 from dataplane.core.auth import authenticate
-from dataplane.core.keys import hash_secret
 from dataplane.http.endpoints import CHAT
 from oggy.actor_token import mint_actor_token
 from oggy.contract.compile import CompiledConfig, compile_snapshot
 from oggy.contract.identity import ReplayCaches
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import (
     actor_pb2,
     key_pb2,

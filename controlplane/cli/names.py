@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from controlplane.cli.errors import CliError
+from oggy.contract.names import ID_PATTERN
 
-ID_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")
 # `oggy_<env>_<keyid>` with or without the `_<secret>` tail.
 _KEY_TEXT = re.compile(r"oggy_[a-z]{1,16}_([a-z][a-z0-9]*)(?:_[A-Za-z0-9]+)?")
 

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from hmac import compare_digest
 from typing import Protocol, TypeVar
 
-from dataplane.core.keys import bearer_token, hash_secret, parse_key
+from dataplane.core.keys import bearer_token
 from oggy.contract import errors
+from oggy.contract.key_text import hash_secret, parse_key
 
 
 class KeyRecord(Protocol):

@@ -14,11 +14,11 @@ import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from controlplane.domain.keys import parse_key_text
 from controlplane.secrets import EnvelopeCipher, load_or_create_kek
 from controlplane.server import ControlPlaneServer, create_server
 from controlplane.settings import Settings
 from controlplane.store.etcd import EtcdStore
+from oggy.contract.key_text import parse_key
 from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2, usage_pb2
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import admin_service_pb2_grpc as admin_grpc
@@ -225,7 +225,7 @@ async def test_gateway_key_lifecycle(env: Env) -> None:
         metadata=env.md,
     )
     key = resp.gateway_key
-    parsed = parse_key_text(resp.key_text)
+    parsed = parse_key(resp.key_text)
     assert parsed is not None and parsed.environment == "live"
     assert key.name == f"{ws.name}/keys/{parsed.key_id}"
     assert key.key_prefix == f"oggy_live_{parsed.key_id}"

@@ -15,9 +15,9 @@ import pytest
 
 from controlplane.devtools.mock_provider import start_mock_provider
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
 from oggy.contract.compile import compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import (
     key_pb2,
     policy_pb2,

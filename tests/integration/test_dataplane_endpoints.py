@@ -22,10 +22,10 @@ from yarl import URL
 from controlplane.devtools.mock_provider import start_mock_provider
 from controlplane.devtools.mock_script import prompt_tokens, reply_words
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
 from oggy.contract.compile import compile_snapshot
 from oggy.contract.default_prices import DEFAULT_CATALOG_VERSION
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import (
     key_pb2,
     price_pb2,

@@ -18,10 +18,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from controlplane.devtools.mock_provider import STATE, MockState, start_mock_provider
 from controlplane.devtools.mock_script import reply_words
 from dataplane.config.holder import ConfigHolder
-from dataplane.core.keys import hash_secret
 from dataplane.http import HttpOptions, create_app
 from dataplane.http.site import start_site
 from oggy.contract.compile import compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import (
     actor_pb2,
     key_pb2,

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dataplane.core.keys import hash_secret
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import (
     actor_pb2,
     key_pb2,

@@ -6,7 +6,6 @@ import orjson
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from dataplane.core.keys import hash_secret
 from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.prompt_text import (
     GUARD_CHARS,
@@ -21,6 +20,7 @@ from dataplane.core.settlement import settle
 from dataplane.core.usage_extract import Usage
 from dataplane.usage.spool import Spool
 from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.contract.prompt_logging import (
     DEFAULT_PROMPT_LOGGING,
     DEFAULT_RETENTION_S,

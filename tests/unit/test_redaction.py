@@ -1,7 +1,7 @@
 import pytest
 
-from dataplane.core.keys import hash_secret
 from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.contract.redaction import RedactionRuleError, Redactor, iban_valid, luhn_valid
 from oggy.v1 import key_pb2, policy_pb2, snapshot_pb2, workspace_pb2
 

@@ -16,6 +16,7 @@ from controlplane.domain.errors import AlreadyExists, FailedPrecondition, Invali
 from controlplane.domain.ids import new_id
 from controlplane.store.base import Item
 from controlplane.store.txn import Absent, Delete, Put
+from oggy.contract import key_text
 from oggy.contract.names import ChildName, Collection, parse_child_name, parse_workspace_name
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import key_pb2
@@ -71,8 +72,8 @@ class KeyRpcs(ServicerBase):
             body,
             name=name,
             environment=environment,
-            key_prefix=keys.key_prefix(environment, key_id),
-            secret_sha256=keys.hash_secret(secret),
+            key_prefix=key_text.key_prefix(environment, key_id),
+            secret_sha256=key_text.hash_secret(secret),
             now=now,
         )
         created = await self._create_child(
@@ -84,7 +85,7 @@ class KeyRpcs(ServicerBase):
         )
         out = convert.gateway_key_out(created.item)
         # A replay cannot show the key text: only its hash was kept.
-        text = "" if created.replayed else keys.format_key_text(environment, key_id, secret)
+        text = "" if created.replayed else key_text.format_key_text(environment, key_id, secret)
         return pb.CreateGatewayKeyResponse(gateway_key=out, key_text=text)
 
     @grpc_errors
@@ -128,10 +129,12 @@ class KeyRpcs(ServicerBase):
             if material.key.state == key_pb2.GatewayKey.STATE_REVOKED:
                 raise FailedPrecondition(f"{name} is revoked; create a new key instead")
             environment = material.key.environment or keys.DEFAULT_ENVIRONMENT
-            return convert.rotated(material, keys.hash_secret(secret), self._clock(), grace_s), ()
+            return convert.rotated(
+                material, key_text.hash_secret(secret), self._clock(), grace_s
+            ), ()
 
         item = await self._update(
             "RotateGatewayKey", str(name), "", rotate, convert.gateway_key_out
         )
-        text = keys.format_key_text(environment, name.resource_id, secret)
+        text = key_text.format_key_text(environment, name.resource_id, secret)
         return pb.RotateGatewayKeyResponse(gateway_key=await self._key_out(item), key_text=text)

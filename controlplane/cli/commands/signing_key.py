@@ -7,7 +7,6 @@ environment variable or stdin (no echo), never from a flag, and is never printed
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from controlplane.cli import names, output
@@ -16,6 +15,7 @@ from controlplane.cli.commands.common import print_deleted, read_secret, request
 from controlplane.cli.commands.group import CommandGroup
 from controlplane.cli.context import Context
 from controlplane.cli.errors import CliError
+from oggy.contract.names import KID_PATTERN
 from oggy.v1 import admin_service_pb2, signing_key_pb2
 
 Algorithm = signing_key_pb2.SigningKey.Algorithm
@@ -26,7 +26,6 @@ ALGORITHMS = {
 }
 COLLECTION = "signingKeys"
 # A kid is chosen by whoever mints tokens, so it is wider than other ids (JWT `kid`).
-KID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MIN_HMAC_SECRET_BYTES = 32
 
 

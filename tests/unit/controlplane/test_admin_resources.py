@@ -13,9 +13,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from controlplane.api.admin_servicer import AdminServicer, seed_default_prices
 from controlplane.api.principal import _PRINCIPAL
-from controlplane.domain.keys import hash_secret, parse_key_text
 from controlplane.secrets import EnvelopeCipher, Kek
 from controlplane.store.memory import InMemoryStore
+from oggy.contract.key_text import hash_secret, parse_key
 from oggy.v1 import actor_pb2, audit_pb2, provider_pb2, snapshot_pb2
 from oggy.v1 import admin_service_pb2 as pb
 
@@ -135,14 +135,14 @@ async def test_rotate_keeps_name_and_previous_hash_for_grace(
 ) -> None:
     await setup_ws(admin)
     created = await call(admin.CreateGatewayKey, pb.CreateGatewayKeyRequest(parent="workspaces/w"))
-    old = parse_key_text(created.key_text)
+    old = parse_key(created.key_text)
     assert old is not None
     name = created.gateway_key.name
     clock.now += 10
     rotated = await call(
         admin.RotateGatewayKey, pb.RotateGatewayKeyRequest(name=name, grace=Duration(seconds=60))
     )
-    new = parse_key_text(rotated.key_text)
+    new = parse_key(rotated.key_text)
     assert new is not None and new.key_id == old.key_id and new.secret != old.secret
     assert rotated.gateway_key.name == name
     assert rotated.gateway_key.rotate_time.seconds == NOW + 10

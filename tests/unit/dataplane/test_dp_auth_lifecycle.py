@@ -10,9 +10,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from dataplane.core import auth
 from dataplane.core.auth import authenticate
-from dataplane.core.keys import hash_secret
 from oggy.contract import errors
 from oggy.contract.compile import CompiledConfig, ConfigError, compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.v1 import key_pb2, snapshot_pb2, workspace_pb2
 
 WS = "workspaces/acme"

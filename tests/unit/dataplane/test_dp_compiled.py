@@ -7,8 +7,8 @@ from collections.abc import Callable
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from dataplane.core.keys import hash_secret
 from oggy.contract.compile import ConfigError, compile_snapshot
+from oggy.contract.key_text import hash_secret
 from oggy.contract.policy import Allow, Deny
 from oggy.v1 import actor_pb2, key_pb2, policy_pb2, provider_pb2, snapshot_pb2, workspace_pb2
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pytest
 
 from dataplane.core.auth import authenticate
-from dataplane.core.keys import bearer_token, hash_secret, parse_key
+from dataplane.core.keys import bearer_token
 from oggy.contract import errors
+from oggy.contract.key_text import hash_secret, parse_key
 
 SECRET = "Q" * 43
 
