@@ -182,3 +182,19 @@ def test_catalog_prices_price_every_workspace_and_overrides_only_their_own() -> 
     cfg = compile_snapshot(s, replay_caches=ReplayCaches())
     acme, other = cfg.workspaces[WS].prices, cfg.workspaces[OTHER].prices
     assert other.version.startswith("c-") and acme.version.startswith(other.version + "+w-")
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "ftp://user:sk-SECRET-1234@h",  # credentials and a bad scheme: refused, never quoted
+        "https://h/v1?api_key=sk-SECRET-1234",
+        "https://h:99999/?key=sk-SECRET-1234",
+    ],
+)
+def test_a_refused_base_url_is_never_quoted(base_url: str) -> None:
+    s = _snapshot()
+    s.providers[0].provider.base_url = base_url
+    with pytest.raises(ConfigError) as refused:
+        compile_snapshot(s, replay_caches=ReplayCaches())
+    assert "base_url" in str(refused.value) and "SECRET" not in str(refused.value)

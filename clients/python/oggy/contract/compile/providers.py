@@ -91,22 +91,24 @@ def _compile(
 
 
 def _base_url(name: str, raw: str) -> str:
+    # The URL itself is never quoted: userinfo or a query may hold a credential, and this
+    # message reaches admin API callers, logs and the fleet status.
     if not raw:
         raise ConfigError(f"provider {name}: base_url is empty")
     try:
         url = URL(raw)
-    except (ValueError, TypeError) as e:
-        raise ConfigError(f"provider {name}: base_url {raw!r} does not parse: {e}") from e
-    if url.scheme not in ("http", "https"):
-        raise ConfigError(f"provider {name}: base_url {raw!r} must be http:// or https://")
-    if not url.host:
-        raise ConfigError(f"provider {name}: base_url {raw!r} has no host")
+    except (ValueError, TypeError):
+        raise ConfigError(f"provider {name}: base_url does not parse as a URL") from None
     if url.user or url.password:
         raise ConfigError(f"provider {name}: base_url must not carry credentials")
     if url.query_string or url.fragment:
-        raise ConfigError(f"provider {name}: base_url {raw!r} must not have a query or fragment")
+        raise ConfigError(f"provider {name}: base_url must not have a query or fragment")
+    if url.scheme not in ("http", "https"):
+        raise ConfigError(f"provider {name}: base_url must be http:// or https://")
+    if not url.host:
+        raise ConfigError(f"provider {name}: base_url has no host")
     try:
         url.port  # noqa: B018 - raises on an out-of-range port
-    except ValueError as e:
-        raise ConfigError(f"provider {name}: base_url {raw!r}: {e}") from e
+    except ValueError:
+        raise ConfigError(f"provider {name}: base_url has a port out of range") from None
     return str(url).rstrip("/")
