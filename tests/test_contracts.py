@@ -80,3 +80,24 @@ def test_buf_lint_passes() -> None:
         [buf, "lint"], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, f"buf lint failed:\n{result.stdout}{result.stderr}"
+
+
+BASELINE = REPO / "tests" / "baseline" / "oggy-v1.binpb"
+
+
+def test_buf_breaking_against_the_published_baseline() -> None:
+    """Wire and JSON compatibility with the last published contract (`tests/baseline`).
+
+    WIRE_JSON, not FILE: deployed clients in other languages talk to the admin API over
+    gRPC and Connect JSON, so a removed field must have its number and name reserved,
+    while generated code may drop it. Rebuild the baseline when a contract is published:
+    `buf build -o tests/baseline/oggy-v1.binpb`.
+    """
+    buf = find_buf()
+    if buf is None:
+        pytest.fail("buf not found: run `bash .ci/setup --dev` to install it into .ci/tools")
+    result = subprocess.run(
+        [buf, "breaking", "--against", str(BASELINE)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"buf breaking failed:\n{result.stdout}{result.stderr}"

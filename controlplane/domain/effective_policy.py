@@ -29,7 +29,8 @@ policies merged into a separate layer:
   FULL), the shortest retention (a zero one reads as unset; whole seconds,
   rounded up), the union of the distinct (name, pattern) rules; what no
   policy sets stays unset (METADATA, 30 days). Shadow policies have no say.
-- budgets and rate limits: the smallest non-zero value.
+Budgets and rate limits are not policy fields: they are resources of their own
+(`Budget`, `Limit`) that count a scope's aggregate traffic.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from oggy.contract.prompt_logging import merge_prompt_settings
 from oggy.v1 import policy_pb2
 
 Policy = policy_pb2.Policy
-_MIN_NONZERO = ("budget_micro_usd", "requests_per_minute", "tokens_per_minute")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +94,6 @@ def merge_policies(
     _union(out, policies, "denied_models")
     _union(out, policies, "trusted_proxy_cidrs")
     _union(out, policies, "actor_claim_overrides")
-    for field in _MIN_NONZERO:
-        values = [getattr(p, field) for p in policies if getattr(p, field) > 0]
-        if values:
-            setattr(out, field, min(values))
     bound, cap, _ = output_token_bound(policies)
     if bound:
         out.max_output_tokens = bound
@@ -109,10 +105,6 @@ def merge_policies(
         out.record_labels = Policy.GRANT_ALLOW if labels else Policy.GRANT_DENY
         out.allow_labels = labels
     _prompt_settings(out, policies)
-    budgets = [p for p in policies if p.budget_micro_usd > 0]
-    if budgets:
-        # The period of the policy whose budget is the binding (smallest) one.
-        out.budget_period = min(budgets, key=lambda p: p.budget_micro_usd).budget_period
     return out
 
 

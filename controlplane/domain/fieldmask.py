@@ -25,10 +25,6 @@ POLICY_UPDATABLE = (
     "allow_labels",
     "record_labels",
     "replay_protection",
-    "budget_micro_usd",
-    "budget_period",
-    "requests_per_minute",
-    "tokens_per_minute",
 )
 
 

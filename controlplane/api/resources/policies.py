@@ -34,9 +34,7 @@ def validate_policy_fields(policy: policy_pb2.Policy, workspace: WorkspaceName) 
     validation.model_globs(policy.denied_models, "policy.denied_models")
     validation.cidrs(policy.allowed_cidrs, "policy.allowed_cidrs")
     validation.cidrs(policy.trusted_proxy_cidrs, "policy.trusted_proxy_cidrs")
-    for field in ("max_output_tokens", "budget_micro_usd", "requests_per_minute"):
-        validation.non_negative(getattr(policy, field), f"policy.{field}")
-    validation.non_negative(policy.tokens_per_minute, "policy.tokens_per_minute")
+    validation.non_negative(policy.max_output_tokens, "policy.max_output_tokens")
     for provider in policy.allowed_providers:
         name = parse_child_name(provider, Collection.PROVIDERS, "policy.allowed_providers")
         if name.parent != workspace:

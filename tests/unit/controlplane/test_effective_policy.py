@@ -32,8 +32,6 @@ def test_merge_rules() -> None:
         prompt_logging=P.PROMPT_LOGGING_FULL,
         prompt_retention=Duration(seconds=86400 * 30),
         allow_labels=True,
-        budget_micro_usd=5_000_000,
-        budget_period=P.BUDGET_PERIOD_MONTH,
     )
     team = P(
         name="workspaces/w/policies/team",
@@ -46,8 +44,6 @@ def test_merge_rules() -> None:
         prompt_retention=Duration(seconds=3600),
         allow_labels=True,
         max_tokens_mode=P.MAX_TOKENS_MODE_CAP,
-        budget_micro_usd=1_000_000,
-        budget_period=P.BUDGET_PERIOD_DAY,
     )
     key = P(
         name="workspaces/w/policies/key",
@@ -56,7 +52,6 @@ def test_merge_rules() -> None:
         max_output_tokens=0,
         replay_protection=True,
         max_tokens_mode=P.MAX_TOKENS_MODE_REJECT,
-        requests_per_minute=60,
     )
     shadow = P(name="workspaces/w/policies/shadow", target=ACTOR, shadow=True, max_output_tokens=7)
     out = merge(
@@ -82,8 +77,6 @@ def test_merge_rules() -> None:
     assert list(p.allowed_providers) == ["workspaces/w/providers/b"]  # exact intersection
     assert p.prompt_logging == P.PROMPT_LOGGING_METADATA  # least logging
     assert p.prompt_retention.seconds == 3600
-    assert p.budget_micro_usd == 1_000_000 and p.budget_period == P.BUDGET_PERIOD_DAY
-    assert p.requests_per_minute == 60
     assert not p.shadow
     assert out.shadow_policy is not None
     assert out.shadow_policy.shadow and out.shadow_policy.max_output_tokens == 7

@@ -32,6 +32,8 @@ class Collection(StrEnum):
     SIGNING_KEYS = "signingKeys"
     ROUTES = "routes"
     PRICES = "prices"
+    LIMITS = "limits"
+    BUDGETS = "budgets"
 
     @property
     def id_pattern(self) -> re.Pattern[str]:

@@ -18,7 +18,7 @@ from oggy.v1 import snapshot_pb2
 # What snapshots mean (Snapshot.schema_version). Raise it when a data plane that
 # ignored a new field would serve wrongly (say, a new kind of deny rule), so older
 # data planes reject the snapshot instead of silently serving less than was meant.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: limits and budgets (a data plane ignoring them would not enforce)
 
 
 class Kind(Enum):
@@ -30,6 +30,8 @@ class Kind(Enum):
     SIGNING_KEY = "signingKeys"
     ROUTE = "routes"
     PRICE = "prices"
+    LIMIT = "limits"
+    BUDGET = "budgets"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ def change_kind(change: snapshot_pb2.ResourceChange) -> Kind | None:
         "signing_key": Kind.SIGNING_KEY,
         "route": Kind.ROUTE,
         "price": Kind.PRICE,
+        "limit": Kind.LIMIT,
+        "budget": Kind.BUDGET,
     }.get(which or "")
 
 
@@ -102,6 +106,8 @@ _FIELDS: dict[Kind, tuple[str, str]] = {
     Kind.SIGNING_KEY: ("signing_keys", "signing_key"),
     Kind.ROUTE: ("routes", "route"),
     Kind.PRICE: ("prices", "price"),
+    Kind.LIMIT: ("limits", "limit"),
+    Kind.BUDGET: ("budgets", "budget"),
 }
 
 

@@ -5,9 +5,11 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from oggy.v1 import actor_pb2 as _actor_pb2
 from oggy.v1 import audit_pb2 as _audit_pb2
+from oggy.v1 import budget_pb2 as _budget_pb2
 from oggy.v1 import data_plane_pb2 as _data_plane_pb2
 from oggy.v1 import held_workspace_pb2 as _held_workspace_pb2
 from oggy.v1 import key_pb2 as _key_pb2
+from oggy.v1 import limit_pb2 as _limit_pb2
 from oggy.v1 import policy_pb2 as _policy_pb2
 from oggy.v1 import price_pb2 as _price_pb2
 from oggy.v1 import provider_pb2 as _provider_pb2
@@ -786,3 +788,185 @@ class ListDataPlanesResponse(_message.Message):
     held_workspaces: _containers.RepeatedCompositeFieldContainer[_held_workspace_pb2.HeldWorkspace]
     published_revision: int
     def __init__(self, data_planes: _Optional[_Iterable[_Union[_data_plane_pb2.DataPlane, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., held_workspaces: _Optional[_Iterable[_Union[_held_workspace_pb2.HeldWorkspace, _Mapping]]] = ..., published_revision: _Optional[int] = ...) -> None: ...
+
+class CreateLimitRequest(_message.Message):
+    __slots__ = ("parent", "limit_id", "limit", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    limit_id: str
+    limit: _limit_pb2.Limit
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., limit_id: _Optional[str] = ..., limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateLimitResponse(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: _limit_pb2.Limit
+    def __init__(self, limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ...) -> None: ...
+
+class GetLimitRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetLimitResponse(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: _limit_pb2.Limit
+    def __init__(self, limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ...) -> None: ...
+
+class ListLimitsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListLimitsResponse(_message.Message):
+    __slots__ = ("limits", "next_page_token")
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    limits: _containers.RepeatedCompositeFieldContainer[_limit_pb2.Limit]
+    next_page_token: str
+    def __init__(self, limits: _Optional[_Iterable[_Union[_limit_pb2.Limit, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateLimitRequest(_message.Message):
+    __slots__ = ("limit", "update_mask")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    limit: _limit_pb2.Limit
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateLimitResponse(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: _limit_pb2.Limit
+    def __init__(self, limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ...) -> None: ...
+
+class DeleteLimitRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteLimitResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateBudgetRequest(_message.Message):
+    __slots__ = ("parent", "budget_id", "budget", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    budget_id: str
+    budget: _budget_pb2.Budget
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., budget_id: _Optional[str] = ..., budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class CreateBudgetResponse(_message.Message):
+    __slots__ = ("budget",)
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    budget: _budget_pb2.Budget
+    def __init__(self, budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ...) -> None: ...
+
+class GetBudgetRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetBudgetResponse(_message.Message):
+    __slots__ = ("budget",)
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    budget: _budget_pb2.Budget
+    def __init__(self, budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ...) -> None: ...
+
+class ListBudgetsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListBudgetsResponse(_message.Message):
+    __slots__ = ("budgets", "next_page_token")
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    budgets: _containers.RepeatedCompositeFieldContainer[_budget_pb2.Budget]
+    next_page_token: str
+    def __init__(self, budgets: _Optional[_Iterable[_Union[_budget_pb2.Budget, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateBudgetRequest(_message.Message):
+    __slots__ = ("budget", "update_mask")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    budget: _budget_pb2.Budget
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class UpdateBudgetResponse(_message.Message):
+    __slots__ = ("budget",)
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    budget: _budget_pb2.Budget
+    def __init__(self, budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ...) -> None: ...
+
+class DeleteBudgetRequest(_message.Message):
+    __slots__ = ("name", "etag")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ETAG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    etag: str
+    def __init__(self, name: _Optional[str] = ..., etag: _Optional[str] = ...) -> None: ...
+
+class DeleteBudgetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetBudgetStatusRequest(_message.Message):
+    __slots__ = ("name", "member")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    member: str
+    def __init__(self, name: _Optional[str] = ..., member: _Optional[str] = ...) -> None: ...
+
+class GetBudgetStatusResponse(_message.Message):
+    __slots__ = ("budget", "statuses")
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    budget: _budget_pb2.Budget
+    statuses: _containers.RepeatedCompositeFieldContainer[_budget_pb2.BudgetStatus]
+    def __init__(self, budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[_budget_pb2.BudgetStatus, _Mapping]]] = ...) -> None: ...
+
+class ListBudgetCrossingsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListBudgetCrossingsResponse(_message.Message):
+    __slots__ = ("crossings", "next_page_token")
+    CROSSINGS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    crossings: _containers.RepeatedCompositeFieldContainer[_budget_pb2.BudgetCrossing]
+    next_page_token: str
+    def __init__(self, crossings: _Optional[_Iterable[_Union[_budget_pb2.BudgetCrossing, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -5,7 +5,7 @@ import warnings
 
 from oggy.v1 import admin_service_pb2 as oggy_dot_v1_dot_admin__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -270,6 +270,66 @@ class AdminServiceStub:
                 '/oggy.v1.AdminService/ListDataPlanes',
                 request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
                 response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
+                _registered_method=True)
+        self.CreateLimit = channel.unary_unary(
+                '/oggy.v1.AdminService/CreateLimit',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateLimitRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateLimitResponse.FromString,
+                _registered_method=True)
+        self.GetLimit = channel.unary_unary(
+                '/oggy.v1.AdminService/GetLimit',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetLimitRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetLimitResponse.FromString,
+                _registered_method=True)
+        self.ListLimits = channel.unary_unary(
+                '/oggy.v1.AdminService/ListLimits',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListLimitsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListLimitsResponse.FromString,
+                _registered_method=True)
+        self.UpdateLimit = channel.unary_unary(
+                '/oggy.v1.AdminService/UpdateLimit',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateLimitRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateLimitResponse.FromString,
+                _registered_method=True)
+        self.DeleteLimit = channel.unary_unary(
+                '/oggy.v1.AdminService/DeleteLimit',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteLimitRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteLimitResponse.FromString,
+                _registered_method=True)
+        self.CreateBudget = channel.unary_unary(
+                '/oggy.v1.AdminService/CreateBudget',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateBudgetRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateBudgetResponse.FromString,
+                _registered_method=True)
+        self.GetBudget = channel.unary_unary(
+                '/oggy.v1.AdminService/GetBudget',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetResponse.FromString,
+                _registered_method=True)
+        self.ListBudgets = channel.unary_unary(
+                '/oggy.v1.AdminService/ListBudgets',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetsResponse.FromString,
+                _registered_method=True)
+        self.UpdateBudget = channel.unary_unary(
+                '/oggy.v1.AdminService/UpdateBudget',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetResponse.FromString,
+                _registered_method=True)
+        self.DeleteBudget = channel.unary_unary(
+                '/oggy.v1.AdminService/DeleteBudget',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetResponse.FromString,
+                _registered_method=True)
+        self.GetBudgetStatus = channel.unary_unary(
+                '/oggy.v1.AdminService/GetBudgetStatus',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusResponse.FromString,
+                _registered_method=True)
+        self.ListBudgetCrossings = channel.unary_unary(
+                '/oggy.v1.AdminService/ListBudgetCrossings',
+                request_serializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsRequest.SerializeToString,
+                response_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsResponse.FromString,
                 _registered_method=True)
 
 
@@ -624,6 +684,97 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateLimit(self, request, context):
+        """Creates a rate Limit. Errors: INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND (no
+        such workspace), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLimit(self, request, context):
+        """Gets a Limit. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLimits(self, request, context):
+        """Lists Limits in name order. Errors: INVALID_ARGUMENT (bad page token), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLimit(self, request, context):
+        """Updates the fields in `update_mask` (all settable fields when empty).
+        Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteLimit(self, request, context):
+        """Deletes a Limit. Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateBudget(self, request, context):
+        """Creates a Budget. Errors: INVALID_ARGUMENT, ALREADY_EXISTS, NOT_FOUND (no such
+        workspace), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBudget(self, request, context):
+        """Gets a Budget. Errors: INVALID_ARGUMENT, NOT_FOUND, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBudgets(self, request, context):
+        """Lists Budgets in name order. Errors: INVALID_ARGUMENT (bad page token), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBudget(self, request, context):
+        """Updates the fields in `update_mask` (all settable fields when empty).
+        Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBudget(self, request, context):
+        """Deletes a Budget. Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale etag), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBudgetStatus(self, request, context):
+        """A budget's spend, reservations and crossings in its current period (one status
+        per member for per-member budgets). Errors: INVALID_ARGUMENT, NOT_FOUND,
+        UNAVAILABLE (usage store down), UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBudgetCrossings(self, request, context):
+        """Lists threshold crossings, newest first. Errors: INVALID_ARGUMENT, UNAVAILABLE,
+        UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -856,6 +1007,66 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListDataPlanes,
                     request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.FromString,
                     response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.SerializeToString,
+            ),
+            'CreateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLimit,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateLimitRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateLimitResponse.SerializeToString,
+            ),
+            'GetLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLimit,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetLimitRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetLimitResponse.SerializeToString,
+            ),
+            'ListLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLimits,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListLimitsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListLimitsResponse.SerializeToString,
+            ),
+            'UpdateLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLimit,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateLimitRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateLimitResponse.SerializeToString,
+            ),
+            'DeleteLimit': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteLimit,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteLimitRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteLimitResponse.SerializeToString,
+            ),
+            'CreateBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBudget,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.CreateBudgetRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.CreateBudgetResponse.SerializeToString,
+            ),
+            'GetBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBudget,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetResponse.SerializeToString,
+            ),
+            'ListBudgets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgets,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetsResponse.SerializeToString,
+            ),
+            'UpdateBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBudget,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetResponse.SerializeToString,
+            ),
+            'DeleteBudget': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBudget,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetResponse.SerializeToString,
+            ),
+            'GetBudgetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBudgetStatus,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusResponse.SerializeToString,
+            ),
+            'ListBudgetCrossings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBudgetCrossings,
+                    request_deserializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsRequest.FromString,
+                    response_serializer=oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2107,6 +2318,330 @@ class AdminService:
             '/oggy.v1.AdminService/ListDataPlanes',
             oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesRequest.SerializeToString,
             oggy_dot_v1_dot_admin__service__pb2.ListDataPlanesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/CreateLimit',
+            oggy_dot_v1_dot_admin__service__pb2.CreateLimitRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.CreateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetLimit',
+            oggy_dot_v1_dot_admin__service__pb2.GetLimitRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListLimits',
+            oggy_dot_v1_dot_admin__service__pb2.ListLimitsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/UpdateLimit',
+            oggy_dot_v1_dot_admin__service__pb2.UpdateLimitRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.UpdateLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteLimit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/DeleteLimit',
+            oggy_dot_v1_dot_admin__service__pb2.DeleteLimitRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.DeleteLimitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/CreateBudget',
+            oggy_dot_v1_dot_admin__service__pb2.CreateBudgetRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.CreateBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetBudget',
+            oggy_dot_v1_dot_admin__service__pb2.GetBudgetRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListBudgets',
+            oggy_dot_v1_dot_admin__service__pb2.ListBudgetsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListBudgetsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/UpdateBudget',
+            oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.UpdateBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBudget(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/DeleteBudget',
+            oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.DeleteBudgetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBudgetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/GetBudgetStatus',
+            oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.GetBudgetStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBudgetCrossings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/oggy.v1.AdminService/ListBudgetCrossings',
+            oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsRequest.SerializeToString,
+            oggy_dot_v1_dot_admin__service__pb2.ListBudgetCrossingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14oggy/v1/policy.proto\x12\x07oggy.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\t\n\x06Policy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x16\n\x0e\x61llowed_models\x18\x03 \x03(\t\x12\x15\n\rdenied_models\x18\x04 \x03(\t\x12\x15\n\rallowed_cidrs\x18\x05 \x03(\t\x12\x1b\n\x13trusted_proxy_cidrs\x18\x06 \x03(\t\x12\x19\n\x11max_output_tokens\x18\x07 \x01(\x03\x12\x1b\n\x13require_actor_token\x18\x08 \x01(\x08\x12\x0e\n\x06shadow\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\x19\n\x11\x61llowed_providers\x18\r \x03(\t\x12\x36\n\x0fmax_tokens_mode\x18\x0e \x01(\x0e\x32\x1d.oggy.v1.Policy.MaxTokensMode\x12\x35\n\x0eprompt_logging\x18\x0f \x01(\x0e\x32\x1d.oggy.v1.Policy.PromptLogging\x12\x33\n\x10prompt_retention\x18\x10 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0fredaction_rules\x18\x11 \x03(\x0b\x32\x16.oggy.v1.RedactionRule\x12\x1d\n\x15\x61\x63tor_claim_overrides\x18\x12 \x03(\t\x12\x18\n\x0c\x61llow_labels\x18\x13 \x01(\x08\x42\x02\x18\x01\x12\x19\n\x11replay_protection\x18\x14 \x01(\x08\x12\x18\n\x10\x62udget_micro_usd\x18\x15 \x01(\x03\x12\x33\n\rbudget_period\x18\x16 \x01(\x0e\x32\x1c.oggy.v1.Policy.BudgetPeriod\x12\x1b\n\x13requests_per_minute\x18\x17 \x01(\x03\x12\x19\n\x11tokens_per_minute\x18\x18 \x01(\x03\x12,\n\rrecord_labels\x18\x19 \x01(\x0e\x32\x15.oggy.v1.Policy.Grant\"e\n\rMaxTokensMode\x12\x1f\n\x1bMAX_TOKENS_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13MAX_TOKENS_MODE_CAP\x10\x01\x12\x1a\n\x16MAX_TOKENS_MODE_REJECT\x10\x02\"}\n\rPromptLogging\x12\x1e\n\x1aPROMPT_LOGGING_UNSPECIFIED\x10\x00\x12\x16\n\x12PROMPT_LOGGING_OFF\x10\x01\x12\x1b\n\x17PROMPT_LOGGING_METADATA\x10\x02\x12\x17\n\x13PROMPT_LOGGING_FULL\x10\x03\"?\n\x05Grant\x12\x15\n\x11GRANT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bGRANT_ALLOW\x10\x01\x12\x0e\n\nGRANT_DENY\x10\x02\"]\n\x0c\x42udgetPeriod\x12\x1d\n\x19\x42UDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x15\n\x11\x42UDGET_PERIOD_DAY\x10\x01\x12\x17\n\x13\x42UDGET_PERIOD_MONTH\x10\x02\".\n\rRedactionRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14oggy/v1/policy.proto\x12\x07oggy.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x08\n\x06Policy\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06target\x18\x02 \x01(\t\x12\x16\n\x0e\x61llowed_models\x18\x03 \x03(\t\x12\x15\n\rdenied_models\x18\x04 \x03(\t\x12\x15\n\rallowed_cidrs\x18\x05 \x03(\t\x12\x1b\n\x13trusted_proxy_cidrs\x18\x06 \x03(\t\x12\x19\n\x11max_output_tokens\x18\x07 \x01(\x03\x12\x1b\n\x13require_actor_token\x18\x08 \x01(\x08\x12\x0e\n\x06shadow\x18\t \x01(\x08\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x0c \x01(\t\x12\x19\n\x11\x61llowed_providers\x18\r \x03(\t\x12\x36\n\x0fmax_tokens_mode\x18\x0e \x01(\x0e\x32\x1d.oggy.v1.Policy.MaxTokensMode\x12\x35\n\x0eprompt_logging\x18\x0f \x01(\x0e\x32\x1d.oggy.v1.Policy.PromptLogging\x12\x33\n\x10prompt_retention\x18\x10 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0fredaction_rules\x18\x11 \x03(\x0b\x32\x16.oggy.v1.RedactionRule\x12\x1d\n\x15\x61\x63tor_claim_overrides\x18\x12 \x03(\t\x12\x18\n\x0c\x61llow_labels\x18\x13 \x01(\x08\x42\x02\x18\x01\x12\x19\n\x11replay_protection\x18\x14 \x01(\x08\x12,\n\rrecord_labels\x18\x19 \x01(\x0e\x32\x15.oggy.v1.Policy.Grant\"e\n\rMaxTokensMode\x12\x1f\n\x1bMAX_TOKENS_MODE_UNSPECIFIED\x10\x00\x12\x17\n\x13MAX_TOKENS_MODE_CAP\x10\x01\x12\x1a\n\x16MAX_TOKENS_MODE_REJECT\x10\x02\"}\n\rPromptLogging\x12\x1e\n\x1aPROMPT_LOGGING_UNSPECIFIED\x10\x00\x12\x16\n\x12PROMPT_LOGGING_OFF\x10\x01\x12\x1b\n\x17PROMPT_LOGGING_METADATA\x10\x02\x12\x17\n\x13PROMPT_LOGGING_FULL\x10\x03\"?\n\x05Grant\x12\x15\n\x11GRANT_UNSPECIFIED\x10\x00\x12\x0f\n\x0bGRANT_ALLOW\x10\x01\x12\x0e\n\nGRANT_DENY\x10\x02J\x04\x08\x15\x10\x16J\x04\x08\x16\x10\x17J\x04\x08\x17\x10\x18J\x04\x08\x18\x10\x19R\x10\x62udget_micro_usdR\rbudget_periodR\x13requests_per_minuteR\x11tokens_per_minute\".\n\rRedactionRule\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07pattern\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,15 +36,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POLICY'].fields_by_name['allow_labels']._loaded_options = None
   _globals['_POLICY'].fields_by_name['allow_labels']._serialized_options = b'\030\001'
   _globals['_POLICY']._serialized_start=99
-  _globals['_POLICY']._serialized_end=1315
-  _globals['_POLICY_MAXTOKENSMODE']._serialized_start=927
-  _globals['_POLICY_MAXTOKENSMODE']._serialized_end=1028
-  _globals['_POLICY_PROMPTLOGGING']._serialized_start=1030
-  _globals['_POLICY_PROMPTLOGGING']._serialized_end=1155
-  _globals['_POLICY_GRANT']._serialized_start=1157
-  _globals['_POLICY_GRANT']._serialized_end=1220
-  _globals['_POLICY_BUDGETPERIOD']._serialized_start=1222
-  _globals['_POLICY_BUDGETPERIOD']._serialized_end=1315
-  _globals['_REDACTIONRULE']._serialized_start=1317
-  _globals['_REDACTIONRULE']._serialized_end=1363
+  _globals['_POLICY']._serialized_end=1182
+  _globals['_POLICY_MAXTOKENSMODE']._serialized_start=792
+  _globals['_POLICY_MAXTOKENSMODE']._serialized_end=893
+  _globals['_POLICY_PROMPTLOGGING']._serialized_start=895
+  _globals['_POLICY_PROMPTLOGGING']._serialized_end=1020
+  _globals['_POLICY_GRANT']._serialized_start=1022
+  _globals['_POLICY_GRANT']._serialized_end=1085
+  _globals['_REDACTIONRULE']._serialized_start=1184
+  _globals['_REDACTIONRULE']._serialized_end=1230
 # @@protoc_insertion_point(module_scope)

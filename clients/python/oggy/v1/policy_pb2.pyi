@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Policy(_message.Message):
-    __slots__ = ("name", "target", "allowed_models", "denied_models", "allowed_cidrs", "trusted_proxy_cidrs", "max_output_tokens", "require_actor_token", "shadow", "create_time", "update_time", "etag", "allowed_providers", "max_tokens_mode", "prompt_logging", "prompt_retention", "redaction_rules", "actor_claim_overrides", "allow_labels", "replay_protection", "budget_micro_usd", "budget_period", "requests_per_minute", "tokens_per_minute", "record_labels")
+    __slots__ = ("name", "target", "allowed_models", "denied_models", "allowed_cidrs", "trusted_proxy_cidrs", "max_output_tokens", "require_actor_token", "shadow", "create_time", "update_time", "etag", "allowed_providers", "max_tokens_mode", "prompt_logging", "prompt_retention", "redaction_rules", "actor_claim_overrides", "allow_labels", "replay_protection", "record_labels")
     class MaxTokensMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         MAX_TOKENS_MODE_UNSPECIFIED: _ClassVar[Policy.MaxTokensMode]
@@ -39,14 +39,6 @@ class Policy(_message.Message):
     GRANT_UNSPECIFIED: Policy.Grant
     GRANT_ALLOW: Policy.Grant
     GRANT_DENY: Policy.Grant
-    class BudgetPeriod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-        __slots__ = ()
-        BUDGET_PERIOD_UNSPECIFIED: _ClassVar[Policy.BudgetPeriod]
-        BUDGET_PERIOD_DAY: _ClassVar[Policy.BudgetPeriod]
-        BUDGET_PERIOD_MONTH: _ClassVar[Policy.BudgetPeriod]
-    BUDGET_PERIOD_UNSPECIFIED: Policy.BudgetPeriod
-    BUDGET_PERIOD_DAY: Policy.BudgetPeriod
-    BUDGET_PERIOD_MONTH: Policy.BudgetPeriod
     NAME_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
@@ -67,10 +59,6 @@ class Policy(_message.Message):
     ACTOR_CLAIM_OVERRIDES_FIELD_NUMBER: _ClassVar[int]
     ALLOW_LABELS_FIELD_NUMBER: _ClassVar[int]
     REPLAY_PROTECTION_FIELD_NUMBER: _ClassVar[int]
-    BUDGET_MICRO_USD_FIELD_NUMBER: _ClassVar[int]
-    BUDGET_PERIOD_FIELD_NUMBER: _ClassVar[int]
-    REQUESTS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
-    TOKENS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
     RECORD_LABELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     target: str
@@ -92,12 +80,8 @@ class Policy(_message.Message):
     actor_claim_overrides: _containers.RepeatedScalarFieldContainer[str]
     allow_labels: bool
     replay_protection: bool
-    budget_micro_usd: int
-    budget_period: Policy.BudgetPeriod
-    requests_per_minute: int
-    tokens_per_minute: int
     record_labels: Policy.Grant
-    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ..., denied_models: _Optional[_Iterable[str]] = ..., allowed_cidrs: _Optional[_Iterable[str]] = ..., trusted_proxy_cidrs: _Optional[_Iterable[str]] = ..., max_output_tokens: _Optional[int] = ..., require_actor_token: _Optional[bool] = ..., shadow: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., allowed_providers: _Optional[_Iterable[str]] = ..., max_tokens_mode: _Optional[_Union[Policy.MaxTokensMode, str]] = ..., prompt_logging: _Optional[_Union[Policy.PromptLogging, str]] = ..., prompt_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., redaction_rules: _Optional[_Iterable[_Union[RedactionRule, _Mapping]]] = ..., actor_claim_overrides: _Optional[_Iterable[str]] = ..., allow_labels: _Optional[bool] = ..., replay_protection: _Optional[bool] = ..., budget_micro_usd: _Optional[int] = ..., budget_period: _Optional[_Union[Policy.BudgetPeriod, str]] = ..., requests_per_minute: _Optional[int] = ..., tokens_per_minute: _Optional[int] = ..., record_labels: _Optional[_Union[Policy.Grant, str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., target: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ..., denied_models: _Optional[_Iterable[str]] = ..., allowed_cidrs: _Optional[_Iterable[str]] = ..., trusted_proxy_cidrs: _Optional[_Iterable[str]] = ..., max_output_tokens: _Optional[int] = ..., require_actor_token: _Optional[bool] = ..., shadow: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., allowed_providers: _Optional[_Iterable[str]] = ..., max_tokens_mode: _Optional[_Union[Policy.MaxTokensMode, str]] = ..., prompt_logging: _Optional[_Union[Policy.PromptLogging, str]] = ..., prompt_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., redaction_rules: _Optional[_Iterable[_Union[RedactionRule, _Mapping]]] = ..., actor_claim_overrides: _Optional[_Iterable[str]] = ..., allow_labels: _Optional[bool] = ..., replay_protection: _Optional[bool] = ..., record_labels: _Optional[_Union[Policy.Grant, str]] = ...) -> None: ...
 
 class RedactionRule(_message.Message):
     __slots__ = ("name", "pattern")

@@ -23,7 +23,9 @@ _sym_db = _symbol_database.Default()
 
 
 from oggy.v1 import actor_pb2 as oggy_dot_v1_dot_actor__pb2
+from oggy.v1 import budget_pb2 as oggy_dot_v1_dot_budget__pb2
 from oggy.v1 import key_pb2 as oggy_dot_v1_dot_key__pb2
+from oggy.v1 import limit_pb2 as oggy_dot_v1_dot_limit__pb2
 from oggy.v1 import policy_pb2 as oggy_dot_v1_dot_policy__pb2
 from oggy.v1 import price_pb2 as oggy_dot_v1_dot_price__pb2
 from oggy.v1 import provider_pb2 as oggy_dot_v1_dot_provider__pb2
@@ -32,23 +34,23 @@ from oggy.v1 import signing_key_pb2 as oggy_dot_v1_dot_signing__key__pb2
 from oggy.v1 import workspace_pb2 as oggy_dot_v1_dot_workspace__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16oggy/v1/snapshot.proto\x12\x07oggy.v1\x1a\x13oggy/v1/actor.proto\x1a\x11oggy/v1/key.proto\x1a\x14oggy/v1/policy.proto\x1a\x13oggy/v1/price.proto\x1a\x16oggy/v1/provider.proto\x1a\x13oggy/v1/route.proto\x1a\x19oggy/v1/signing_key.proto\x1a\x17oggy/v1/workspace.proto\"f\n\x0bKeyMaterial\x12 \n\x03key\x18\x01 \x01(\x0b\x32\x13.oggy.v1.GatewayKey\x12\x15\n\rsecret_sha256\x18\x02 \x01(\x0c\x12\x1e\n\x16previous_secret_sha256\x18\x03 \x01(\x0c\"S\n\x12SigningKeyMaterial\x12(\n\x0bsigning_key\x18\x01 \x01(\x0b\x32\x13.oggy.v1.SigningKey\x12\x13\n\x0bhmac_secret\x18\x02 \x01(\x0c\"R\n\x10ProviderMaterial\x12-\n\x08provider\x18\x01 \x01(\x0b\x32\x1b.oggy.v1.ProviderCredential\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\"\xe9\x02\n\x08Snapshot\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12&\n\nworkspaces\x18\x02 \x03(\x0b\x32\x12.oggy.v1.Workspace\x12\"\n\x04keys\x18\x03 \x03(\x0b\x32\x14.oggy.v1.KeyMaterial\x12\x1e\n\x06\x61\x63tors\x18\x04 \x03(\x0b\x32\x0e.oggy.v1.Actor\x12,\n\tproviders\x18\x05 \x03(\x0b\x32\x19.oggy.v1.ProviderMaterial\x12!\n\x08policies\x18\x06 \x03(\x0b\x32\x0f.oggy.v1.Policy\x12\x31\n\x0csigning_keys\x18\x07 \x03(\x0b\x32\x1b.oggy.v1.SigningKeyMaterial\x12\x1e\n\x06routes\x18\x08 \x03(\x0b\x32\x0e.oggy.v1.Route\x12#\n\x06prices\x18\t \x03(\x0b\x32\x13.oggy.v1.ModelPrice\x12\x16\n\x0eschema_version\x18\n \x01(\x05\"\xf7\x02\n\x0eResourceChange\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\tworkspace\x18\x02 \x01(\x0b\x32\x12.oggy.v1.WorkspaceH\x00\x12#\n\x03key\x18\x03 \x01(\x0b\x32\x14.oggy.v1.KeyMaterialH\x00\x12\x1f\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x0e.oggy.v1.ActorH\x00\x12-\n\x08provider\x18\x05 \x01(\x0b\x32\x19.oggy.v1.ProviderMaterialH\x00\x12!\n\x06policy\x18\x06 \x01(\x0b\x32\x0f.oggy.v1.PolicyH\x00\x12\x11\n\x07\x64\x65leted\x18\x07 \x01(\x08H\x00\x12\x32\n\x0bsigning_key\x18\x08 \x01(\x0b\x32\x1b.oggy.v1.SigningKeyMaterialH\x00\x12\x1f\n\x05route\x18\t \x01(\x0b\x32\x0e.oggy.v1.RouteH\x00\x12$\n\x05price\x18\n \x01(\x0b\x32\x13.oggy.v1.ModelPriceH\x00\x42\x08\n\x06\x63hange\"z\n\rSnapshotDelta\x12\x15\n\rbase_revision\x18\x01 \x01(\x03\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12(\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x17.oggy.v1.ResourceChange\x12\x16\n\x0eschema_version\x18\x04 \x01(\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16oggy/v1/snapshot.proto\x12\x07oggy.v1\x1a\x13oggy/v1/actor.proto\x1a\x14oggy/v1/budget.proto\x1a\x11oggy/v1/key.proto\x1a\x13oggy/v1/limit.proto\x1a\x14oggy/v1/policy.proto\x1a\x13oggy/v1/price.proto\x1a\x16oggy/v1/provider.proto\x1a\x13oggy/v1/route.proto\x1a\x19oggy/v1/signing_key.proto\x1a\x17oggy/v1/workspace.proto\"f\n\x0bKeyMaterial\x12 \n\x03key\x18\x01 \x01(\x0b\x32\x13.oggy.v1.GatewayKey\x12\x15\n\rsecret_sha256\x18\x02 \x01(\x0c\x12\x1e\n\x16previous_secret_sha256\x18\x03 \x01(\x0c\"S\n\x12SigningKeyMaterial\x12(\n\x0bsigning_key\x18\x01 \x01(\x0b\x32\x13.oggy.v1.SigningKey\x12\x13\n\x0bhmac_secret\x18\x02 \x01(\x0c\"R\n\x10ProviderMaterial\x12-\n\x08provider\x18\x01 \x01(\x0b\x32\x1b.oggy.v1.ProviderCredential\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\"\xab\x03\n\x08Snapshot\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12&\n\nworkspaces\x18\x02 \x03(\x0b\x32\x12.oggy.v1.Workspace\x12\"\n\x04keys\x18\x03 \x03(\x0b\x32\x14.oggy.v1.KeyMaterial\x12\x1e\n\x06\x61\x63tors\x18\x04 \x03(\x0b\x32\x0e.oggy.v1.Actor\x12,\n\tproviders\x18\x05 \x03(\x0b\x32\x19.oggy.v1.ProviderMaterial\x12!\n\x08policies\x18\x06 \x03(\x0b\x32\x0f.oggy.v1.Policy\x12\x31\n\x0csigning_keys\x18\x07 \x03(\x0b\x32\x1b.oggy.v1.SigningKeyMaterial\x12\x1e\n\x06routes\x18\x08 \x03(\x0b\x32\x0e.oggy.v1.Route\x12#\n\x06prices\x18\t \x03(\x0b\x32\x13.oggy.v1.ModelPrice\x12\x16\n\x0eschema_version\x18\n \x01(\x05\x12\x1e\n\x06limits\x18\x0b \x03(\x0b\x32\x0e.oggy.v1.Limit\x12 \n\x07\x62udgets\x18\x0c \x03(\x0b\x32\x0f.oggy.v1.Budget\"\xbb\x03\n\x0eResourceChange\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\tworkspace\x18\x02 \x01(\x0b\x32\x12.oggy.v1.WorkspaceH\x00\x12#\n\x03key\x18\x03 \x01(\x0b\x32\x14.oggy.v1.KeyMaterialH\x00\x12\x1f\n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x0e.oggy.v1.ActorH\x00\x12-\n\x08provider\x18\x05 \x01(\x0b\x32\x19.oggy.v1.ProviderMaterialH\x00\x12!\n\x06policy\x18\x06 \x01(\x0b\x32\x0f.oggy.v1.PolicyH\x00\x12\x11\n\x07\x64\x65leted\x18\x07 \x01(\x08H\x00\x12\x32\n\x0bsigning_key\x18\x08 \x01(\x0b\x32\x1b.oggy.v1.SigningKeyMaterialH\x00\x12\x1f\n\x05route\x18\t \x01(\x0b\x32\x0e.oggy.v1.RouteH\x00\x12$\n\x05price\x18\n \x01(\x0b\x32\x13.oggy.v1.ModelPriceH\x00\x12\x1f\n\x05limit\x18\x0b \x01(\x0b\x32\x0e.oggy.v1.LimitH\x00\x12!\n\x06\x62udget\x18\x0c \x01(\x0b\x32\x0f.oggy.v1.BudgetH\x00\x42\x08\n\x06\x63hange\"z\n\rSnapshotDelta\x12\x15\n\rbase_revision\x18\x01 \x01(\x03\x12\x10\n\x08revision\x18\x02 \x01(\x03\x12(\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x17.oggy.v1.ResourceChange\x12\x16\n\x0eschema_version\x18\x04 \x01(\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'oggy.v1.snapshot_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_KEYMATERIAL']._serialized_start=215
-  _globals['_KEYMATERIAL']._serialized_end=317
-  _globals['_SIGNINGKEYMATERIAL']._serialized_start=319
-  _globals['_SIGNINGKEYMATERIAL']._serialized_end=402
-  _globals['_PROVIDERMATERIAL']._serialized_start=404
-  _globals['_PROVIDERMATERIAL']._serialized_end=486
-  _globals['_SNAPSHOT']._serialized_start=489
-  _globals['_SNAPSHOT']._serialized_end=850
-  _globals['_RESOURCECHANGE']._serialized_start=853
-  _globals['_RESOURCECHANGE']._serialized_end=1228
-  _globals['_SNAPSHOTDELTA']._serialized_start=1230
-  _globals['_SNAPSHOTDELTA']._serialized_end=1352
+  _globals['_KEYMATERIAL']._serialized_start=258
+  _globals['_KEYMATERIAL']._serialized_end=360
+  _globals['_SIGNINGKEYMATERIAL']._serialized_start=362
+  _globals['_SIGNINGKEYMATERIAL']._serialized_end=445
+  _globals['_PROVIDERMATERIAL']._serialized_start=447
+  _globals['_PROVIDERMATERIAL']._serialized_end=529
+  _globals['_SNAPSHOT']._serialized_start=532
+  _globals['_SNAPSHOT']._serialized_end=959
+  _globals['_RESOURCECHANGE']._serialized_start=962
+  _globals['_RESOURCECHANGE']._serialized_end=1405
+  _globals['_SNAPSHOTDELTA']._serialized_start=1407
+  _globals['_SNAPSHOTDELTA']._serialized_end=1529
 # @@protoc_insertion_point(module_scope)

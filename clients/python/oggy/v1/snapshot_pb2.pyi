@@ -1,5 +1,7 @@
 from oggy.v1 import actor_pb2 as _actor_pb2
+from oggy.v1 import budget_pb2 as _budget_pb2
 from oggy.v1 import key_pb2 as _key_pb2
+from oggy.v1 import limit_pb2 as _limit_pb2
 from oggy.v1 import policy_pb2 as _policy_pb2
 from oggy.v1 import price_pb2 as _price_pb2
 from oggy.v1 import provider_pb2 as _provider_pb2
@@ -41,7 +43,7 @@ class ProviderMaterial(_message.Message):
     def __init__(self, provider: _Optional[_Union[_provider_pb2.ProviderCredential, _Mapping]] = ..., api_key: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies", "signing_keys", "routes", "prices", "schema_version")
+    __slots__ = ("revision", "workspaces", "keys", "actors", "providers", "policies", "signing_keys", "routes", "prices", "schema_version", "limits", "budgets")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     WORKSPACES_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +54,8 @@ class Snapshot(_message.Message):
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     PRICES_FIELD_NUMBER: _ClassVar[int]
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
     revision: int
     workspaces: _containers.RepeatedCompositeFieldContainer[_workspace_pb2.Workspace]
     keys: _containers.RepeatedCompositeFieldContainer[KeyMaterial]
@@ -62,10 +66,12 @@ class Snapshot(_message.Message):
     routes: _containers.RepeatedCompositeFieldContainer[_route_pb2.Route]
     prices: _containers.RepeatedCompositeFieldContainer[_price_pb2.ModelPrice]
     schema_version: int
-    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., signing_keys: _Optional[_Iterable[_Union[SigningKeyMaterial, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[_route_pb2.Route, _Mapping]]] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.ModelPrice, _Mapping]]] = ..., schema_version: _Optional[int] = ...) -> None: ...
+    limits: _containers.RepeatedCompositeFieldContainer[_limit_pb2.Limit]
+    budgets: _containers.RepeatedCompositeFieldContainer[_budget_pb2.Budget]
+    def __init__(self, revision: _Optional[int] = ..., workspaces: _Optional[_Iterable[_Union[_workspace_pb2.Workspace, _Mapping]]] = ..., keys: _Optional[_Iterable[_Union[KeyMaterial, _Mapping]]] = ..., actors: _Optional[_Iterable[_Union[_actor_pb2.Actor, _Mapping]]] = ..., providers: _Optional[_Iterable[_Union[ProviderMaterial, _Mapping]]] = ..., policies: _Optional[_Iterable[_Union[_policy_pb2.Policy, _Mapping]]] = ..., signing_keys: _Optional[_Iterable[_Union[SigningKeyMaterial, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[_route_pb2.Route, _Mapping]]] = ..., prices: _Optional[_Iterable[_Union[_price_pb2.ModelPrice, _Mapping]]] = ..., schema_version: _Optional[int] = ..., limits: _Optional[_Iterable[_Union[_limit_pb2.Limit, _Mapping]]] = ..., budgets: _Optional[_Iterable[_Union[_budget_pb2.Budget, _Mapping]]] = ...) -> None: ...
 
 class ResourceChange(_message.Message):
-    __slots__ = ("name", "workspace", "key", "actor", "provider", "policy", "deleted", "signing_key", "route", "price")
+    __slots__ = ("name", "workspace", "key", "actor", "provider", "policy", "deleted", "signing_key", "route", "price", "limit", "budget")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     KEY_FIELD_NUMBER: _ClassVar[int]
@@ -76,6 +82,8 @@ class ResourceChange(_message.Message):
     SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     PRICE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_FIELD_NUMBER: _ClassVar[int]
     name: str
     workspace: _workspace_pb2.Workspace
     key: KeyMaterial
@@ -86,7 +94,9 @@ class ResourceChange(_message.Message):
     signing_key: SigningKeyMaterial
     route: _route_pb2.Route
     price: _price_pb2.ModelPrice
-    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., key: _Optional[_Union[KeyMaterial, _Mapping]] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., provider: _Optional[_Union[ProviderMaterial, _Mapping]] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., deleted: _Optional[bool] = ..., signing_key: _Optional[_Union[SigningKeyMaterial, _Mapping]] = ..., route: _Optional[_Union[_route_pb2.Route, _Mapping]] = ..., price: _Optional[_Union[_price_pb2.ModelPrice, _Mapping]] = ...) -> None: ...
+    limit: _limit_pb2.Limit
+    budget: _budget_pb2.Budget
+    def __init__(self, name: _Optional[str] = ..., workspace: _Optional[_Union[_workspace_pb2.Workspace, _Mapping]] = ..., key: _Optional[_Union[KeyMaterial, _Mapping]] = ..., actor: _Optional[_Union[_actor_pb2.Actor, _Mapping]] = ..., provider: _Optional[_Union[ProviderMaterial, _Mapping]] = ..., policy: _Optional[_Union[_policy_pb2.Policy, _Mapping]] = ..., deleted: _Optional[bool] = ..., signing_key: _Optional[_Union[SigningKeyMaterial, _Mapping]] = ..., route: _Optional[_Union[_route_pb2.Route, _Mapping]] = ..., price: _Optional[_Union[_price_pb2.ModelPrice, _Mapping]] = ..., limit: _Optional[_Union[_limit_pb2.Limit, _Mapping]] = ..., budget: _Optional[_Union[_budget_pb2.Budget, _Mapping]] = ...) -> None: ...
 
 class SnapshotDelta(_message.Message):
     __slots__ = ("base_revision", "revision", "changes", "schema_version")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from yarl import URL
 
@@ -19,6 +20,9 @@ from oggy.contract.price_book import PriceBook
 from oggy.contract.prompt_logging import DEFAULT_PROMPT_LOGGING, PromptLoggingPolicy
 from oggy.contract.routing import Router, RoutingTable, Target
 from oggy.contract.timeouts import NO_TIMEOUTS, UpstreamTimeouts
+
+if TYPE_CHECKING:  # compile/quota.py imports ConfigError from here
+    from oggy.contract.compile.quota import QuotaRules
 
 # Memoised upstream URLs per provider, per (operation, model).
 _URL_CACHE_SIZE = 1024
@@ -93,6 +97,8 @@ class CompiledWorkspace:
     models: tuple[tuple[str, CompiledProvider], ...]
     routing: RoutingTable[CompiledProvider] = field(default=None, repr=False)  # type: ignore[assignment]
     prices: PriceBook = field(default=None, repr=False)  # type: ignore[assignment]
+    # Limits and budgets (compile/quota.py).
+    quota: QuotaRules = field(default=None, repr=False)  # type: ignore[assignment]
 
     def targets(self, model: str, family: str) -> tuple[Target[CompiledProvider], ...]:
         """Where a request for `model` on an endpoint of wire `family` goes, in order."""

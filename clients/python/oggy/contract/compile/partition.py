@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from oggy.contract.compile import refs
 from oggy.contract.compile.model import ConfigError
 from oggy.contract.names import claimed_workspace
-from oggy.v1 import actor_pb2, policy_pb2, price_pb2, route_pb2, snapshot_pb2
+from oggy.v1 import (
+    actor_pb2,
+    budget_pb2,
+    limit_pb2,
+    policy_pb2,
+    price_pb2,
+    route_pb2,
+    snapshot_pb2,
+)
 
 
 @dataclass(slots=True)
@@ -32,6 +40,8 @@ class WorkspaceParts:
     signing_keys: list[snapshot_pb2.SigningKeyMaterial] = field(default_factory=list)
     routes: list[route_pb2.Route] = field(default_factory=list)
     prices: list[price_pb2.ModelPrice] = field(default_factory=list)
+    limits: list[limit_pb2.Limit] = field(default_factory=list)
+    budgets: list[budget_pb2.Budget] = field(default_factory=list)
     # The first name seen under it (a child's when the workspace itself is absent),
     # to name in "workspace ... is not in the snapshot".
     first_child: str = ""
@@ -74,6 +84,10 @@ def partition(snapshot: snapshot_pb2.Snapshot) -> Partition:
         owner(s.signing_key.name, "signing key").signing_keys.append(s)
     for r in snapshot.routes:
         owner(r.name, "route").routes.append(r)
+    for lim in snapshot.limits:
+        owner(lim.name, "limit").limits.append(lim)
+    for b in snapshot.budgets:
+        owner(b.name, "budget").budgets.append(b)
     catalog = []
     for price in snapshot.prices:
         if claimed_workspace(price.name) is None:

@@ -24,6 +24,7 @@ from oggy.contract.compile.model import (
 from oggy.contract.compile.partition import WorkspaceParts
 from oggy.contract.compile.policies import WorkspacePolicies
 from oggy.contract.compile.providers import compile_providers
+from oggy.contract.compile.quota import compile_quota_rules
 from oggy.contract.compile.routes import Routes, compile_routes
 from oggy.contract.dialects import ANTHROPIC_FAMILY, OPENAI_FAMILY
 from oggy.contract.globs import is_glob
@@ -69,6 +70,7 @@ def compile_workspace(
         models=_listed(providers, routes),
         routing=RoutingTable(routes, routers, _family_of),
         prices=workspace_book(catalog, name, parts.prices, ConfigError),
+        quota=compile_quota_rules(name, parts.limits, parts.budgets),
     )
     keys = compile_keys(workspace, parts.keys, identity, policies)
     return WorkspaceOutput(workspace, keys, identity, tuple(warnings))
