@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from oggy.v1 import config_service_pb2 as oggy_dot_v1_dot_config__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boggy/v1/quota_service.proto\x12\x07oggy.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coggy/v1/config_service.proto\"B\n\x0cQuotaCounter\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x14\n\x0cwindow_start\x18\x03 \x01(\x03\"v\n\x0bQuotaReport\x12&\n\x07\x63ounter\x18\x01 \x01(\x0b\x32\x15.oggy.v1.QuotaCounter\x12\x0c\n\x04used\x18\x02 \x01(\x03\x12\x0c\n\x04held\x18\x03 \x01(\x03\x12\r\n\x05wants\x18\x04 \x01(\x03\x12\x14\n\x0c\x61\x63knowledged\x18\x05 \x01(\x03\"Y\n\x13StreamLeasesRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.oggy.v1.Node\x12%\n\x07reports\x18\x02 \x03(\x0b\x32\x14.oggy.v1.QuotaReport\"\x8f\x01\n\nQuotaLease\x12&\n\x07\x63ounter\x18\x01 \x01(\x0b\x32\x15.oggy.v1.QuotaCounter\x12\x0f\n\x07granted\x18\x02 \x01(\x03\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fused_everywhere\x18\x04 \x01(\x03\"\x99\x01\n\x14StreamLeasesResponse\x12#\n\x06leases\x18\x01 \x03(\x0b\x32\x13.oggy.v1.QuotaLease\x12\x18\n\x10\x64\x61ta_plane_count\x18\x02 \x01(\x05\x12\x0e\n\x06leader\x18\x03 \x01(\t\x12\x32\n\x0freport_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration2_\n\x0cQuotaService\x12O\n\x0cStreamLeases\x12\x1c.oggy.v1.StreamLeasesRequest\x1a\x1d.oggy.v1.StreamLeasesResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1boggy/v1/quota_service.proto\x12\x07oggy.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1coggy/v1/config_service.proto\"B\n\x0cQuotaCounter\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0e\n\x06member\x18\x02 \x01(\t\x12\x14\n\x0cwindow_start\x18\x03 \x01(\x03\"v\n\x0bQuotaReport\x12&\n\x07\x63ounter\x18\x01 \x01(\x0b\x32\x15.oggy.v1.QuotaCounter\x12\x0c\n\x04used\x18\x02 \x01(\x03\x12\x0c\n\x04held\x18\x03 \x01(\x03\x12\r\n\x05wants\x18\x04 \x01(\x03\x12\x14\n\x0c\x61\x63knowledged\x18\x05 \x01(\x03\"s\n\x13StreamLeasesRequest\x12\x1b\n\x04node\x18\x01 \x01(\x0b\x32\r.oggy.v1.Node\x12%\n\x07reports\x18\x02 \x03(\x0b\x32\x14.oggy.v1.QuotaReport\x12\x18\n\x10\x61pplied_sequence\x18\x03 \x01(\x03\"\x8f\x01\n\nQuotaLease\x12&\n\x07\x63ounter\x18\x01 \x01(\x0b\x32\x15.oggy.v1.QuotaCounter\x12\x0f\n\x07granted\x18\x02 \x01(\x03\x12/\n\x0b\x65xpire_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fused_everywhere\x18\x04 \x01(\x03\"\xab\x01\n\x14StreamLeasesResponse\x12#\n\x06leases\x18\x01 \x03(\x0b\x32\x13.oggy.v1.QuotaLease\x12\x18\n\x10\x64\x61ta_plane_count\x18\x02 \x01(\x05\x12\x0e\n\x06leader\x18\x03 \x01(\t\x12\x32\n\x0freport_interval\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x10\n\x08sequence\x18\x05 \x01(\x03\x32_\n\x0cQuotaService\x12O\n\x0cStreamLeases\x12\x1c.oggy.v1.StreamLeasesRequest\x1a\x1d.oggy.v1.StreamLeasesResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,11 +39,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUOTAREPORT']._serialized_start=203
   _globals['_QUOTAREPORT']._serialized_end=321
   _globals['_STREAMLEASESREQUEST']._serialized_start=323
-  _globals['_STREAMLEASESREQUEST']._serialized_end=412
-  _globals['_QUOTALEASE']._serialized_start=415
-  _globals['_QUOTALEASE']._serialized_end=558
-  _globals['_STREAMLEASESRESPONSE']._serialized_start=561
-  _globals['_STREAMLEASESRESPONSE']._serialized_end=714
-  _globals['_QUOTASERVICE']._serialized_start=716
-  _globals['_QUOTASERVICE']._serialized_end=811
+  _globals['_STREAMLEASESREQUEST']._serialized_end=438
+  _globals['_QUOTALEASE']._serialized_start=441
+  _globals['_QUOTALEASE']._serialized_end=584
+  _globals['_STREAMLEASESRESPONSE']._serialized_start=587
+  _globals['_STREAMLEASESRESPONSE']._serialized_end=758
+  _globals['_QUOTASERVICE']._serialized_start=760
+  _globals['_QUOTASERVICE']._serialized_end=855
 # @@protoc_insertion_point(module_scope)

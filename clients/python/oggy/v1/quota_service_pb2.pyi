@@ -36,12 +36,14 @@ class QuotaReport(_message.Message):
     def __init__(self, counter: _Optional[_Union[QuotaCounter, _Mapping]] = ..., used: _Optional[int] = ..., held: _Optional[int] = ..., wants: _Optional[int] = ..., acknowledged: _Optional[int] = ...) -> None: ...
 
 class StreamLeasesRequest(_message.Message):
-    __slots__ = ("node", "reports")
+    __slots__ = ("node", "reports", "applied_sequence")
     NODE_FIELD_NUMBER: _ClassVar[int]
     REPORTS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     node: _config_service_pb2.Node
     reports: _containers.RepeatedCompositeFieldContainer[QuotaReport]
-    def __init__(self, node: _Optional[_Union[_config_service_pb2.Node, _Mapping]] = ..., reports: _Optional[_Iterable[_Union[QuotaReport, _Mapping]]] = ...) -> None: ...
+    applied_sequence: int
+    def __init__(self, node: _Optional[_Union[_config_service_pb2.Node, _Mapping]] = ..., reports: _Optional[_Iterable[_Union[QuotaReport, _Mapping]]] = ..., applied_sequence: _Optional[int] = ...) -> None: ...
 
 class QuotaLease(_message.Message):
     __slots__ = ("counter", "granted", "expire_time", "used_everywhere")
@@ -56,13 +58,15 @@ class QuotaLease(_message.Message):
     def __init__(self, counter: _Optional[_Union[QuotaCounter, _Mapping]] = ..., granted: _Optional[int] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., used_everywhere: _Optional[int] = ...) -> None: ...
 
 class StreamLeasesResponse(_message.Message):
-    __slots__ = ("leases", "data_plane_count", "leader", "report_interval")
+    __slots__ = ("leases", "data_plane_count", "leader", "report_interval", "sequence")
     LEASES_FIELD_NUMBER: _ClassVar[int]
     DATA_PLANE_COUNT_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     REPORT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     leases: _containers.RepeatedCompositeFieldContainer[QuotaLease]
     data_plane_count: int
     leader: str
     report_interval: _duration_pb2.Duration
-    def __init__(self, leases: _Optional[_Iterable[_Union[QuotaLease, _Mapping]]] = ..., data_plane_count: _Optional[int] = ..., leader: _Optional[str] = ..., report_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    sequence: int
+    def __init__(self, leases: _Optional[_Iterable[_Union[QuotaLease, _Mapping]]] = ..., data_plane_count: _Optional[int] = ..., leader: _Optional[str] = ..., report_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
