@@ -7,7 +7,8 @@ Anthropic: `POST /v1/messages` (JSON and SSE). Scripted per request by `x-mock-*
 headers or `mock:...` magic strings in the last user message / prompt / input (see
 mock_script).
 Every request received is recorded; `GET /_mock/requests` returns them (newest last) and
-`DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded.
+`DELETE /_mock/requests` clears them, so tests can check what a data plane forwarded;
+a request it answered carries the `usage` it billed.
 A request whose client (the gateway) went away before its reply ended gets `hung_up`:
 the time (epoch seconds) the mock noticed, next to `time`, when it arrived.
 OpenAI replies carry a provider's usual headers (organization, processing time, rate
@@ -162,6 +163,8 @@ async def _prelude(
             headers["retry-after"] = "1"
         message = f"mock status {script.status}"
         return _json(error_body(script.status, message), script.status, headers)
+    # What it bills: tests add up a provider's own account of what it served.
+    request[_ENTRY]["usage"] = mock_script.usage(body, script)
     return _Call(body, script, n, headers)
 
 
