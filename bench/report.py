@@ -125,6 +125,9 @@ class Bench:
     passthrough: bool = True  # False: --sections left the pass-through comparison out
     actor_scale: ActorScale | None = None
     ingest: Ingest | None = None
+    # Section "quota": the data plane with limits on, and its rendered lines.
+    quota: SutRun | None = None
+    quota_lines: list[str] = field(default_factory=list)
 
 
 def _version(cmd: list[str], pattern: str) -> str:
@@ -555,6 +558,7 @@ PASSTHROUGH_HEADER = "## Pass-through vs data plane"
 PROFILE_HEADER = "## Profile of the data plane under load"
 SCALE_HEADER = "## Signed actor at scale (issue 3)"
 INGEST_HEADER = "## Usage ingest (issue 4)"
+QUOTA_HEADER = "## Budgets and rate limits (issue 11)"
 KEPT_NOTE = "_Kept from the previous RESULTS.md"
 
 
@@ -594,6 +598,7 @@ def render(bench: Bench, info: dict[str, str], previous: str = "") -> str:
         "throughput with accounting ON)",
         "2. Signed actor at scale (issue 3)",
         "3. Usage ingest (issue 4)",
+        "4. Budgets and rate limits (issue 11): the data plane with limits on",
         "",
         "A section not run by this invocation (`--sections`) is kept from the previous "
         "RESULTS.md and marked as kept; the Machine and Notes above/below describe this "
@@ -606,6 +611,10 @@ def render(bench: Bench, info: dict[str, str], previous: str = "") -> str:
         parts += kept_section(previous, PASSTHROUGH_HEADER)
     if bench.passthrough and bench.usage_lines:
         parts += ["### Usage metering check", "", *[f"- {x}" for x in bench.usage_lines], ""]
+    if bench.quota_lines:
+        parts += [QUOTA_HEADER, "", *bench.quota_lines, ""]
+    else:
+        parts += kept_section(previous, QUOTA_HEADER)
     if bench.actor_scale is not None:
         parts += scale_section(bench.actor_scale, bench.seconds, bench.rounds)
     else:

@@ -2,14 +2,16 @@
 
     .venv/bin/python bench/run.py [--quick] [--profile] [--skip-dataplane]
                                   [--skip-actor-scale] [--skip-ingest]
-                                  [--sections passthrough,actor-scale,ingest]
+                                  [--sections passthrough,quota,actor-scale,ingest]
 
 Starts nginx as the mock provider, measures it alone, then the floor (bench/passthrough.py)
 and — when it exists — the real data plane behind a real control plane and etcd, with wrk
 (section "passthrough"). Then, on the same etcd and control plane, a data plane whose
 snapshot holds 100k gateway keys and 10k actors, every request carrying a signed actor
 token (section "actor-scale", bench/actor_scale.py), and finally the usage ingest rates
-(section "ingest", bench/ingest.py). All three by default (~9 min); a section left out
+(section "ingest", bench/ingest.py). Section "quota" (bench/quota_bench.py) adds, to the
+pass-through runs, the same data plane serving a workspace where a rate limit, a token
+limit and a hard budget apply to every request. All by default (~11 min); a section left out
 keeps its text from the previous RESULTS.md, marked as kept. Writes bench/RESULTS.md
 and prints the summaries. See report.py for the method text.
 """
@@ -41,6 +43,7 @@ import hotspots
 import mock_nginx
 import oggy_stack
 import procs
+import quota_bench
 import report
 import wrk_load
 
@@ -54,7 +57,7 @@ PROFILE_RATE = 200
 RETRIES = 2  # redo a measured run disturbed by other work at most this often
 QUIET = 0.15  # a CPU this busy (or less) with nothing of ours running counts as quiet
 QUIET_WAIT_S = 60.0
-SECTIONS = ("passthrough", "actor-scale", "ingest")
+SECTIONS = ("passthrough", "quota", "actor-scale", "ingest")
 # Full default run with --profile: ~6 min passthrough + ~3 min actor-scale + ~1 min ingest.
 DEFAULT_SECTIONS = SECTIONS
 
@@ -405,6 +408,33 @@ class Runner:
         return lines
 
 
+def quota_target(runner: Runner, mock: mock_nginx.Mock, dp: Target) -> Target:
+    """The pass-through data plane again, through a key whose workspace has limits."""
+    assert runner.admin is not None
+    log("quota: a workspace with an RPM limit, a TPM limit and a hard budget")
+    key = quota_bench.setup(runner.admin, mock.json_base_url, mock.sse_base_url)
+    quota = Target(
+        name="data plane, limits on",
+        json_url=dp.json_url,
+        sse_url=dp.sse_url,
+        key=key,
+        child=dp.child,
+        slug="dataplane-quota",
+        start_rss_kib=dp.start_rss_kib,
+    )
+    _wait_key_served(quota)
+    return quota
+
+
+def _wait_key_served(target: Target, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _ = _post(target.json_url, target.key, {})
+        if status == 200 or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
 def mock_only(runner: Runner, mock: mock_nginx.Mock) -> tuple[wrk_load.Result, wrk_load.Result]:
     """The mock alone (nothing on CPU 0, so any CPU 0 use is other work)."""
     log(f"mock alone: nginx on CPU {LOAD_CPU}")
@@ -697,6 +727,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     wanted = set(args.sections)
     wanted -= {"actor-scale"} if args.skip_actor_scale else set()
     wanted -= {"ingest"} if args.skip_ingest else set()
+    if "quota" in wanted:
+        wanted.add("passthrough")  # measured beside the pass-through runs
     args.sections = tuple(x for x in SECTIONS if x in wanted)
     return args
 
@@ -734,6 +766,8 @@ def run(args: argparse.Namespace, runner: Runner) -> report.Bench:
     elif passthrough:
         dp_target, _, tenant = runner.start_dataplane(mock)
         targets.append(dp_target)
+        if "quota" in args.sections:
+            targets.append(quota_target(runner, mock, dp_target))
     bench = report.Bench(
         command=shlex.join([".venv/bin/python", "bench/run.py", *sys.argv[1:]]),
         seconds=runner.seconds,
@@ -751,6 +785,9 @@ def run(args: argparse.Namespace, runner: Runner) -> report.Bench:
             results = runner.measure(targets)
             bench.floor = results[0]
             bench.dataplane = results[1] if len(results) > 1 else None
+            bench.quota = results[2] if len(results) > 2 else None
+            if bench.quota is not None and bench.dataplane is not None:
+                bench.quota_lines = quota_bench.section(bench.floor, bench.dataplane, bench.quota)
             if args.profile:
                 log("profiling under load")
                 bench.profile_md = runner.profile(targets, results)
@@ -827,6 +864,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.scale_table(scale))
         for line in [*report.scale_verdicts(scale), *scale.checks]:
             print(f"- {line}")
+    if bench.quota_lines:
+        print("\n" + "\n".join(bench.quota_lines))
     if bench.ingest is not None:
         print("\n" + "\n".join(report.ingest_section(bench.ingest)[2:]))
     log(f"wrote {args.output}")
