@@ -111,17 +111,18 @@ def test_hand_over_confirms_committed_only() -> None:
 
 
 def test_silent_node_counts_its_fallback_share_in_later_windows() -> None:
-    alloc, rules = Allocator(0, lease_ttl=TTL, node_expiry=120), {LIMIT: limit(1000)}
-    alloc.report("quiet", T0, 0, [Report(C, 0, 0, 0)])
+    rules = {LIMIT: limit(1000)}
+    alloc = Allocator(0, lease_ttl=TTL, node_expiry=120)
+    alloc.report("quiet", T0 + 1, 0, [Report(C, 0, 0, 0)])
+    # In the window its silence began in, only its committed amount (0) counts.
+    alloc.report("busy", T0 + 5, 0, [Report(C, 0, 0, 5000)])
+    (lease,) = alloc.allocate("busy", T0 + 5, 1, rules)
+    assert lease.granted == 1000
     later = Counter(LIMIT, "", W + 60)
     now = T0 + 61
-    alloc.report("busy", now, 0, [Report(later, 0, 0, 5000)])
-    (lease,) = alloc.allocate("busy", now, 1, rules)
-    assert lease.granted == 500  # floor(1000 / 2) kept for the silent one
-    # In a window that began before the silence, only its committed amount counts.
-    alloc.report("busy", now, 1, [Report(C, 0, 0, 5000)])
+    alloc.report("busy", now, 1, [Report(later, 0, 0, 5000)], windows={LIMIT: W + 60})
     (lease,) = alloc.allocate("busy", now, 2, rules)
-    assert lease.granted == 1000
+    assert lease.granted == 500  # floor(1000 / 2) kept for the silent one
 
 
 def test_nodes_are_forgotten_after_expiry() -> None:
