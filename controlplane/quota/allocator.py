@@ -8,7 +8,7 @@ arithmetic is tested without sleeping (tests/unit/controlplane/quota).
 
 Invariants (each checked by a test):
 - sum(granted) + base never exceeds capacity through a grant: a grant adds at most
-  the free quota (capacity − base − every node's committed amount), shared by
+  the free quota (capacity - base - every node's committed amount), shared by
   water-filling in proportion to wants;
 - a node's grant never goes down within a window (only the node releases);
 - a node silent for longer than lease_ttl is counted at max(committed,
