@@ -7,10 +7,11 @@ so nothing is updated per call for the metrics' sake.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controlplane.store.health import NOSPACE, StoreHealth
@@ -44,10 +45,49 @@ class StoreHealthCollector(Collector):
         )
 
 
-async def start_metrics_server(host: str, port: int, health: StoreHealth) -> web.AppRunner:
+class QuotaState(Protocol):
+    """What the metrics show of controlplane.quota.leader.QuotaAllocation."""
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def leases_granted(self) -> int: ...
+
+    def nodes_counted(self) -> int: ...
+
+
+class QuotaCollector(Collector):
+    def __init__(self, quota: QuotaState) -> None:
+        self._quota = quota
+
+    def collect(self) -> Iterator[Metric]:
+        quota = self._quota
+        yield GaugeMetricFamily(
+            "oggy_quota_allocator_leader",
+            "1 while this control plane is the elected quota allocator.",
+            value=int(quota.is_leader),
+        )
+        yield CounterMetricFamily(
+            "oggy_quota_leases_granted",
+            "Quota leases sent to data planes by this control plane.",
+            value=quota.leases_granted,
+        )
+        yield GaugeMetricFamily(
+            "oggy_quota_data_planes",
+            "Data planes the allocator counts (the divisor of their fallback share).",
+            value=quota.nodes_counted(),
+        )
+
+
+async def start_metrics_server(
+    host: str, port: int, health: StoreHealth, quota: QuotaState | None = None
+) -> web.AppRunner:
     """Serve /metrics on host:port (0 picks a port: see `bound_port`)."""
     registry = CollectorRegistry()
     registry.register(StoreHealthCollector(health))
+    if quota is not None:
+        registry.register(QuotaCollector(quota))
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(

@@ -26,6 +26,10 @@ from controlplane.kek_check import KekMismatch, verify_kek
 from controlplane.keyring import KeyringError, keyring_source
 from controlplane.metrics import bound_port, start_metrics_server
 from controlplane.publisher import ConfigDiscoveryServicer, ConfigPublisher
+from controlplane.quota.election import Election
+from controlplane.quota.leader import QuotaAllocation
+from controlplane.quota.rules import RuleBook
+from controlplane.quota.servicer import QuotaServicer
 from controlplane.secrets import EnvelopeCipher
 from controlplane.settings import Settings, SettingsError, parse_host_port
 from controlplane.statefiles import ensure_private_dir, load_token
@@ -40,6 +44,8 @@ from oggy.v1 import (
     admin_service_pb2_grpc,
     config_service_pb2,
     config_service_pb2_grpc,
+    quota_service_pb2,
+    quota_service_pb2_grpc,
     usage_service_pb2,
     usage_service_pb2_grpc,
 )
@@ -68,6 +74,7 @@ SERVICE_NAMES = (
     admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     config_service_pb2.DESCRIPTOR.services_by_name["ConfigDiscoveryService"].full_name,
     usage_service_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+    quota_service_pb2.DESCRIPTOR.services_by_name["QuotaService"].full_name,
 )
 
 
@@ -82,6 +89,8 @@ class ControlPlaneServer:
     retention: RetentionJob
     usage_ingest: UsageIngestServicer
     health: health.aio.HealthServicer
+    quota: QuotaAllocation
+    election: Election
     admin_token: str = field(repr=False)
     node_token: str = field(repr=False)
     metrics: web.AppRunner | None = None
@@ -100,6 +109,9 @@ class ControlPlaneServer:
         self._stopped = True
         # NOT_SERVING first, so load balancers drain us before connections close.
         await self.health.enter_graceful_shutdown()
+        # Resign first: another control plane takes over allocating at once.
+        await self.election.stop()
+        await self.quota.stop()
         # Long-lived streams first: they never end on their own, and the
         # server's graceful stop would otherwise wait out its whole grace.
         await self.publisher.stop()
@@ -169,6 +181,13 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         await publisher.start()
         cleanup.push_async_callback(publisher.stop)
 
+        # Quota leases: rules from what is published, spend from the usage store.
+        quota = QuotaAllocation(
+            RuleBook(lambda: publisher.snapshot), usage_store, lease_ttl=settings.lease_ttl_s
+        )
+        quota.start()
+        cleanup.push_async_callback(quota.stop)
+
         server = grpc.aio.server(
             interceptors=[TokenAuthInterceptor(admin_token, node_token)],
             options=_SERVER_OPTIONS,
@@ -182,6 +201,7 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
                 usage_queries=UsageQueries(usage_store, retention=retention),
                 kek_rotation=KekRotationApi(rotator),
                 fleet=publisher,
+                quota=quota,
             ),
             server,
         )
@@ -190,6 +210,9 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         )
         usage_ingest = UsageIngestServicer(usage_store, reports=publisher.node_registry)
         usage_service_pb2_grpc.add_UsageServiceServicer_to_server(usage_ingest, server)
+        quota_service_pb2_grpc.add_QuotaServiceServicer_to_server(
+            QuotaServicer(quota, report_interval=settings.quota_report_interval_s), server
+        )
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
@@ -204,10 +227,21 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
             raise OSError(f"cannot listen on {settings.grpc_address}: {exc}") from None
         await server.start()
         cleanup.push_async_callback(server.stop, None)
+        # Campaign once serving, so the address we advertise answers.
+        election = Election(
+            store,
+            settings.etcd_prefix,
+            settings.advertised(port),
+            ttl_s=settings.election_ttl_s,
+            on_change=quota.leadership_changed,
+        )
+        quota.leadership = election
+        election.start()
+        cleanup.push_async_callback(election.stop)
         metrics = None
         if settings.metrics_address:
             host, metrics_port = parse_host_port(settings.metrics_address, "--metrics")
-            metrics = await start_metrics_server(host, metrics_port, store.health)
+            metrics = await start_metrics_server(host, metrics_port, store.health, quota)
             cleanup.push_async_callback(metrics.cleanup)
         for name in ("", *SERVICE_NAMES):
             await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -221,6 +255,8 @@ async def create_server(settings: Settings) -> tuple[ControlPlaneServer, int]:
         retention,
         usage_ingest,
         health_servicer,
+        quota,
+        election,
         admin_token,
         node_token,
         metrics,

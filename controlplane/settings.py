@@ -59,6 +59,13 @@ class Settings:
     shutdown_grace_s: float = 5.0
     # How often expired prompt text is purged.
     retention_interval_s: float = 300.0
+    # Quota leases (controlplane.quota): the address data planes are redirected to when
+    # this process allocates ("" = the gRPC listen address), a lease's life, how often
+    # data planes report, and the TTL of the etcd lease behind the allocator election.
+    advertise_address: str = ""
+    lease_ttl_s: float = 3.0
+    quota_report_interval_s: float = 0.5
+    election_ttl_s: int = 5
 
     def __post_init__(self) -> None:
         try:
@@ -82,6 +89,14 @@ class Settings:
             raise SettingsError(f"--etcd-timeout must be positive, got {self.etcd_timeout_s}")
         if self.metrics_address:
             parse_host_port(self.metrics_address, "--metrics")
+        if self.advertise_address:
+            parse_host_port(self.advertise_address, "--advertise-address")
+        if self.lease_ttl_s <= 0 or self.quota_report_interval_s <= 0:
+            raise SettingsError("--lease-ttl and --quota-report-interval must be positive")
+        if self.quota_report_interval_s >= self.lease_ttl_s:
+            raise SettingsError("--quota-report-interval must be shorter than --lease-ttl")
+        if self.election_ttl_s < 2:
+            raise SettingsError("the election TTL must be at least 2 s (etcd's minimum)")
         for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key)):
             if path is not None and not path.is_file():
                 raise SettingsError(f"{flag}: no such file {path}")
@@ -90,6 +105,14 @@ class Settings:
     def grpc_address(self) -> str:
         host = f"[{self.grpc_host}]" if ":" in self.grpc_host else self.grpc_host
         return f"{host}:{self.grpc_port}"
+
+    def advertised(self, port: int) -> str:
+        """Where data planes reach this process: --advertise-address, else the listen
+        address with the bound port (port 0 in tests)."""
+        if self.advertise_address:
+            return self.advertise_address
+        host = f"[{self.grpc_host}]" if ":" in self.grpc_host else self.grpc_host
+        return f"{host}:{port}"
 
     @property
     def usage_store_url(self) -> str:
@@ -109,6 +132,10 @@ class Settings:
         tls_key: str | Path | None = None,
         etcd_timeout_s: float = DEFAULT_ETCD_TIMEOUT_S,
         metrics: str | None = None,
+        advertise_address: str | None = None,
+        lease_ttl_s: float = 3.0,
+        quota_report_interval_s: float = 0.5,
+        election_ttl_s: int = 5,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:
         env = os.environ if environ is None else environ
@@ -129,6 +156,10 @@ class Settings:
             tls_key=_path(tls_key),
             etcd_timeout_s=etcd_timeout_s,
             metrics_address=metrics or "",
+            advertise_address=advertise_address or "",
+            lease_ttl_s=lease_ttl_s,
+            quota_report_interval_s=quota_report_interval_s,
+            election_ttl_s=election_ttl_s,
         )
 
 

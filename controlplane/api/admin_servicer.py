@@ -13,6 +13,7 @@ from __future__ import annotations
 from controlplane.api.resources.actors import ActorRpcs
 from controlplane.api.resources.audit_events import AuditRpcs
 from controlplane.api.resources.base import Cipher, ServicerBase
+from controlplane.api.resources.budget_status import BudgetStatusRpcs
 from controlplane.api.resources.data_planes import DataPlaneRpcs
 from controlplane.api.resources.delegated import DelegatedRpcs
 from controlplane.api.resources.effective import EffectivePolicyRpcs
@@ -40,6 +41,7 @@ class AdminServicer(
     EffectivePolicyRpcs,
     UsageRpcs,
     DataPlaneRpcs,
+    BudgetStatusRpcs,
     DelegatedRpcs,
     admin_service_pb2_grpc.AdminServiceServicer,
 ):

@@ -22,6 +22,7 @@ SERVICE_ROLES: Mapping[str, str] = {
     "/oggy.v1.AdminService/": ADMIN,
     "/oggy.v1.ConfigDiscoveryService/": NODE,
     "/oggy.v1.UsageService/": NODE,
+    "/oggy.v1.QuotaService/": NODE,
 }
 OPEN_PREFIXES = (
     "/grpc.health.v1.Health/",

@@ -18,6 +18,8 @@ class Item:
     key: str
     value: bytes
     mod_revision: int
+    # The revision that created the key (leader election orders candidates by it).
+    create_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +96,23 @@ class Store(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class LeaseStore(Store, Protocol):
+    """Keys that live only as long as a lease the owner keeps alive (etcd leases)."""
+
+    async def grant_lease(self, ttl_s: int) -> int:
+        """A new lease of `ttl_s` seconds; returns its id."""
+        ...
+
+    async def keep_alive(self, lease_id: int) -> int:
+        """Renew the lease; returns its TTL in seconds, 0 when it has expired."""
+        ...
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        """End the lease now, deleting its keys."""
+        ...
+
+    async def put_with_lease(self, key: str, value: bytes, lease_id: int) -> int:
+        """Put `key`, deleted when the lease ends; returns the new revision."""
+        ...

@@ -235,7 +235,10 @@ class EtcdStore:
             except WatchCompacted:
                 raise _ReadCompacted from None
             revision = revision or response.header.revision
-            items.extend(Item(kv.key.decode(), kv.value, kv.mod_revision) for kv in response.kvs)
+            items.extend(
+                Item(kv.key.decode(), kv.value, kv.mod_revision, kv.create_revision)
+                for kv in response.kvs
+            )
             if not response.more:
                 return items, revision
             start = response.kvs[-1].key + b"\x00"
@@ -281,6 +284,38 @@ class EtcdStore:
         if not response.succeeded:
             raise RevisionConflict("transaction condition failed")
         return response.header.revision
+
+    # -- leases (LeaseStore) ------------------------------------------------------------
+
+    async def grant_lease(self, ttl_s: int) -> int:
+        request = rpc.LeaseGrantRequest(TTL=ttl_s)
+        response = await self._rpc(lambda kw: self._client.leasestub.LeaseGrant(request, **kw))
+        return int(response.ID)
+
+    async def keep_alive(self, lease_id: int) -> int:
+        async def renew(kw: dict[str, Any]) -> int:
+            # One request on etcd's keep-alive stream, one answer: bounded like any call.
+            stream = self._client.leasestub.LeaseKeepAlive(
+                iter([rpc.LeaseKeepAliveRequest(ID=lease_id)]), **kw
+            )
+            async for response in stream:
+                return int(response.TTL)
+            return 0
+
+        return await self._rpc(renew)
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        request = rpc.LeaseRevokeRequest(ID=lease_id)
+        try:
+            await self._rpc(lambda kw: self._client.leasestub.LeaseRevoke(request, **kw))
+        except StoreError as exc:
+            if "lease not found" not in str(exc):
+                raise
+
+    async def put_with_lease(self, key: str, value: bytes, lease_id: int) -> int:
+        request = rpc.PutRequest(key=key.encode(), value=value, lease=lease_id)
+        response = await self._rpc(lambda kw: self._client.kvstub.Put(request, **kw), write=True)
+        return int(response.header.revision)
 
     async def compact(self, revision: int) -> None:
         request = rpc.CompactionRequest(revision=revision, physical=True)

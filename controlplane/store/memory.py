@@ -7,6 +7,7 @@ store starts at revision 1 and every successful write transaction adds one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from controlplane.store.txn import Absent, AtRevision, Condition, Delete, Op, Pr
 class _Entry:
     value: bytes
     mod_revision: int
+    create_revision: int = 0
+    lease: int = 0
 
 
 class InMemoryStore:
@@ -36,6 +39,10 @@ class InMemoryStore:
         # Replaced on every change; watchers wait on the one they saw (no lost wake-ups).
         self._tick = asyncio.Event()
         self._closed = False
+        # Lease id → (expiry on the monotonic clock, ttl); expired leases end lazily.
+        self._leases: dict[int, tuple[float, int]] = {}
+        self._next_lease = 1
+        self._clock = time.monotonic
 
     @property
     def revision(self) -> int:
@@ -43,13 +50,15 @@ class InMemoryStore:
 
     async def get(self, key: str) -> Item | None:
         self._check_open()
+        self._end_expired_leases()
         entry = self._data.get(key)
-        return Item(key, entry.value, entry.mod_revision) if entry else None
+        return Item(key, entry.value, entry.mod_revision, entry.create_revision) if entry else None
 
     async def list_prefix(self, prefix: str) -> tuple[list[Item], int]:
         self._check_open()
+        self._end_expired_leases()
         items = [
-            Item(k, e.value, e.mod_revision)
+            Item(k, e.value, e.mod_revision, e.create_revision)
             for k, e in sorted(self._data.items())
             if k.startswith(prefix)
         ]
@@ -75,7 +84,9 @@ class InMemoryStore:
         cond = AtRevision(key, expected_revision) if expected_revision else Present(key)
         return await self.commit([cond], [Delete(key)])
 
-    async def commit(self, conditions: Sequence[Condition], ops: Sequence[Op]) -> int:
+    async def commit(
+        self, conditions: Sequence[Condition], ops: Sequence[Op], *, lease: int = 0
+    ) -> int:
         self._check_open()
         # No await between check and apply: the event loop makes this atomic.
         if not all(self._holds(c) for c in conditions):
@@ -84,7 +95,9 @@ class InMemoryStore:
         changes: list[Change] = []
         for op in ops:
             if isinstance(op, Put):
-                self._data[op.key] = _Entry(op.value, revision)
+                before = self._data.get(op.key)
+                created = before.create_revision if before else revision
+                self._data[op.key] = _Entry(op.value, revision, created, lease)
                 changes.append(Change(op.key, op.value, revision))
             elif self._data.pop(op.key, None) is not None:
                 changes.append(Change(op.key, None, revision))
@@ -104,6 +117,56 @@ class InMemoryStore:
             entry = self._data.get(cond.key)
             return entry is not None and entry.mod_revision == cond.mod_revision
         return not any(k.startswith(cond.prefix) for k in self._data)
+
+    # -- leases (LeaseStore) ------------------------------------------------------------
+
+    async def grant_lease(self, ttl_s: int) -> int:
+        self._check_open()
+        lease, self._next_lease = self._next_lease, self._next_lease + 1
+        self._leases[lease] = (self._clock() + ttl_s, ttl_s)
+        return lease
+
+    async def keep_alive(self, lease_id: int) -> int:
+        self._check_open()
+        self._end_expired_leases()
+        found = self._leases.get(lease_id)
+        if found is None:
+            return 0
+        self._leases[lease_id] = (self._clock() + found[1], found[1])
+        return found[1]
+
+    async def revoke_lease(self, lease_id: int) -> None:
+        self._check_open()
+        self._leases.pop(lease_id, None)
+        await self._delete_lease_keys({lease_id})
+
+    async def put_with_lease(self, key: str, value: bytes, lease_id: int) -> int:
+        self._end_expired_leases()
+        if lease_id not in self._leases:
+            raise StoreUnavailable("lease not found")
+        return await self.commit([], [Put(key, value)], lease=lease_id)
+
+    def _end_expired_leases(self) -> None:
+        now = self._clock()
+        ended = {lease for lease, (expiry, _) in self._leases.items() if expiry <= now}
+        if ended:
+            for lease in ended:
+                del self._leases[lease]
+            # Synchronous on purpose: reads see the keys gone at once.
+            self._delete_keys([k for k, e in self._data.items() if e.lease in ended])
+
+    async def _delete_lease_keys(self, leases: set[int]) -> None:
+        self._delete_keys([k for k, e in self._data.items() if e.lease in leases])
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        if not keys:
+            return
+        revision = self._revision + 1
+        for key in keys:
+            del self._data[key]
+        self._revision = revision
+        self._history.append(ChangeBatch(revision, tuple(Change(k, None, revision) for k in keys)))
+        self._notify()
 
     async def compact(self, revision: int) -> None:
         self._check_open()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from controlplane.usage.budgets import Crossing, ScopeSpend
 from oggy.v1 import admin_service_pb2, usage_pb2
 
 
@@ -50,6 +51,31 @@ class UsageStore(Protocol):
 
     async def key_activity(self, key_names: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Key name → (last used, as unix µs of the latest start time; request count)."""
+        ...
+
+    async def scope_spend(
+        self, workspace: str, start_us: int, end_us: int | None
+    ) -> list[ScopeSpend]:
+        """Priced cost of `workspace` in [start, end) (end None: no end) grouped by team,
+        actor, key, app, environment, workflow, model (as requested) and provider."""
+        ...
+
+    async def record_budget_crossings(self, crossings: Sequence[Crossing]) -> int:
+        """Insert the crossings not recorded yet (unique by budget, member, period start
+        and threshold); returns how many were new."""
+        ...
+
+    async def list_budget_crossings(
+        self,
+        workspace: str,
+        budget: str,
+        page_size: int,
+        page_token: str,
+        *,
+        member: str | None = None,
+        period_start_us: int | None = None,
+    ) -> tuple[list[Crossing], str]:
+        """Crossings newest first (of `budget` only unless ""), and the next page token."""
         ...
 
     async def close(self) -> None: ...

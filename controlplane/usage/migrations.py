@@ -112,9 +112,28 @@ _V2 = (
 # (UsageEvent.anomalies), as a JSON array of kinds.
 _V3 = ("ALTER TABLE usage_events ADD COLUMN anomalies {text} NOT NULL DEFAULT '[]'",)
 
+# Issue 11 (budgets): threshold crossings, recorded once per budget, member, period
+# and threshold whichever control plane notices (the primary key makes it so).
+_V4 = (
+    """
+    CREATE TABLE budget_crossings (
+        workspace {text} NOT NULL,
+        budget {text} NOT NULL,
+        member {text} NOT NULL,
+        period_start_us {int} NOT NULL,
+        threshold_percent {int} NOT NULL,
+        cross_us {int} NOT NULL,
+        spent_micro_usd {int} NOT NULL,
+        amount_micro_usd {int} NOT NULL,
+        PRIMARY KEY (budget, member, period_start_us, threshold_percent)
+    )
+    """,
+    "CREATE INDEX budget_crossings_ws_time ON budget_crossings (workspace, cross_us DESC)",
+)
+
 _RECORD_VERSION_SQL = "INSERT INTO schema_migrations (version, applied_us) VALUES (?, ?)"
 
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3))
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, _V2), (3, _V3), (4, _V4))
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from controlplane.usage import query, rows
+from controlplane.usage import budgets, query, rows
 from controlplane.usage.dialect import Dialect
 from oggy.v1 import admin_service_pb2, usage_pb2
 
@@ -208,3 +208,55 @@ class SqlUsageStore:
                 for key, last_us, count in await self._fetch(sql, [workspace, *chunk]):
                     activity[key] = (int(last_us), int(count))
         return activity
+
+    # -- budgets ---------------------------------------------------------------------
+
+    async def scope_spend(
+        self, workspace: str, start_us: int, end_us: int | None
+    ) -> list[budgets.ScopeSpend]:
+        """Priced cost in [start, end) grouped by every budget scope dimension."""
+        params = [workspace, start_us, budgets.MAX_US if end_us is None else end_us]
+        return [budgets.scope_spend(r) for r in await self._fetch(budgets.SPEND_SQL, params)]
+
+    async def record_budget_crossings(self, crossings: Sequence[budgets.Crossing]) -> int:
+        """Insert crossings not recorded yet (by budget, member, period, threshold)."""
+        inserted = 0
+        for c in crossings:
+            inserted += await self._execute(budgets.INSERT_CROSSING_SQL, c.row())
+        return inserted
+
+    async def list_budget_crossings(
+        self,
+        workspace: str,
+        budget: str,
+        page_size: int,
+        page_token: str,
+        *,
+        member: str | None = None,
+        period_start_us: int | None = None,
+    ) -> tuple[list[budgets.Crossing], str]:
+        """Crossings of `workspace` (of `budget` only, unless ""), newest first."""
+        clauses, params = ["workspace = ?"], [workspace]
+        for column, value in (
+            ("budget", budget or None),
+            ("member", member),
+            ("period_start_us", period_start_us),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        scope = f"crossings:{workspace}:{budget}:{member}:{period_start_us}"
+        cursor = budgets.decode_token(page_token, scope)
+        if cursor is not None:
+            # Row-value comparison, newest-first order (all columns descending).
+            columns = ", ".join(budgets.CROSSING_ORDER)
+            clauses.append(f"({columns}) < ({', '.join('?' * len(cursor))})")
+            params += cursor
+        size = query.page_size(page_size)
+        order = ", ".join(f"{c} DESC" for c in budgets.CROSSING_ORDER)
+        sql = (
+            f"{budgets.SELECT_CROSSINGS_SQL} WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT ?"
+        )
+        found = [budgets.crossing(r) for r in await self._fetch(sql, [*params, size + 1])]
+        token = budgets.encode_token(scope, found[size - 1].cursor()) if len(found) > size else ""
+        return found[:size], token

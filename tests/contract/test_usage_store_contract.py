@@ -17,6 +17,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.usage import InvalidArgument, SqliteUsageStore, UsageStore, open_usage_store
+from controlplane.usage.budgets import Crossing
 from controlplane.usage.migrations import LATEST
 from controlplane.usage.postgres import PostgresUsageStore
 from oggy.v1 import admin_service_pb2, usage_pb2
@@ -752,3 +753,82 @@ async def test_open_usage_store_postgresql_url() -> None:
 def test_open_usage_store_rejects(url: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         open_usage_store(url)
+
+
+# -- budgets -------------------------------------------------------------------------------
+
+
+async def test_scope_spend_groups_priced_cost_by_scope_dimensions(store: UsageStore) -> None:
+    priced = []
+    for i, (actor, model, cost) in enumerate(
+        [("alice", "gpt-4o", 100), ("alice", "gpt-4o", 50), ("bob", "gpt-4o-mini", 7)]
+    ):
+        e = event(f"s{i}", seconds=T0 + i, actor=f"{W}/actors/{actor}", model=model)
+        e.cost_micro_usd, e.team = cost, f"{W}/actors/ml"
+        priced.append(e)
+    aliased = event("s3", seconds=T0 + 3, model="gpt-4o-2024")
+    aliased.cost_micro_usd, aliased.requested_model = 1, "gpt-4o"
+    refused = event("s4", seconds=T0 + 4)  # no cost: refused by policy, or unpriced
+    refused.policy_reason = "budget_exceeded"
+    before = event("s5", seconds=T0 - 10)
+    before.cost_micro_usd = 1000
+    await store.insert([*priced, aliased, refused, before])
+    rows = await store.scope_spend(W, T0 * 1_000_000, None)
+    got = sorted((r.actor.rsplit("/", 1)[1], r.team, r.model, r.cost_micro_usd) for r in rows)
+    assert got == [
+        ("alice", "", "gpt-4o", 1),  # the model the client named
+        ("alice", f"{W}/actors/ml", "gpt-4o", 150),
+        ("bob", f"{W}/actors/ml", "gpt-4o-mini", 7),
+    ]
+    assert all(r.key == f"{W}/keys/k1" and r.provider == f"{W}/providers/openai" for r in rows)
+    first_second = await store.scope_spend(W, T0 * 1_000_000, (T0 + 1) * 1_000_000)
+    assert [r.cost_micro_usd for r in first_second] == [100]
+    assert await store.scope_spend("workspaces/other", 0, None) == []
+
+
+def crossing_at(threshold: int, cross_s: int, member: str = "", budget: str = "b1") -> Crossing:
+    return Crossing(
+        W,
+        f"{W}/budgets/{budget}",
+        member,
+        T0 * 1_000_000,
+        threshold,
+        cross_s * 1_000_000,
+        threshold * 10,
+        1000,
+    )
+
+
+async def test_budget_crossings_are_recorded_once(store: UsageStore) -> None:
+    assert await store.record_budget_crossings([crossing_at(50, T0 + 1)]) == 1
+    # A second control plane (after a leader change) noticing the same crossing later.
+    again = [crossing_at(50, T0 + 9), crossing_at(80, T0 + 10)]
+    assert await store.record_budget_crossings(again) == 1
+    found, token = await store.list_budget_crossings(W, f"{W}/budgets/b1", 10, "")
+    assert token == ""
+    assert [(c.threshold_percent, c.cross_us) for c in found] == [
+        (80, (T0 + 10) * 1_000_000),
+        (50, (T0 + 1) * 1_000_000),
+    ]
+
+
+async def test_budget_crossings_page_newest_first(store: UsageStore) -> None:
+    recorded = [
+        crossing_at(t, T0 + (i % 3), member=m, budget=b)
+        for i, (t, m, b) in enumerate(
+            (t, m, b) for t in (50, 80, 100) for m in ("", f"{W}/actors/a") for b in ("b1", "b2")
+        )
+    ]
+    await store.record_budget_crossings(recorded)
+    seen: list[Crossing] = []
+    token = ""
+    while True:
+        page, token = await store.list_budget_crossings(W, "", 5, token)
+        seen += page
+        if not token:
+            break
+    assert seen == sorted(recorded, key=lambda c: c.cursor(), reverse=True)
+    only_b2, _ = await store.list_budget_crossings(W, f"{W}/budgets/b2", 100, "", member="")
+    assert {(c.budget, c.member) for c in only_b2} == {(f"{W}/budgets/b2", "")}
+    with pytest.raises(InvalidArgument):
+        await store.list_budget_crossings(W, f"{W}/budgets/b1", 5, "garbage!")

@@ -83,6 +83,7 @@ class ServicerBase:
         usage_queries: object | None = None,
         kek_rotation: object | None = None,
         fleet: Fleet | None = None,
+        quota: Any = None,
     ) -> None:
         self._store = store
         layout = Layout(prefix)
@@ -98,6 +99,8 @@ class ServicerBase:
         self._kek_rotation = kek_rotation
         # The config publisher's view of data planes (ListDataPlanes).
         self._fleet = fleet
+        # The quota allocation (controlplane.quota.leader.QuotaAllocation): budget status.
+        self._quota = quota
         # ListUsageEvents and SummarizeUsage over `usage_store` (resources/usage.py).
         self._store_queries = UsageQueries(usage_store, clock=clock)  # type: ignore[arg-type]
 

@@ -43,6 +43,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="HOST:PORT",
         help="serve Prometheus metrics on http://HOST:PORT/metrics (etcd health, alarms)",
     )
+    cp.add_argument(
+        "--advertise-address",
+        metavar="HOST:PORT",
+        help="gRPC address data planes are redirected to when this process allocates quota"
+        " (default the --grpc address)",
+    )
+    cp.add_argument(
+        "--lease-ttl",
+        type=float,
+        dest="lease_ttl_s",
+        metavar="SECONDS",
+        help="how long a quota lease is good for without a newer one (default 3)",
+    )
+    cp.add_argument(
+        "--quota-report-interval",
+        type=float,
+        dest="quota_report_interval_s",
+        metavar="SECONDS",
+        help="how often data planes report quota use (default 0.5)",
+    )
     cp.set_defaults(handler=run_controlplane)
 
     # The data plane owns its flags (dataplane/settings.py); everything after the word
@@ -60,6 +80,7 @@ def run_controlplane(ctx: Context) -> int:
         for name in (
             *("etcd", "grpc", "etcd_prefix", "usage_store"),
             *("kek_file", "tls_cert", "tls_key", "etcd_timeout_s", "metrics"),
+            *("advertise_address", "lease_ttl_s", "quota_report_interval_s"),
         )
         if getattr(args, name) is not None
     }
