@@ -250,11 +250,8 @@ async def test_limits_and_budgets_reach_snapshots_and_deltas(env: Env) -> None:
         )
     ).budget
     [change] = (await next_update(sub)).delta.changes
-    assert change.WhichOneof("change") == "budget" and list(change.budget.threshold_percents) == [
-        50,
-        80,
-        100,
-    ]
+    assert change.WhichOneof("change") == "budget"
+    assert list(change.budget.threshold_percents) == [50, 80, 100]
     snap = env.publisher.snapshot
     assert snap is not None
     assert [x.name for x in snap.limits] == [limit.name]
