@@ -89,7 +89,8 @@ def normalise_limit(limit: Limit, workspace: WorkspaceName, written: Fields[str]
 
 
 def normalise_budget(budget: Budget, workspace: WorkspaceName, written: Fields[str]) -> Budget:
-    """In place, and returned."""
+    """In place, and returned (`written` is not needed: no budget default depends on
+    what a write named)."""
     _common(budget, workspace, "budget")
     thresholds = sorted(set(budget.threshold_percents)) or list(DEFAULT_THRESHOLDS)
     del budget.threshold_percents[:]
