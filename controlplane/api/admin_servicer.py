@@ -14,10 +14,12 @@ from controlplane.api.resources.actors import ActorRpcs
 from controlplane.api.resources.audit_events import AuditRpcs
 from controlplane.api.resources.base import Cipher, ServicerBase
 from controlplane.api.resources.budget_status import BudgetStatusRpcs
+from controlplane.api.resources.budgets import BudgetRpcs
 from controlplane.api.resources.data_planes import DataPlaneRpcs
 from controlplane.api.resources.delegated import DelegatedRpcs
 from controlplane.api.resources.effective import EffectivePolicyRpcs
 from controlplane.api.resources.keys import KeyRpcs
+from controlplane.api.resources.limits import LimitRpcs
 from controlplane.api.resources.policies import PolicyRpcs
 from controlplane.api.resources.prices import PriceRpcs, seed_default_prices
 from controlplane.api.resources.providers import ProviderRpcs
@@ -36,6 +38,8 @@ class AdminServicer(
     PolicyRpcs,
     SigningKeyRpcs,
     RouteRpcs,
+    LimitRpcs,
+    BudgetRpcs,
     PriceRpcs,
     AuditRpcs,
     EffectivePolicyRpcs,

@@ -20,7 +20,9 @@ from controlplane.store.base import Item
 from oggy.v1 import (
     actor_pb2,
     audit_pb2,
+    budget_pb2,
     key_pb2,
+    limit_pb2,
     policy_pb2,
     price_pb2,
     provider_pb2,
@@ -47,6 +49,8 @@ def timestamp(unix_seconds: float) -> Timestamp:
 
 
 M = TypeVar("M", bound=Message)
+# The resources with create and update times (and a name and an etag).
+V = TypeVar("V", policy_pb2.Policy, limit_pb2.Limit, budget_pb2.Budget)
 
 
 def _parse(cls: type[M], item: Item) -> M:
@@ -230,14 +234,16 @@ def provider_out(item: Item) -> provider_pb2.ProviderCredential:
 # --- policies -------------------------------------------------------------------------
 
 
-def new_policy(request: policy_pb2.Policy, name: str, now: float) -> policy_pb2.Policy:
-    policy = policy_pb2.Policy()
-    policy.CopyFrom(request)
-    policy.name = name
-    policy.etag = ""
-    policy.create_time.CopyFrom(timestamp(now))
-    policy.update_time.CopyFrom(timestamp(now))
-    return policy
+def new_versioned(request: V, name: str, now: float) -> V:
+    """A copy of a created resource with `create_time`/`update_time` (a Policy, Limit,
+    Budget): the request's fields kept, the server's own set."""
+    created = type(request)()
+    created.CopyFrom(request)
+    created.name = name
+    created.etag = ""
+    created.create_time.CopyFrom(timestamp(now))
+    created.update_time.CopyFrom(timestamp(now))
+    return created
 
 
 def policy(item: Item) -> policy_pb2.Policy:
@@ -252,10 +258,9 @@ def populated_fields(message: Message) -> list[str]:
     return [fd.name for fd, _ in message.ListFields()]
 
 
-def apply_policy_update(
-    stored: policy_pb2.Policy, patch: policy_pb2.Policy, fields: Iterable[str], now: float
-) -> policy_pb2.Policy:
-    """`stored` with each named field replaced by the patch's value (lists replaced whole)."""
+def apply_versioned_update(stored: V, patch: V, fields: Iterable[str], now: float) -> V:
+    """`stored` with each named field replaced by the patch's value (lists replaced whole),
+    its `update_time` now."""
     updated = apply_mask(stored, patch, fields)
     updated.update_time.CopyFrom(timestamp(now))
     return updated
@@ -346,6 +351,25 @@ def new_price(request: price_pb2.ModelPrice, name: str, now: float) -> bytes:
 
 def price_out(item: Item) -> price_pb2.ModelPrice:
     return _out(price_pb2.ModelPrice, item)
+
+
+# --- limits and budgets ------------------------------------------------------------------
+
+
+def limit(item: Item) -> limit_pb2.Limit:
+    return _parse(limit_pb2.Limit, item)
+
+
+def limit_out(item: Item) -> limit_pb2.Limit:
+    return _out(limit_pb2.Limit, item)
+
+
+def budget(item: Item) -> budget_pb2.Budget:
+    return _parse(budget_pb2.Budget, item)
+
+
+def budget_out(item: Item) -> budget_pb2.Budget:
+    return _out(budget_pb2.Budget, item)
 
 
 # --- audit ------------------------------------------------------------------------------

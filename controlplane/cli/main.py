@@ -3,7 +3,8 @@
     oggy up --demo                         etcd + control plane + data plane (+ mock provider)
     oggy controlplane | dataplane ...      one process, as in production
     oggy workspace|key|provider|usage ...  the admin API (also actor, signing-key,
-                                           policy, route, prices, cost, audit, prompt-logs)
+                                           policy, route, limit, budget, prices, cost,
+                                           audit, prompt-logs)
 
 Errors are one line on stderr (`error: NOT_FOUND: ...`) and a non-zero exit code.
 """
@@ -24,9 +25,11 @@ from controlplane.cli import endpoints, output, up
 from controlplane.cli.commands import (
     actor,
     audit,
+    budget,
     cost,
     dataplanes,
     key,
+    limit,
     planes,
     policy,
     prices,
@@ -134,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         signing_key,
         policy,
         routes,
+        limit,
+        budget,
         prices,
         cost,
         audit,

@@ -99,7 +99,8 @@ def parse_group_by(values: list[str] | None) -> list[int]:
     result: list[int] = []
     for value in values or []:
         for part in value.split(","):
-            name = part.strip().lower()
+            # `policy_reason` as the proto and the JSON output spell it, or `policy-reason`.
+            name = part.strip().lower().replace("_", "-")
             if not name:
                 continue
             if name not in GROUP_BY:

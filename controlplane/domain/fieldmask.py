@@ -62,3 +62,24 @@ PROVIDER_UPDATABLE = (
     "allow_private_network",
     "timeouts",  # replaced whole; `oggy provider update` merges before it sends
 )
+
+# Scopes are replaced whole (`oggy limit|budget update` merges before it sends).
+LIMIT_UPDATABLE = (
+    "scope",
+    "counted_per",
+    "metric",
+    "capacity",
+    "window",
+    "shadow",
+    "description",
+)
+
+BUDGET_UPDATABLE = (
+    "scope",
+    "counted_per",
+    "amount_micro_usd",
+    "period",
+    "enforcement",
+    "threshold_percents",
+    "description",
+)

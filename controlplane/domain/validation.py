@@ -17,10 +17,15 @@ _MODEL_GLOB = re.compile(r"[\x21-\x7e]{1,200}")
 
 
 def display_name(value: str) -> str:
-    if len(value) > MAX_DISPLAY_NAME:
-        raise InvalidArgument(f"display_name longer than {MAX_DISPLAY_NAME} characters")
+    return short_text(value, "display_name")
+
+
+def short_text(value: str, field: str, max_len: int = MAX_DISPLAY_NAME) -> str:
+    """One line of human text (a display name, a description, a label)."""
+    if len(value) > max_len:
+        raise InvalidArgument(f"{field} longer than {max_len} characters")
     if any(ord(c) < 0x20 for c in value):
-        raise InvalidArgument("display_name must not contain control characters")
+        raise InvalidArgument(f"{field} must not contain control characters")
     return value
 
 

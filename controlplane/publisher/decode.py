@@ -6,6 +6,8 @@ from google.protobuf.message import DecodeError, Message
 
 from oggy.contract.snapshot import Kind, parse_name
 from oggy.v1.actor_pb2 import Actor
+from oggy.v1.budget_pb2 import Budget
+from oggy.v1.limit_pb2 import Limit
 from oggy.v1.policy_pb2 import Policy
 from oggy.v1.price_pb2 import ModelPrice
 from oggy.v1.provider_pb2 import ProviderCredential
@@ -24,6 +26,8 @@ _STORED_TYPE: dict[Kind, type[Message]] = {
     Kind.SIGNING_KEY: SigningKey,
     Kind.ROUTE: Route,
     Kind.PRICE: ModelPrice,
+    Kind.LIMIT: Limit,
+    Kind.BUDGET: Budget,
 }
 
 

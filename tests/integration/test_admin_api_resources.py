@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,14 @@ class Env:
 
 @pytest.fixture
 async def env(etcd_endpoint: str, tmp_path: Path) -> AsyncIterator[Env]:
+    async with admin_env(etcd_endpoint, tmp_path) as e:
+        yield e
+
+
+@asynccontextmanager
+async def admin_env(etcd_endpoint: str, tmp_path: Path) -> AsyncIterator[Env]:
+    """A control plane on a fresh etcd prefix with workspace `acme` (other modules'
+    `env` fixtures use it too)."""
     prefix = unique_prefix()
     settings = Settings.from_flags(
         state_dir=tmp_path / "state",

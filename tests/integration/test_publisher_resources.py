@@ -1,5 +1,6 @@
-"""The publisher carries signing keys (HS256 secret decrypted), routes and prices
-(catalog + workspace overrides) to data planes: real etcd, real admin writes."""
+"""The publisher carries signing keys (HS256 secret decrypted), routes, prices
+(catalog + workspace overrides), limits and budgets to data planes: real etcd, real
+admin writes."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from controlplane.secrets import EnvelopeCipher, Kek
 from controlplane.store.etcd import EtcdStore
 from oggy.v1 import admin_service_pb2 as pb
 from oggy.v1 import (
+    budget_pb2,
     config_service_pb2,
     config_service_pb2_grpc,
+    limit_pb2,
     price_pb2,
     provider_pb2,
     route_pb2,
+    scope_pb2,
     signing_key_pb2,
 )
 from tests.support.etcd import etcd_endpoint_fixture, unique_prefix  # noqa: F401
@@ -214,3 +218,52 @@ async def test_hs256_key_without_its_secret_is_left_out(env: Env) -> None:
     await env.publisher.start()
     snap = env.publisher.snapshot
     assert snap is not None and not snap.signing_keys
+
+
+async def test_limits_and_budgets_reach_snapshots_and_deltas(env: Env) -> None:
+    sub = env.publisher.subscribe()
+    base = (await next_update(sub)).snapshot
+    assert base is not None and not base.limits and not base.budgets
+    L = limit_pb2.Limit
+    limit = (
+        await env.call(
+            "CreateLimit",
+            pb.CreateLimitRequest(
+                parent=W,
+                limit_id="rpm",
+                limit=L(metric=L.METRIC_REQUESTS, capacity=60, scope=scope_pb2.Scope(model="m*")),
+            ),
+        )
+    ).limit
+    [change] = (await next_update(sub)).delta.changes
+    assert change.WhichOneof("change") == "limit" and change.limit.name == limit.name
+    assert change.limit.window.seconds == 60 and change.limit.etag == limit.etag
+    B = budget_pb2.Budget
+    budget = (
+        await env.call(
+            "CreateBudget",
+            pb.CreateBudgetRequest(
+                parent=W,
+                budget_id="month",
+                budget=B(amount_micro_usd=5, period=B.PERIOD_MONTH, enforcement=B.ENFORCEMENT_HARD),
+            ),
+        )
+    ).budget
+    [change] = (await next_update(sub)).delta.changes
+    assert change.WhichOneof("change") == "budget"
+    assert list(change.budget.threshold_percents) == [50, 80, 100]
+    snap = env.publisher.snapshot
+    assert snap is not None
+    assert [x.name for x in snap.limits] == [limit.name]
+    assert [x.name for x in snap.budgets] == [budget.name]
+
+    await env.call("DeleteBudget", pb.DeleteBudgetRequest(name=budget.name))
+    [change] = (await next_update(sub)).delta.changes
+    assert change.name == budget.name and change.deleted
+    # A full read (a restarted publisher) carries what is left.
+    await env.publisher.stop()
+    env.publisher = ConfigPublisher(env.store, env.cipher, env.prefix)
+    await env.publisher.start()
+    snap = env.publisher.snapshot
+    assert snap is not None and [x.name for x in snap.limits] == [limit.name]
+    assert not snap.budgets and snap.schema_version == 2

@@ -4,8 +4,8 @@ It says what the compiler decided rather than how it stores it: per key, its
 workspace, actor and what its effective policy does with each model and
 provider the workspace serves; per workspace, its providers (no API keys:
 only the names of the headers carrying them), routes, listed models, price
-version, actors and signing key ids; and the warnings. No secret (API key,
-HMAC secret, gateway key hash) is ever read into it.
+version, actors, signing key ids and quota rules (limits and budgets); and the
+warnings. No secret (API key, HMAC secret, gateway key hash) is ever read into it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from oggy.contract.compile import (
     CompiledWorkspace,
     LenientCompile,
 )
+from oggy.contract.compile.quota import QuotaRule
 from oggy.contract.dialects import ANTHROPIC_FAMILY
 from oggy.contract.globs import is_glob
 from oggy.contract.identity import WorkspaceIdentity
@@ -102,6 +103,37 @@ def _workspace(ws: CompiledWorkspace, identity: WorkspaceIdentity) -> Summary:
                 if name == a.name  # each actor once (also indexed by bare id)
             },
             "signing_keys": identity.verifier.key_algorithms if identity.verifier else {},
+            "quota": {rule.name: _rule(rule) for rule in ws.quota.rules},
+        }
+    )
+
+
+def _rule(rule: QuotaRule) -> Summary:
+    """A limit or budget as compiled: what it counts, over which window, for whom."""
+    window = rule.window(SAMPLE_TIME)
+    return _compact(
+        {
+            "metric": rule.metric.value,
+            "capacity": rule.capacity,
+            "mode": rule.mode.value,
+            "per": rule.per.value,
+            "scope": _compact(
+                {
+                    "team": rule.scope.team,
+                    "actor": rule.scope.actor,
+                    "key": rule.scope.key,
+                    "app": rule.scope.app,
+                    "environment": rule.scope.environment,
+                    "workflow": rule.scope.workflow,
+                    "model": rule.scope.model_glob,
+                    "provider": rule.scope.provider,
+                }
+            ),
+            "describe": rule.describe(),
+            "window_s": rule.window_s,
+            "period": rule.period.value if rule.period else "",
+            "thresholds": list(rule.thresholds),
+            "sample_window": [window.start, window.reset],
         }
     )
 

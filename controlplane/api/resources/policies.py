@@ -87,7 +87,7 @@ class PolicyRpcs(ServicerBase):
     async def CreatePolicy(self, request: pb.CreatePolicyRequest, context: Ctx):
         new = self._new_child(POLICY, request)
         ref_guards = self._validate_policy(request.policy, new.name.parent)
-        policy = convert.new_policy(request.policy, str(new.name), self._clock())
+        policy = convert.new_versioned(request.policy, str(new.name), self._clock())
         created = await self._create_child(
             POLICY, new, policy.SerializeToString(), guards=ref_guards
         )
@@ -98,7 +98,9 @@ class PolicyRpcs(ServicerBase):
         def mutation(name: ChildName, fields: tuple[str, ...]) -> Mutation:
             def update(item: Item) -> tuple[bytes, Sequence[Guard]]:
                 stored = convert.policy(item)
-                updated = convert.apply_policy_update(stored, request.policy, fields, self._clock())
+                updated = convert.apply_versioned_update(
+                    stored, request.policy, fields, self._clock()
+                )
                 guards = self._validate_policy(updated, name.parent)
                 return updated.SerializeToString(), guards
 

@@ -80,6 +80,8 @@ def test_parse_group_by_new_dimensions() -> None:
         usage_pb2.USAGE_GROUP_BY_ENDPOINT,
         usage_pb2.USAGE_GROUP_BY_POLICY_REASON,
     ]
+    # As the proto and JSON output spell it (`oggy usage summary --by policy_reason`).
+    assert parsing.parse_group_by(["policy_reason"]) == [usage_pb2.USAGE_GROUP_BY_POLICY_REASON]
 
 
 def test_group_by_label_round_trips() -> None:

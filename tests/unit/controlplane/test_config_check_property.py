@@ -2,9 +2,10 @@
 
 Random sequences of admin writes (policies with random globs, CIDRs and limits, keys
 bound to actors or not, actors in teams, providers, routes, signing keys with random
-kids, deletes) run against an AdminServicer on an InMemoryStore; many are refused.
-Afterwards the whole stored config, loaded the way the publisher loads it, compiles
-with `compile_snapshot`, and the publisher holds nothing back.
+kids, rate limits and budgets with random scopes, windows and enums, deletes) run
+against an AdminServicer on an InMemoryStore; many are refused. Afterwards the whole
+stored config, loaded the way the publisher loads it, compiles with `compile_snapshot`,
+and the publisher holds nothing back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import grpc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.field_mask_pb2 import FieldMask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,11 +33,15 @@ from oggy.contract.identity import ReplayCaches
 from oggy.contract.snapshot import build_snapshot
 from oggy.v1 import (
     actor_pb2,
+    budget_pb2,
     key_pb2,
+    limit_pb2,
     policy_pb2,
     provider_pb2,
     route_pb2,
+    scope_pb2,
     signing_key_pb2,
+    snapshot_pb2,
 )
 from oggy.v1 import admin_service_pb2 as pb
 
@@ -208,6 +214,118 @@ def signing_key_writes(draw: st.DrawFn) -> tuple[str, Any]:
     )
 
 
+def scope_refs(workspace: str, collection: str, repeat: int = 1) -> st.SearchStrategy[str]:
+    """Mostly "" (any) or a resource that may exist here; else another workspace's, or
+    a malformed name."""
+    return st.one_of(
+        st.just(""),
+        st.just(""),
+        ids.map(lambda i: i * repeat),
+        ids.map(lambda i: f"{workspace}/{collection}/{i * repeat}"),
+        st.sampled_from(WORKSPACES).map(lambda w: f"{w}/{collection}/{'a' * repeat}"),
+        st.sampled_from(["Bad Id", f"{workspace}/nope/a", "/"]),
+    )
+
+
+@st.composite
+def random_scopes(draw: st.DrawFn, workspace: str) -> scope_pb2.Scope:
+    return scope_pb2.Scope(
+        team=draw(scope_refs(workspace, "actors")),
+        actor=draw(scope_refs(workspace, "actors")),
+        key=draw(scope_refs(workspace, "keys", 16)),
+        app=draw(st.sampled_from(["", "bot", "a\x01b"])),
+        environment=draw(st.sampled_from(["", "prod"])),
+        workflow=draw(st.sampled_from(["", "etl"])),
+        model=draw(st.one_of(st.just(""), globs)),
+        provider=draw(scope_refs(workspace, "providers")),
+    )
+
+
+def scopes(workspace: str) -> st.SearchStrategy[scope_pb2.Scope]:
+    """Plausible scopes (the actor and provider `a` exist) half the time, random ones else."""
+    plausible = st.sampled_from(
+        [
+            scope_pb2.Scope(),
+            scope_pb2.Scope(team="a", model="m*"),
+            scope_pb2.Scope(actor=f"{workspace}/actors/a", app="bot"),
+            scope_pb2.Scope(provider="a", workflow="etl"),
+        ]
+    )
+    return st.one_of(plausible, random_scopes(workspace))
+
+
+def mostly(valid: st.SearchStrategy[Any], anything: st.SearchStrategy[Any]) -> Any:
+    return st.one_of(valid, valid, anything)
+
+
+windows = mostly(
+    st.one_of(st.none(), st.builds(Duration, seconds=st.integers(1, 86_400))),
+    st.builds(
+        Duration, seconds=st.integers(-1, 90_000), nanos=st.sampled_from([0, 1, 500_000_000])
+    ),
+)
+amounts = mostly(st.integers(1, 10**9), limits)
+
+
+@st.composite
+def limit_writes(draw: st.DrawFn) -> tuple[str, Any]:
+    workspace = draw(workspaces)
+    limit = limit_pb2.Limit(
+        scope=draw(scopes(workspace)),
+        counted_per=draw(st.integers(0, 4)),
+        metric=draw(mostly(st.integers(1, 3), st.integers(0, 4))),
+        capacity=draw(amounts),
+        window=draw(windows),
+        shadow=draw(st.booleans()),
+    )
+    limit_id = draw(ids)
+    if draw(st.booleans()):
+        return "CreateLimit", pb.CreateLimitRequest(
+            parent=workspace, limit_id=limit_id, limit=limit
+        )
+    limit.name = f"{workspace}/limits/{limit_id}"
+    paths = draw(
+        st.lists(
+            st.sampled_from(["scope", "metric", "capacity", "window", "counted_per"]), min_size=1
+        )
+    )
+    return "UpdateLimit", pb.UpdateLimitRequest(
+        limit=limit, update_mask=FieldMask(paths=sorted(set(paths)))
+    )
+
+
+@st.composite
+def budget_writes(draw: st.DrawFn) -> tuple[str, Any]:
+    workspace = draw(workspaces)
+    budget = budget_pb2.Budget(
+        scope=draw(scopes(workspace)),
+        counted_per=draw(st.integers(0, 4)),
+        amount_micro_usd=draw(amounts),
+        period=draw(mostly(st.integers(1, 4), st.integers(0, 5))),
+        enforcement=draw(mostly(st.integers(1, 3), st.integers(0, 4))),
+        threshold_percents=draw(
+            mostly(
+                st.lists(st.integers(1, 1000), max_size=3),
+                st.lists(st.integers(-1, 1001), max_size=4),
+            )
+        ),
+    )
+    budget_id = draw(ids)
+    if draw(st.booleans()):
+        return "CreateBudget", pb.CreateBudgetRequest(
+            parent=workspace, budget_id=budget_id, budget=budget
+        )
+    budget.name = f"{workspace}/budgets/{budget_id}"
+    paths = draw(
+        st.lists(
+            st.sampled_from(["scope", "period", "enforcement", "threshold_percents"]), min_size=1
+        )
+    )
+    return "UpdateBudget", pb.UpdateBudgetRequest(
+        budget=budget, update_mask=FieldMask(paths=sorted(set(paths)))
+    )
+
+
 @st.composite
 def deletes(draw: st.DrawFn) -> tuple[str, Any]:
     workspace = draw(workspaces)
@@ -220,6 +338,8 @@ def deletes(draw: st.DrawFn) -> tuple[str, Any]:
                 ("DeleteProviderCredential", "providers", "{i}"),
                 ("DeletePolicy", "policies", "{i}"),
                 ("DeleteRoute", "routes", "{i}"),
+                ("DeleteLimit", "limits", "{i}"),
+                ("DeleteBudget", "budgets", "{i}"),
             ]
         )
     )
@@ -236,8 +356,25 @@ writes = st.one_of(
     provider_writes(),
     route_writes(),
     signing_key_writes(),
+    limit_writes(),
+    budget_writes(),
     deletes(),
 )
+
+
+def assert_stored_explicitly(snapshot: snapshot_pb2.Snapshot) -> None:
+    """Limits and budgets are read back with their defaults written out."""
+    for limit in snapshot.limits:
+        assert limit.counted_per != scope_pb2.COUNTED_PER_UNSPECIFIED
+        concurrent = limit.metric == limit_pb2.Limit.METRIC_CONCURRENT_REQUESTS
+        assert limit.HasField("window") is not concurrent
+    for budget in snapshot.budgets:
+        assert budget.counted_per != scope_pb2.COUNTED_PER_UNSPECIFIED
+        assert list(budget.threshold_percents) == sorted(set(budget.threshold_percents))
+        assert budget.threshold_percents
+    for scoped in [*snapshot.limits, *snapshot.budgets]:
+        for ref in (scoped.scope.team, scoped.scope.actor, scoped.scope.key):
+            assert not ref or ref.startswith(f"{scoped.name.rsplit('/', 2)[0]}/")
 
 
 async def run_writes(sequence: list[tuple[str, Any]]) -> tuple[int, int]:
@@ -272,7 +409,9 @@ async def run_writes(sequence: list[tuple[str, Any]]) -> tuple[int, int]:
         resource = await loader.load(item.key, item.value, item.mod_revision, store.get)
         if resource is not None:
             resources.append(resource)
-    compile_snapshot(build_snapshot(revision, resources), replay_caches=ReplayCaches())
+    snapshot = build_snapshot(revision, resources)
+    compile_snapshot(snapshot, replay_caches=ReplayCaches())
+    assert_stored_explicitly(snapshot)
 
     publisher = ConfigPublisher(store, cipher, PREFIX)
     await publisher.start()
