@@ -120,6 +120,9 @@ class QuotaLeaseClient:
     async def _stream_once(self) -> None:
         channel = self._channel if self.leader is None else self._channel_to(self.leader)
         assert channel is not None
+        if self.leader is None:
+            # Reports release quota (protocol 4): build none while nobody can hear them.
+            await channel.channel_ready()
         stub = quota_service_pb2_grpc.QuotaServiceStub(channel)
         # The configured control plane is waited for (its channel's backoff is the one
         # retry pace, as for config); a leader that cannot be reached fails fast, and the
