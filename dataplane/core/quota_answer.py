@@ -19,12 +19,10 @@ from types import MappingProxyType
 from dataplane.quota.table import Counter, Reservation
 from oggy.contract import errors
 from oggy.contract.compile.quota import Metric
-from oggy.contract.windows import reset_text
 
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 # A refusal that quota soon frees (a lease on its way, a request in flight finishing).
 SOON_S = 1
-_HEADER_METRICS = {Metric.REQUESTS: "requests", Metric.TOKENS: "tokens"}
 _UNITS = {
     Metric.REQUESTS: "requests",
     Metric.TOKENS: "tokens",
@@ -35,22 +33,20 @@ _UNITS = {
 
 def rate_headers(res: Reservation, now: float) -> Mapping[str, str]:
     """The `x-ratelimit-*` headers for the request's enforcing request and token limits."""
-    tightest: dict[str, Counter] = {}
+    tightest: dict[tuple[str, str, str], Counter] = {}
     for c, _ in res.parts:
-        plan = c.plan
-        suffix = _HEADER_METRICS.get(plan.metric)
-        if suffix is None or not plan.enforces:
-            continue
-        best = tightest.get(suffix)
-        if best is None or c.remaining() < best.remaining():
-            tightest[suffix] = c
+        names = c.plan.headers
+        if names is not None:
+            best = tightest.get(names)
+            if best is None or c.remaining() < best.remaining():
+                tightest[names] = c
     if not tightest:
         return NO_HEADERS
     out: dict[str, str] = {}
-    for suffix, c in tightest.items():
-        out[f"x-ratelimit-limit-{suffix}"] = str(c.plan.capacity)
-        out[f"x-ratelimit-remaining-{suffix}"] = str(c.remaining())
-        out[f"x-ratelimit-reset-{suffix}"] = reset_text(_seconds_left(c, now))
+    for (limit, remaining, reset), c in tightest.items():
+        out[limit] = str(c.plan.capacity)
+        out[remaining] = str(c.remaining())
+        out[reset] = c.reset_text(now)
     return out
 
 
@@ -84,10 +80,6 @@ def shadow_reason(res: Reservation) -> str:
     if c is None:
         return ""
     return errors.BudgetExceeded.code if c.plan.is_budget else errors.RateLimited.policy_reason
-
-
-def _seconds_left(c: Counter, now: float) -> float:
-    return 0.0 if c.reset is None else max(0.0, c.reset - now)
 
 
 def _retry_after(c: Counter, cost: int, now: float) -> int:

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 from oggy.contract.compile.quota import Metric, Mode, Per, QuotaRule
-from oggy.contract.windows import Window
+from oggy.contract.windows import Window, reset_text
 from oggy.v1 import quota_service_pb2
 
 # Protocol 2: report early when free quota falls below this share of held.
@@ -36,6 +36,7 @@ NEXT_WINDOW_SHARE = 0.2
 DEFAULT_LEASE_TTL_S = 3.0
 
 Ask = tuple[QuotaRule, str, int]  # (rule, member, cost)
+_HEADER_SUFFIXES = {Metric.REQUESTS: "requests", Metric.TOKENS: "tokens"}
 
 
 class RulePlan:
@@ -47,6 +48,7 @@ class RulePlan:
         "admitted",
         "capacity",
         "enforces",
+        "headers",
         "is_budget",
         "limited",
         "metric",
@@ -66,6 +68,13 @@ class RulePlan:
         self.shadow = rule.mode is Mode.SHADOW
         self.is_budget = rule.metric is Metric.SPEND
         self.shared = rule.per is Per.SCOPE
+        # OpenAI's header names for enforcing request and token limits; None otherwise.
+        self.headers: tuple[str, str, str] | None = None
+        suffix = _HEADER_SUFFIXES.get(rule.metric)
+        if suffix is not None and self.enforces:
+            self.headers = tuple(  # type: ignore[assignment]
+                f"x-ratelimit-{what}-{suffix}" for what in ("limit", "remaining", "reset")
+            )
         self.admitted = 0  # requests admitted while counting against it
         self.limited = 0  # requests it refused
         self.shadowed = 0  # requests it would have refused (shadow mode)
@@ -92,6 +101,8 @@ class Counter:
         "_peak",
         "_peak_prev",
         "_prev",
+        "_reset_sec",
+        "_reset_text",
         "_sec",
         "_sum",
         "acknowledged",
@@ -127,6 +138,16 @@ class Counter:
         self._prev = 0
         self._peak = 0
         self._peak_prev = 0
+        self._reset_sec = -1
+        self._reset_text = ""
+
+    def reset_text(self, now: float) -> str:
+        """`x-ratelimit-reset-*` for this window, worked out once a second."""
+        sec = int(now)
+        if sec != self._reset_sec:
+            self._reset_sec = sec
+            self._reset_text = reset_text(0.0 if self.reset is None else max(0.0, self.reset - now))
+        return self._reset_text
 
     def _age(self, now: float) -> None:
         sec = int(now)
