@@ -8,9 +8,12 @@ channel is plaintext: fine on loopback (`oggy up`), not across a network.
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import grpc
 
 from dataplane.settings import Settings, SettingsError
+from oggy.v1 import config_service_pb2
 
 # Snapshots with many keys can be large.
 MAX_RECEIVE_BYTES = 256 * 1024 * 1024
@@ -67,3 +70,17 @@ def channel_credentials(settings: Settings) -> grpc.ChannelCredentials:
 
 def auth_metadata(node_token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {node_token}"),)
+
+
+def node_of(settings: Settings) -> config_service_pb2.Node:
+    """Who this data plane is, as the first message of each of its streams says."""
+    return config_service_pb2.Node(
+        id=settings.node_id, hostname=settings.hostname, version=_version()
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("oggy")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"

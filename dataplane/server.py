@@ -1,10 +1,11 @@
 """Data plane process: wires config stream, usage reporter and HTTP app, and runs them.
 
 Start order: usage reporter (so requests have a sink), config client (loads the
-snapshot file first, then streams), HTTP site. Stop order is the reverse for the
-HTTP side: stop accepting and drain in-flight requests (they still emit usage),
-close the config stream, then flush usage to the spool and give it a moment to
-reach the control plane.
+snapshot file first, then streams), quota lease stream (same control plane; it
+follows the allocator's `leader` redirect itself), HTTP site. Stop order is the
+reverse for the HTTP side: stop accepting and drain in-flight requests (they still
+emit usage and settle their quota), close the lease and config streams, then flush
+usage to the spool and give it a moment to reach the control plane.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from dataplane.config.holder import ConfigHolder
 from dataplane.config.last_good import LastGoodCompiler
 from dataplane.http.app import HttpOptions, create_app
 from dataplane.http.site import start_site
+from dataplane.quota.client import QuotaLeaseClient, ServedRules
+from dataplane.quota.table import QuotaTable
 from dataplane.settings import Settings
 from dataplane.tokens import warm_encodings
 from dataplane.usage.reporter import UsageReporter
@@ -40,6 +43,7 @@ class Dataplane:
     holder: ConfigHolder
     reporter: UsageReporter
     config_client: ConfigStreamClient[CompiledConfig]
+    quota_client: QuotaLeaseClient
 
     @property
     def url(self) -> str:
@@ -53,6 +57,7 @@ class Dataplane:
             await self.runner.cleanup()
         finally:
             try:
+                await self.quota_client.stop()
                 await self.config_client.stop()
             finally:
                 await self.reporter.stop()
@@ -61,13 +66,17 @@ class Dataplane:
 async def create_dataplane(settings: Settings) -> Dataplane:
     """Start everything and listen; `port` is the real one when settings ask for 0."""
     holder = ConfigHolder()
-    reporter = UsageReporter(settings)
+    quota = QuotaTable()
+    # Budget spend counts as `acknowledged` once its usage events are stored.
+    reporter = UsageReporter(settings, on_acknowledged=quota.acknowledged)
     freshness = ConfigFreshness(holder, settings.max_config_age_s)
     config_client = ConfigStreamClient(settings, holder, LastGoodCompiler(), freshness=freshness)
+    quota_client = QuotaLeaseClient(settings, quota, ServedRules(holder))
     await reporter.start()
     try:
         await config_client.start()
-        app = create_app(holder, reporter, HttpOptions.from_settings(settings))
+        await quota_client.start()
+        app = create_app(holder, reporter, HttpOptions.from_settings(settings), quota=quota)
         runner, port = await start_site(
             app,
             settings.http_host,
@@ -75,10 +84,11 @@ async def create_dataplane(settings: Settings) -> Dataplane:
             shutdown_timeout_s=settings.shutdown_grace_s,
         )
     except BaseException:
+        await quota_client.stop()
         await config_client.stop()
         await reporter.stop(grace_s=0)
         raise
-    return Dataplane(settings, runner, port, holder, reporter, config_client)
+    return Dataplane(settings, runner, port, holder, reporter, config_client, quota_client)
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -26,7 +25,7 @@ from dataplane.config.snapshot_file import (
     read_snapshot_file,
     write_snapshot_file,
 )
-from dataplane.grpc_client import auth_metadata, open_channel
+from dataplane.grpc_client import auth_metadata, node_of, open_channel
 from dataplane.settings import Settings
 from dataplane.stream_attempt import StateLog, StreamFailed, attempt_stream
 from oggy.contract.compile import ConfigError
@@ -46,13 +45,6 @@ CompileFn = Callable[[snapshot_pb2.Snapshot], C]
 
 class ConfigHolderLike(Protocol[C]):
     def apply(self, cfg: C, /) -> None: ...
-
-
-def _version() -> str:
-    try:
-        return metadata.version("oggy")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 class ConfigStreamClient(Generic[C]):
@@ -147,11 +139,7 @@ class ConfigStreamClient(Generic[C]):
         try:
             await call.write(
                 config_service_pb2.StreamConfigRequest(
-                    node=config_service_pb2.Node(
-                        id=self._settings.node_id,
-                        hostname=self._settings.hostname,
-                        version=_version(),
-                    ),
+                    node=node_of(self._settings),
                     serving_revision=self.serving_revision,
                 )
             )

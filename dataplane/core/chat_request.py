@@ -18,7 +18,7 @@ responses, Anthropic messages); all share the rules:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
@@ -68,6 +68,20 @@ class ChatRequest:
     # The output-token bound as the client asked, before any CAP policy changed it: what
     # a REJECT bound judges.
     requested_max_output_tokens: int | None = None
+    # The endpoint's output-token fields, preferred first (none: embeddings).
+    output_fields: tuple[str, ...] = ()
+
+    def with_output_bound(self, bound: int) -> ChatRequest:
+        """This request with its output capped at `bound` (what quota reserved for it)."""
+        body = dict(self.body)
+        if not cap_max_tokens_fields(body, self.output_fields, bound):
+            return self
+        return replace(
+            self,
+            payload=orjson.dumps(body),
+            body=body,
+            max_output_tokens=_max_tokens(body, self.output_fields),
+        )
 
     def payload_for(self, model: str) -> bytes:
         """The body to send when routing serves the request with `model`."""
@@ -193,6 +207,7 @@ def _prepare(
         body=body,
         body_model=body_model if isinstance(body_model, str) else None,
         requested_max_output_tokens=requested_max,
+        output_fields=shape.max_fields,
     )
 
 

@@ -9,6 +9,7 @@ from dataplane.core.estimate import Count
 from dataplane.core.prompt_capture import PromptCapture
 from dataplane.core.stream_tap import StreamTap
 from dataplane.core.usage_extract import Usage
+from dataplane.quota.table import Reservation
 from oggy.contract.compile import CompiledProvider
 from oggy.contract.routing import Target
 from oggy.v1 import usage_pb2
@@ -30,6 +31,7 @@ class RequestRecord:
         "peer",
         "prompt",
         "provider",
+        "quota",
         "request_id",
         "served",
         "start_mono",
@@ -75,6 +77,8 @@ class RequestRecord:
         self.estimate: Estimate | None = None
         # Prompt metadata/text per the key's prompt logging policy; set once admitted.
         self.prompt: PromptCapture | None = None
+        # What quota admission counted for it: settled once, when its event is built.
+        self.quota: Reservation | None = None
 
     def fail(self, status: int, error_type: str) -> None:
         self.http_status = status

@@ -201,8 +201,11 @@ def _who(ev: usage_pb2.UsageEvent, verdict: Verdict, anomalies: set[str]) -> Non
         labels = ev.labels
         for name, value in verdict.labels.items():
             labels[fit_text(name, anomalies)] = fit_text(value, anomalies)
-    if type(verdict) is Refused and verdict.error.code in POLICY_REASONS:
-        ev.policy_reason = verdict.error.code
+    if type(verdict) is Refused:
+        err = verdict.error
+        reason = err.policy_reason or err.code
+        if reason in POLICY_REASONS:
+            ev.policy_reason = reason
 
 
 def _price(ev: usage_pb2.UsageEvent, rec: RequestRecord, usage: Usage, anomalies: set[str]) -> None:

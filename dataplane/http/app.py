@@ -27,6 +27,8 @@ from dataplane.http.proxy import EndpointSpec, ProxyHandler
 from dataplane.http.upstream import Upstream
 from dataplane.http.v1_models import list_models
 from dataplane.http.wire import HANDLER_ARGS, ON_UNPARSED
+from dataplane.quota.metrics import QuotaCollector
+from dataplane.quota.table import QuotaTable
 from dataplane.usage_sink import UsageSink
 from oggy.contract.ids import uuid7
 from oggy.contract.timeouts import DEFAULT_TIMEOUTS
@@ -77,8 +79,11 @@ def create_app(
     options: HttpOptions | None = None,
     *,
     new_id: Callable[[], str] = uuid7,
+    quota: QuotaTable | None = None,
 ) -> web.Application:
-    """The data plane's aiohttp application; the upstream client lives as long as the app."""
+    """The data plane's aiohttp application; the upstream client lives as long as the app.
+
+    `quota`: the table limits and budgets are enforced from (None: none are)."""
     options = options or HttpOptions()
     # The whole body limit: a bigger body gets 413 before a byte goes upstream.
     app = web.Application(
@@ -97,6 +102,7 @@ def create_app(
             key: read for key in SINK_GAUGES if (read := getattr(usage_sink, key, None)) is not None
         },
         config_age=holder.config_age_s,
+        collectors=[QuotaCollector(quota)] if quota is not None else [],
     )
     app[HOLDER] = holder
     app[USAGE_SINK] = usage_sink
@@ -112,7 +118,14 @@ def create_app(
     app.cleanup_ctx.append(upstream_lifetime)
 
     deps = Deps(
-        holder, usage_sink, upstream, metrics, options.dataplane_id, new_id, options.max_body_bytes
+        holder,
+        usage_sink,
+        upstream,
+        metrics,
+        options.dataplane_id,
+        new_id,
+        options.max_body_bytes,
+        quota,
     )
 
     async def drain_usage(_: web.Application) -> None:

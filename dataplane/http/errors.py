@@ -32,6 +32,7 @@ _HTTP_STATUS_ERRORS: dict[int, type[errors.GatewayError]] = {
 ANTHROPIC_ERROR_TYPES: Mapping[int, str] = {
     400: "invalid_request_error",
     401: "authentication_error",
+    402: "billing_error",
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",

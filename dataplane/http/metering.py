@@ -41,6 +41,7 @@ from dataplane.core.admission import (
     refuse_stale,
 )
 from dataplane.core.prompt_capture import PromptCapture
+from dataplane.core.quota_check import check_quota, settle_quota
 from dataplane.core.record import RequestRecord
 from dataplane.core.settlement import settle, settles_in_thread
 from dataplane.core.trace import REQUEST_ID_HEADER, client_request_id
@@ -49,7 +50,8 @@ from dataplane.http.inflight import InFlight
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
 from dataplane.http.upstream import Upstream
-from dataplane.tokens import counter_for_model
+from dataplane.quota.table import QuotaTable
+from dataplane.tokens import counter_for_model, loaded_counter
 from dataplane.usage_sink import UsageSink
 from oggy.contract import errors
 from oggy.v1 import usage_pb2
@@ -73,6 +75,8 @@ class Deps:
     dataplane_id: str
     new_id: Callable[[], str]
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # Limits and budgets (None: none enforced, e.g. tests of other things).
+    quota: QuotaTable | None = None
     # Events being settled in a thread (see `_start_settle`); drained at cleanup.
     deferred: set[asyncio.Task[None]] = field(default_factory=set)
     # Admitted requests not settled yet, journaled as they go.
@@ -216,6 +220,8 @@ async def _admission(
         request.raw_path,
     )
     verdict = admit(found, ask, endpoint, now)
+    if type(verdict) is Admitted and deps.quota is not None and endpoint.kind is not Kind.LISTING:
+        verdict, rec.quota = check_quota(verdict, deps.quota, now, loaded_counter)
     rec.verdict = verdict
     rec.model = verdict.model
     if endpoint.kind is Kind.MODEL and (type(verdict) is Admitted or verdict.body_read):
@@ -226,6 +232,15 @@ async def _admission(
             rec.stream = req.stream  # type: ignore[union-attr]
             rec.prompt.request(req.body)  # type: ignore[union-attr]
     return verdict
+
+
+def _settle_quota(deps: Deps, rec: RequestRecord, event: usage_pb2.UsageEvent | None) -> None:
+    """The request's quota moves to its actual figures (once; every request's event,
+    whatever ended it, comes through here)."""
+    res = rec.quota
+    if res is not None and deps.quota is not None:
+        rec.quota = None
+        settle_quota(deps.quota, res, event, relayed=rec.first_byte is not None)
 
 
 def record_unparsed(deps: Deps, peer: str, err: errors.GatewayError) -> None:
@@ -258,7 +273,7 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
         rec.prompt = None
         journaled = _emit(deps, rec, end)
     else:
-        journaled = _send(deps, event)
+        journaled = _send(deps, event, rec)
     if journaled is not None:
         await journaled
 
@@ -266,13 +281,15 @@ async def _settle_in_thread(rec: RequestRecord, end: float, deps: Deps) -> None:
 def _emit(deps: Deps, rec: RequestRecord, end: float) -> Awaitable[None] | None:
     """Settle inline: only when there is nothing to tokenise (no counter is given)."""
     try:
-        return _send(deps, settle(rec, end, deps.dataplane_id, None))
+        return _send(deps, settle(rec, end, deps.dataplane_id, None), rec)
     except Exception:  # the contract says emit never raises; a bug must not 500 a request
         log.exception("usage event failed for request %s", rec.request_id)
+        _settle_quota(deps, rec, None)
         return None
 
 
-def _send(deps: Deps, event: usage_pb2.UsageEvent) -> Awaitable[None] | None:
+def _send(deps: Deps, event: usage_pb2.UsageEvent, rec: RequestRecord) -> Awaitable[None] | None:
+    _settle_quota(deps, rec, event)
     journaled = deps.sink.emit(event)
     if event.anomalies:
         deps.metrics.usage_anomalies(event.anomalies)

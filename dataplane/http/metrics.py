@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
 # Seconds; spans a fast cached completion to a long reasoning stream.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -60,8 +61,11 @@ class Metrics:
         queue_depth: Callable[[], int] | None = None,
         gauges: dict[str, Callable[[], float]] | None = None,
         config_age: Callable[[], float] | None = None,
+        collectors: Iterable[Collector] = (),
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
+        for collector in collectors:  # read at scrape time (the quota table's)
+            self.registry.register(collector)
         labelled = {"registry": self.registry}
         self._requests = _Children(
             Counter(

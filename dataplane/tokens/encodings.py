@@ -162,3 +162,35 @@ def counter_for_model(model: str) -> Callable[[str], int] | None:
         log.warning("no tokenizer for model %r; usage left empty", model, exc_info=True)
         return None
     return lambda text: len(encoding.encode_ordinary(text))
+
+
+# Longer texts are estimated at ~4 characters a token at admission: tokenizing them
+# would hold the event loop for milliseconds (the reservation settles to the
+# provider's count anyway).
+MAX_TOKENIZED_ON_LOOP = 16 * 1024
+_loaded_counters: dict[str, Callable[[str], int]] = {}
+
+
+def loaded_counter(model: str) -> Callable[[str], int]:
+    """`count(text) -> tokens` for admission (quota reservations): the model's encoding
+    when it is loaded already, else ~4 characters a token. Never blocks on a load."""
+    found = _loaded_counters.get(model)
+    if found is not None:
+        return found
+    encoding = loaded_encoding_for_model(model)
+    if encoding is None:
+        return _about_four_chars  # not memoised: the encoding may be loaded later
+
+    def count(text: str) -> int:
+        if len(text) > MAX_TOKENIZED_ON_LOOP:
+            return _about_four_chars(text)
+        return len(encoding.encode_ordinary(text))
+
+    found = _loaded_counters[model] = count
+    if len(_loaded_counters) > 4096:  # model names come from clients: stay bounded
+        _loaded_counters.clear()
+    return found
+
+
+def _about_four_chars(text: str) -> int:
+    return (len(text) + 3) // 4

@@ -79,6 +79,8 @@ class _Pending:
     ref: BatchRef | None
     request: Batch | None
     hold: _JournalHold | None = None
+    # Its events' ids, when someone listens for acknowledgements (`on_acknowledged`).
+    event_ids: Sequence[str] = ()
 
 
 class UsageReporter:
@@ -97,6 +99,9 @@ class UsageReporter:
         # so a long outage costs disk, not memory.
         max_batches_in_memory: int = 64,
         new_batch_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        # Told the event ids of each batch this process emitted once it is acknowledged
+        # (the quota table's budget `acknowledged` figures). Costs an id per unacked event.
+        on_acknowledged: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self._settings = settings
         self._own_channel = channel is None
@@ -110,9 +115,12 @@ class UsageReporter:
         self._max_inflight = max_inflight_batches
         self._max_in_memory = max_batches_in_memory
         self._new_batch_id = new_batch_id
+        self._on_acknowledged = on_acknowledged
 
         # Emitted events, serialized once (journal, spool and stream take the bytes).
         self._buffer: list[bytes] = []
+        # The buffered events' ids, in step with `_buffer` (only with `on_acknowledged`).
+        self._buffer_ids: list[str] = []
         # Events taken from the buffer by a flush that is still writing them to disk.
         self._flushing = 0
         self._has_events = asyncio.Event()
@@ -145,6 +153,8 @@ class UsageReporter:
         try:
             payload = event.SerializeToString()
             self._buffer.append(payload)
+            if self._on_acknowledged is not None:
+                self._buffer_ids.append(event.event_id)
             journaled = self._journal_writer.append(payload, event.event_id)
             self._idle.clear()
             self._has_events.set()
@@ -258,6 +268,7 @@ class UsageReporter:
 
     async def _flush_locked(self) -> None:
         events, self._buffer = self._buffer, []
+        ids, self._buffer_ids = self._buffer_ids, []
         # In the same step, so the sealed segment holds just these events.
         sealing = self._journal_writer.rotate()
         self._has_events.clear()
@@ -288,10 +299,15 @@ class UsageReporter:
                 hold = _JournalHold([sealed], len(batches))
         finally:
             self._flushing -= len(events)
+        offset = 0
         for batch, ref in zip(batches, refs, strict=True):
             keep = ref is None or self._in_memory < self._max_in_memory
+            batch_ids = ids[offset : offset + batch.events]
+            offset += batch.events
             self._add_pending(
-                _Pending(batch.batch_id, batch.events, ref, batch if keep else None, hold)
+                _Pending(
+                    batch.batch_id, batch.events, ref, batch if keep else None, hold, batch_ids
+                )
             )
 
     def _encode_batches(self, events: list[bytes]) -> list[EncodedBatch]:
@@ -427,7 +443,12 @@ class UsageReporter:
             if p is not None and p.ref is not None:
                 # Off the disk first, so "idle" also means the spool is clean.
                 await self._in_io(self._spool.ack, response.batch_id)
-            self._remove_pending(response.batch_id)
+            acked = self._remove_pending(response.batch_id)
+            if acked is not None and acked.event_ids and self._on_acknowledged is not None:
+                try:
+                    self._on_acknowledged(acked.event_ids)
+                except Exception:  # a listener's bug must not stop delivery
+                    log.exception("usage acknowledgement listener failed")
             self._sender_wake.set()
 
     # -- helpers ---------------------------------------------------------------

@@ -273,6 +273,9 @@ def test_policy_reasons_are_the_blocking_codes() -> None:
         "provider_not_allowed",
         "max_tokens_exceeded",
         "actor_disabled",
+        "rate_limited",
+        "budget_exceeded",
+        "model_unpriced",
     } == POLICY_REASONS
 
 

@@ -25,6 +25,9 @@ class GatewayError(Exception):
     default_message: str = "The gateway failed to handle the request."
     # Response headers that go with the error (`Retry-After`, `x-ratelimit-*`).
     headers: Mapping[str, str] | None = None
+    # The usage event's `policy_reason` when the error is a policy block and its
+    # reason differs from `code` (a rate limit's code is OpenAI's).
+    policy_reason: str = ""
 
     def __init_subclass__(
         cls,
@@ -165,6 +168,41 @@ class ProviderNotAllowed(
     code="provider_not_allowed",
     message="The provider serving this model is not allowed by policy.",
 ): ...
+
+
+class ModelUnpriced(
+    PermissionDenied,
+    code="model_unpriced",
+    message="The model has no price, so a hard budget that applies to it cannot hold.",
+): ...
+
+
+# --- 402, 429: quota --------------------------------------------------------------------
+class BudgetExceeded(
+    GatewayError,
+    status=402,
+    code="budget_exceeded",
+    # 402, not 429: the official SDKs retry 429 by themselves, and a spent budget
+    # does not come back within a retry.
+    type="insufficient_quota",
+    message="The budget for this request is spent.",
+): ...
+
+
+class RateLimited(
+    GatewayError,
+    status=429,
+    code="rate_limit_exceeded",
+    type="requests",  # OpenAI's: `requests` or `tokens`, set per limit
+    message="Rate limit reached.",
+):
+    policy_reason = "rate_limited"
+
+    def __init__(
+        self, message: str, *, kind: str = "requests", headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message, headers=headers)
+        self.type = kind
 
 
 # --- 404, 405, 413 ------------------------------------------------------------------------

@@ -102,6 +102,9 @@ POLICY_REASONS = frozenset(
         errors.ProviderNotAllowed.code,
         errors.MaxTokensExceeded.code,
         errors.ActorDisabled.code,
+        errors.RateLimited.policy_reason,
+        errors.BudgetExceeded.code,
+        errors.ModelUnpriced.code,
     }
 )
 # Actor-token claims a policy may let override a bound actor's attributes.

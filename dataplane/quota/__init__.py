@@ -1,0 +1,1 @@
+"""Quota: rate limits and budgets enforced from leases (protocol: briefs/protocol.md)."""
