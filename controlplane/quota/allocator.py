@@ -10,7 +10,9 @@ Invariants (each checked by a test):
 - sum(granted) + base never exceeds capacity through a grant: a grant adds at most
   the free quota (capacity - base - every node's committed amount), shared by
   water-filling in proportion to wants;
-- a node's grant never goes down within a window (only the node releases);
+- a node's grant goes down only to its fair share (in proportion to wants) and
+  never below what it reported used; until the node reports having applied a lower
+  grant, what it held before stays counted;
 - a node silent for longer than lease_ttl is counted at max(committed,
   floor(capacity / N)) in windows that start after its silence began (it may be
   serving on its fallback share), and forgotten after node_expiry;
@@ -220,6 +222,7 @@ class Allocator:
         """(granted to `node`, used everywhere) for one counter."""
         committed: dict[str, int] = {}
         wants: dict[str, int] = {}
+        used_by: dict[str, int] = {}
         used = 0
         acknowledged = 0
         read_at = read.started_at if read is not None else 0.0
@@ -234,6 +237,7 @@ class Allocator:
             committed[name] = amount
             if c is not None:
                 wants[name] = c.wants if not silent else 0
+                used_by[name] = c.used
                 used += c.used
                 acknowledged += c.acknowledged_before(read_at)
             elif not silent:
@@ -255,10 +259,19 @@ class Allocator:
             wants.update(dict.fromkeys(unreported, typical))
         # Nodes without demand here (silent ones) keep what they are counted at.
         fixed = sum(amount for k, amount in committed.items() if k not in wants)
-        levels = water_fill(
-            rule.capacity - base - fixed, {k: (w, committed[k]) for k, w in wants.items()}
+        # Fair holdings: in proportion to wants, never below what a node has used. A
+        # node holding more than its fair share while others want more is lowered to
+        # it (it applies max(used, granted)); the quota it gives back is counted as
+        # held until it reports having applied the lower grant, so lowering is safe.
+        # Without this, whoever asked first would keep a budget's headroom all period.
+        fair = water_fill(
+            rule.capacity - base - fixed,
+            {k: (w, used_by.get(k, 0)) for k, w in wants.items()},
         )
-        return max(mine, levels.get(node, mine)), base + used
+        others = sum(amount for k, amount in committed.items() if k in wants and k != node)
+        room = rule.capacity - base - fixed - others
+        target = fair.get(node, mine)
+        return max(used_by.get(node, 0), min(target, room)), base + used
 
     def _silent(self, state: _Node, now: float) -> bool:
         return now - state.last_report > self._lease_ttl

@@ -28,12 +28,14 @@ from oggy.v1 import usage_pb2
 CountFor = Callable[[str], Count]
 
 
-def check_quota(
-    admitted: Admitted, table: QuotaTable, now: float, count_for: CountFor
-) -> tuple[Verdict, Reservation | None]:
+# (the verdict, the reservation to settle, whether the next lease may lift a refusal)
+Checked = tuple[Verdict, Reservation | None, bool]
+
+
+def check_quota(admitted: Admitted, table: QuotaTable, now: float, count_for: CountFor) -> Checked:
     req = admitted.request
     if req is None or not admitted.targets:
-        return admitted, None
+        return admitted, None, False
     key = admitted.key
     workspace = key.workspace
     who = admitted.attribution
@@ -41,7 +43,7 @@ def check_quota(
         who, key.name, admitted.model, admitted.targets[0].provider.name
     )
     if not rules:
-        return admitted, None
+        return admitted, None, False
     est: Estimate | None = None
     spend: int | None = -1  # not worked out yet
     unpriced = ""
@@ -60,7 +62,7 @@ def check_quota(
                     spend = _spend(admitted, est, int(now))
                 if spend is None:
                     if rule.mode is Mode.ENFORCE:
-                        return _refused(admitted, _unpriced(admitted.model, rule.name)), None
+                        return _refused(admitted, _unpriced(admitted.model, rule.name)), None, False
                     if rule.mode is Mode.SHADOW:
                         unpriced = unpriced or errors.ModelUnpriced.code
                     cost = 0
@@ -70,10 +72,10 @@ def check_quota(
     res = table.acquire(asks, now)
     headers = rate_headers(res, now)
     if res.blocked is not None:
-        return _refused(admitted, refusal(res, now, headers)), None
+        return _refused(admitted, refusal(res, now, headers)), None, table.worth_waiting(res, now)
     shadow = admitted.shadow_reason or unpriced or shadow_reason(res)
     request = est.request if est is not None else req
-    return admitted._replace(headers=headers, shadow_reason=shadow, request=request), res
+    return admitted._replace(headers=headers, shadow_reason=shadow, request=request), res, False
 
 
 def _spend(admitted: Admitted, est: Estimate, at: int) -> int | None:

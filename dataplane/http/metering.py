@@ -50,6 +50,7 @@ from dataplane.http.inflight import InFlight
 from dataplane.http.key_headers import presented_authorization
 from dataplane.http.metrics import Metrics
 from dataplane.http.upstream import Upstream
+from dataplane.quota.signal import LEASE_WAIT_S, LeaseSignal
 from dataplane.quota.table import QuotaTable
 from dataplane.tokens import counter_for_model, loaded_counter
 from dataplane.usage_sink import UsageSink
@@ -77,6 +78,8 @@ class Deps:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Limits and budgets (None: none enforced, e.g. tests of other things).
     quota: QuotaTable | None = None
+    # Set when `quota` gets a lease response: a refusal the next lease may lift waits.
+    lease_signal: LeaseSignal = field(default_factory=LeaseSignal)
     # Events being settled in a thread (see `_start_settle`); drained at cleanup.
     deferred: set[asyncio.Task[None]] = field(default_factory=set)
     # Admitted requests not settled yet, journaled as they go.
@@ -84,6 +87,8 @@ class Deps:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inflight", InFlight(self.sink, self.dataplane_id))
+        if self.quota is not None:
+            self.quota.on_lease = self.lease_signal.notify
 
 
 def metered(
@@ -221,7 +226,7 @@ async def _admission(
     )
     verdict = admit(found, ask, endpoint, now)
     if type(verdict) is Admitted and deps.quota is not None and endpoint.kind is not Kind.LISTING:
-        verdict, rec.quota = check_quota(verdict, deps.quota, now, loaded_counter)
+        verdict = await _check_quota(deps, rec, verdict, now)
     rec.verdict = verdict
     rec.model = verdict.model
     if endpoint.kind is Kind.MODEL and (type(verdict) is Admitted or verdict.body_read):
@@ -231,6 +236,22 @@ async def _admission(
         if req is not None:
             rec.stream = req.stream  # type: ignore[union-attr]
             rec.prompt.request(req.body)  # type: ignore[union-attr]
+    return verdict
+
+
+async def _check_quota(deps: Deps, rec: RequestRecord, admitted: Admitted, now: float) -> Verdict:
+    """Limits and budgets. A refusal a lease may lift (this node is short, the fleet is
+    not) waits for the leases that follow, up to LEASE_WAIT_S in all: quota moves
+    between nodes within a few report rounds, and a budget's refusal is final for the
+    caller."""
+    table = deps.quota
+    assert table is not None
+    verdict, rec.quota, wait = check_quota(admitted, table, now, loaded_counter)
+    deadline = time.monotonic() + LEASE_WAIT_S
+    while wait and (left := deadline - time.monotonic()) > 0:
+        if not await deps.lease_signal.next_lease(left):
+            break
+        verdict, rec.quota, wait = check_quota(admitted, table, time.time(), loaded_counter)
     return verdict
 
 

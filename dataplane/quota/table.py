@@ -220,6 +220,8 @@ class QuotaTable:
         self.lease_deadline = -math.inf  # no lease response since: fallback (protocol 9)
         self.last_lease_at: float | None = None
         self._pressure = False
+        # Called after every lease response is applied (requests waiting for one wake).
+        self.on_lease: Callable[[], None] | None = None
 
     # -- rules -----------------------------------------------------------------
 
@@ -430,6 +432,24 @@ class QuotaTable:
             c.leased = True
             c.everywhere = lease.used_everywhere
             c.everywhere_base = c.reported_used
+        if self.on_lease is not None:
+            self.on_lease()
+
+    def worth_waiting(self, res: Reservation, now: float) -> bool:
+        """A refusal the next lease may lift: this node is short, not the fleet.
+
+        True while leases flow (or before the first one) and the blocking counter's
+        capacity, as last known everywhere, still has room for the request: its quota
+        sits unused elsewhere or was released, and the early report this refusal sent
+        asks for it back. Without this an idle node (holding nothing after releasing
+        it) would refuse the first request after every quiet spell, and a budget
+        refusal (402) is final for the caller.
+        """
+        blocked = res.blocked
+        if blocked is None or self.fallback_active(now):
+            return False
+        cost = next((amount for c, amount in res.parts if c is blocked), 0)
+        return blocked.remaining() >= cost
 
     # -- metrics -----------------------------------------------------------------
 

@@ -87,17 +87,39 @@ def test_demand_moving_to_one_node_follows_after_release() -> None:
     assert last >= 900
 
 
-def test_grant_never_exceeds_wants_nor_goes_down() -> None:
+def test_grant_follows_wants_and_a_lowered_grant_stays_counted_until_applied() -> None:
     alloc, rules = settled(), {LIMIT: limit(1000)}
     alloc.report("a", T0, 0, [Report(C, 0, 0, 100)])
     (lease,) = alloc.allocate("a", T0, 1, rules)
     assert lease.granted == 100
-    # Not applied yet (applied_sequence 0): the in-flight grant stays committed.
+    # Its demand fell: the grant follows it down (never below what it used) ...
     alloc.report("a", T0 + 0.5, 0, [Report(C, 10, 0, 50)])
     (lease,) = alloc.allocate("a", T0 + 0.5, 2, rules)
-    assert lease.granted == 100
+    assert lease.granted == 50
     assert lease.expire_time == T0 + 0.5 + TTL
     assert lease.used_everywhere == 10
+    # ... but until it says it applied the grants (applied_sequence 0), 100 stays
+    # committed: another node gets at most 900.
+    alloc.report("b", T0 + 0.5, 0, [Report(C, 0, 0, 2000)])
+    (lease,) = alloc.allocate("b", T0 + 0.5, 1, rules)
+    assert lease.granted == 900
+
+
+def test_a_node_over_its_fair_share_is_lowered_when_another_wants_more() -> None:
+    alloc, rules = settled(), {LIMIT: limit(1000)}
+    alloc.report("a", T0, 0, [Report(C, 0, 0, 5000)])
+    (lease,) = alloc.allocate("a", T0, 1, rules)
+    assert lease.granted == 1000  # alone: everything it wants
+    alloc.report("b", T0 + 0.1, 0, [Report(C, 0, 0, 5000)])
+    (lease,) = alloc.allocate("b", T0 + 0.1, 1, rules)
+    assert lease.granted == 0  # nothing free yet
+    alloc.report("a", T0 + 0.2, 1, [Report(C, 100, 1000, 5000)])
+    (lease,) = alloc.allocate("a", T0 + 0.2, 2, rules)
+    assert lease.granted == 500  # lowered to its fair half
+    alloc.report("a", T0 + 0.3, 2, [Report(C, 120, 500, 5000)])
+    alloc.report("b", T0 + 0.3, 1, [Report(C, 0, 0, 5000)])
+    (lease,) = alloc.allocate("b", T0 + 0.3, 2, rules)
+    assert lease.granted == 500  # what a gave back
 
 
 def test_hand_over_confirms_committed_only() -> None:
