@@ -5,6 +5,7 @@ admitted per rate-limit window."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -29,10 +30,22 @@ class Outcome:
     plane: int  # which data plane served it
     status: int  # 200, or the refusal's HTTP status
     code: str = ""  # the error's code
+    # When the window it was counted in ends, from `x-ratelimit-reset-requests` (0: none).
+    window_end: float = 0.0
 
 
 def async_client(url: str, key_text: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key_text, max_retries=0, timeout=30)
+
+
+def reset_seconds(text: str) -> float:
+    """OpenAI's reset duration (`20ms`, `1s`, `6m0s`, `1h2m3s`) in seconds."""
+    if text.endswith("ms"):
+        return int(text[:-2]) / 1000
+    total = 0.0
+    for number, unit in re.findall(r"([0-9.]+)([hms])", text):
+        total += float(number) * {"h": 3600, "m": 60, "s": 1}[unit]
+    return total
 
 
 async def call(
@@ -49,20 +62,19 @@ async def call(
         extra["max_tokens"] = max_tokens
     try:
         messages = [{"role": "user", "content": text}]
+        raw = await client.chat.completions.with_raw_response.create(
+            model=MODEL, messages=messages, stream=stream, extra_headers=headers, **extra
+        )
+        answer = raw.parse()
         if stream:
-            chunks = await client.chat.completions.create(
-                model=MODEL, messages=messages, stream=True, extra_headers=headers, **extra
-            )
-            async for _ in chunks:
+            async for _ in answer:  # type: ignore[union-attr]
                 pass
-        else:
-            await client.chat.completions.create(
-                model=MODEL, messages=messages, extra_headers=headers, **extra
-            )
     except openai.APIStatusError as e:
         body = e.body if isinstance(e.body, dict) else {}
         return Outcome(time.time(), plane, e.status_code, str(body.get("code") or ""))
-    return Outcome(time.time(), plane, 200)
+    now = time.time()
+    reset = raw.headers.get("x-ratelimit-reset-requests")
+    return Outcome(now, plane, 200, window_end=now + reset_seconds(reset) if reset else 0.0)
 
 
 async def paced(
@@ -85,8 +97,17 @@ async def paced(
 
 
 def admitted_per_window(outcomes: Sequence[Outcome], window_s: int) -> dict[int, int]:
-    """Admitted requests by epoch-aligned window start (the data planes' windows)."""
-    counts = Counter(int(o.time // window_s) * window_s for o in outcomes if o.status == 200)
+    """Admitted requests by the epoch-aligned window the data plane counted them in (from
+    the reset header: the time an answer took to come back never moves it to the next
+    window), else by when the answer came back."""
+
+    def window(o: Outcome) -> int:
+        if o.window_end:
+            # The header rounds up to whole seconds: the end is within a second before.
+            return round((o.window_end - 0.5) / window_s) * window_s - window_s
+        return int(o.time // window_s) * window_s
+
+    counts = Counter(window(o) for o in outcomes if o.status == 200)
     return dict(sorted(counts.items()))
 
 
