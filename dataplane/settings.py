@@ -68,6 +68,8 @@ class Settings:
     keepalive_time_s: float = DEFAULT_KEEPALIVE_TIME_S
     keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
     reconnect_backoff_max_s: float = DEFAULT_RECONNECT_BACKOFF_MAX_S
+    # False only to show what budgets' reservation at admission is for (hidden flag).
+    reserve_spend: bool = True
 
     def __post_init__(self) -> None:
         if not self.node_id:
@@ -181,6 +183,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tls-server-name", default="", help="name in the control plane's certificate"
     )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    # A demonstration switch, not a setting: budgets then count a request's cost only
+    # once it settles, so concurrent requests overspend a hard budget (the e2e test
+    # of budgets fails with it, which is the point).
+    parser.add_argument(
+        "--unsafe-no-spend-reservation",
+        dest="reserve_spend",
+        action="store_false",
+        help=argparse.SUPPRESS,
+    )
     # Defaults for providers that set none (ProviderCredential.timeouts).
     for flag, default, text in (
         ("--upstream-connect-timeout", DEFAULT_TIMEOUTS.connect_s, "to connect"),
@@ -255,6 +266,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         keepalive_time_s=args.keepalive_time,
         keepalive_timeout_s=args.keepalive_timeout,
         reconnect_backoff_max_s=args.reconnect_backoff_max,
+        reserve_spend=getattr(args, "reserve_spend", True),
     )
 
 

@@ -32,7 +32,15 @@ CountFor = Callable[[str], Count]
 Checked = tuple[Verdict, Reservation | None, bool]
 
 
-def check_quota(admitted: Admitted, table: QuotaTable, now: float, count_for: CountFor) -> Checked:
+def check_quota(
+    admitted: Admitted,
+    table: QuotaTable,
+    now: float,
+    count_for: CountFor,
+    reserve_spend: bool = True,
+) -> Checked:
+    """`reserve_spend=False` (a demonstration only) counts a budget's spend at
+    settlement alone, so concurrent requests can overspend."""
     req = admitted.request
     if req is None or not admitted.targets:
         return admitted, None, False
@@ -67,7 +75,7 @@ def check_quota(admitted: Admitted, table: QuotaTable, now: float, count_for: Co
                         unpriced = unpriced or errors.ModelUnpriced.code
                     cost = 0
                 else:
-                    cost = spend
+                    cost = spend if reserve_spend else 0
         asks.append((rule, rule.member_of(who, key.name), cost))
     res = table.acquire(asks, now)
     headers = rate_headers(res, now)

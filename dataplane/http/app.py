@@ -46,6 +46,7 @@ class HttpOptions:
     # Longest silence between two chunks of a streamed response.
     upstream_between_chunks_timeout_s: float = DEFAULT_TIMEOUTS.idle_s  # type: ignore[assignment]
     upstream_pool_limit: int = 1000
+    reserve_spend: bool = True  # budgets reserve a request's maximum cost at admission
 
     @classmethod
     def from_settings(cls, settings: Any) -> HttpOptions:
@@ -61,6 +62,7 @@ class HttpOptions:
                     "upstream_first_byte_timeout_s",
                     "upstream_between_chunks_timeout_s",
                     "upstream_pool_limit",
+                    "reserve_spend",
                 )
             },
         )
@@ -126,6 +128,7 @@ def create_app(
         new_id,
         options.max_body_bytes,
         quota,
+        reserve_spend=options.reserve_spend,
     )
 
     async def drain_usage(_: web.Application) -> None:

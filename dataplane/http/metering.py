@@ -78,6 +78,7 @@ class Deps:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Limits and budgets (None: none enforced, e.g. tests of other things).
     quota: QuotaTable | None = None
+    reserve_spend: bool = True  # see dataplane.settings.Settings.reserve_spend
     # Set when `quota` gets a lease response: a refusal the next lease may lift waits.
     lease_signal: LeaseSignal = field(default_factory=LeaseSignal)
     # Events being settled in a thread (see `_start_settle`); drained at cleanup.
@@ -246,12 +247,15 @@ async def _check_quota(deps: Deps, rec: RequestRecord, admitted: Admitted, now: 
     caller."""
     table = deps.quota
     assert table is not None
-    verdict, rec.quota, wait = check_quota(admitted, table, now, loaded_counter)
+    reserve = deps.reserve_spend
+    verdict, rec.quota, wait = check_quota(admitted, table, now, loaded_counter, reserve)
     deadline = time.monotonic() + LEASE_WAIT_S
     while wait and (left := deadline - time.monotonic()) > 0:
         if not await deps.lease_signal.next_lease(left):
             break
-        verdict, rec.quota, wait = check_quota(admitted, table, time.time(), loaded_counter)
+        verdict, rec.quota, wait = check_quota(
+            admitted, table, time.time(), loaded_counter, reserve
+        )
     return verdict
 
 

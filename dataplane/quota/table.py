@@ -289,7 +289,9 @@ class QuotaTable:
             c = self._counter(plan, member, now)
             if not c.leased:
                 c.held = max(c.used, self._provisional(plan, now))
-            if c.used + cost > c.held:
+            # A request that reserves nothing (a pass-through whose cost is settled
+            # afterwards) still needs room for one unit: a spent budget refuses it too.
+            if c.used + (cost or 1) > c.held:
                 if plan.enforces:
                     c.demand(cost, now)
                     c.refused += 1
@@ -449,7 +451,7 @@ class QuotaTable:
         if blocked is None or self.fallback_active(now):
             return False
         cost = next((amount for c, amount in res.parts if c is blocked), 0)
-        return blocked.remaining() >= cost
+        return blocked.remaining() >= (cost or 1)
 
     # -- metrics -----------------------------------------------------------------
 

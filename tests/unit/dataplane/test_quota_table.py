@@ -69,6 +69,19 @@ def test_admits_up_to_held_then_refuses() -> None:
     assert results[3].blocked is not None and results[3].blocked.plan.rule is r
 
 
+def test_a_spent_budget_refuses_even_what_reserves_nothing() -> None:
+    # A pass-through reserves $0 and settles afterwards: once the budget is spent, it
+    # is refused too (it needs room for one micro-dollar), and never waits for a lease.
+    budget = rule(Metric.SPEND, 1000, name="hard")
+    table = leased((budget, 1000))
+    res = table.acquire([(budget, "", 0)], T0)
+    assert res.blocked is None
+    table.settle(res, None, 1000)
+    spent = table.acquire([(budget, "", 0)], T0)
+    assert spent.blocked is not None
+    assert not table.worth_waiting(spent, T0)
+
+
 def test_all_or_nothing_across_rules() -> None:
     rpm, tpm = rule(capacity=100), rule(Metric.TOKENS, 1000, name="tpm")
     table = leased((rpm, 10), (tpm, 50))
