@@ -89,7 +89,7 @@ class Deps:
     def __post_init__(self) -> None:
         object.__setattr__(self, "inflight", InFlight(self.sink, self.dataplane_id))
         if self.quota is not None:
-            self.quota.on_lease = self.lease_signal.notify
+            self.quota.on_room = self.lease_signal.notify
 
 
 def metered(

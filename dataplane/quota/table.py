@@ -23,8 +23,11 @@ from oggy.contract.compile.quota import Metric, Mode, Per, QuotaRule
 from oggy.contract.windows import Window, reset_text
 from oggy.v1 import quota_service_pb2
 
-# Protocol 2: report early when free quota falls below this share of held.
-EARLY_FREE_SHARE = 0.25
+# Protocol 2: report early when the free quota would not last until the next regular
+# report. Free quota is compared with the last ~1-2 s of demand (two report intervals
+# and more), not with a share of held: for a monthly budget or a minute-long window,
+# held is mostly what was already used, and a share of it would keep reports going
+# out as fast as they may.
 # Protocol 3: demand is projected at most this far ahead.
 DEMAND_HORIZON_S = 10.0
 # Demand is measured over the last ~2 s, in 1 s buckets.
@@ -111,6 +114,7 @@ class Counter:
         "held",
         "leased",
         "member",
+        "pending",
         "plan",
         "refused",
         "reported_used",
@@ -125,6 +129,8 @@ class Counter:
         self.start = window.start
         self.reset = window.reset
         self.used = 0
+        # Reserved by requests still open (tokens, spend): settles to less, usually.
+        self.pending = 0
         self.held = 0
         self.leased = False  # a lease for this window was applied
         self.everywhere = 0  # used_everywhere of the last lease
@@ -220,8 +226,9 @@ class QuotaTable:
         self.lease_deadline = -math.inf  # no lease response since: fallback (protocol 9)
         self.last_lease_at: float | None = None
         self._pressure = False
-        # Called after every lease response is applied (requests waiting for one wake).
-        self.on_lease: Callable[[], None] | None = None
+        # Called after every lease response is applied and every settlement (requests
+        # waiting for room wake and look again).
+        self.on_room: Callable[[], None] | None = None
 
     # -- rules -----------------------------------------------------------------
 
@@ -308,9 +315,10 @@ class QuotaTable:
             return Reservation(tuple(parts), blocked, shadow)
         for c, cost in parts:
             c.used += cost
+            c.pending += cost
             c.demand(cost, now)
             c.plan.admitted += 1
-            if not self._pressure and (c.held - c.used) * 4 < c.held:  # EARLY_FREE_SHARE
+            if not self._pressure and c.held - c.used < c._prev + c._sum:
                 self._press()
         return Reservation(tuple(parts), None, shadow)
 
@@ -323,6 +331,7 @@ class QuotaTable:
             return
         res.open = False
         for c, amount in res.parts:
+            c.pending -= amount
             metric = c.plan.metric
             if metric is Metric.CONCURRENT:
                 c.used -= amount
@@ -334,6 +343,8 @@ class QuotaTable:
                 c.used += actual - amount
                 if event_id and actual:
                     self._unacked.setdefault(event_id, []).append((c, actual))
+        if self.on_room is not None:
+            self.on_room()  # what settled below its reservation may admit a waiter
 
     def release(self, res: Reservation) -> None:
         """Settle with no actual figures (the event could not be built): keep what was
@@ -434,8 +445,8 @@ class QuotaTable:
             c.leased = True
             c.everywhere = lease.used_everywhere
             c.everywhere_base = c.reported_used
-        if self.on_lease is not None:
-            self.on_lease()
+        if self.on_room is not None:
+            self.on_room()
 
     def worth_waiting(self, res: Reservation, now: float) -> bool:
         """A refusal the next lease may lift: this node is short, not the fleet.
@@ -448,10 +459,19 @@ class QuotaTable:
         refusal (402) is final for the caller.
         """
         blocked = res.blocked
-        if blocked is None or self.fallback_active(now):
+        if blocked is None:
             return False
-        cost = next((amount for c, amount in res.parts if c is blocked), 0)
-        return blocked.remaining() >= (cost or 1)
+        need = next((amount for c, amount in res.parts if c is blocked), 0) or 1
+        # Requests in flight here reserved their most; what they settle below it frees
+        # room on this node, leases or not (a node cut off spends what it holds).
+        settles_down = blocked.plan.metric is not Metric.REQUESTS
+        if (
+            settles_down
+            and blocked.pending
+            and blocked.held - blocked.used + blocked.pending >= need
+        ):
+            return True
+        return not self.fallback_active(now) and blocked.remaining() >= need
 
     # -- metrics -----------------------------------------------------------------
 
