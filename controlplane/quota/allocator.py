@@ -1,4 +1,4 @@
-"""Quota allocation across data planes (docs: briefs/protocol.md, items 6, 7, 10, 13). Pure.
+"""Quota allocation across data planes (proto/oggy/v1/quota_protocol.md 6, 7, 10, 13). Pure.
 
 The allocator keeps, per data plane and counter, what the node last reported and
 the grants sent to it that it may not have applied yet; from that it computes the

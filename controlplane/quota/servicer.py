@@ -1,4 +1,4 @@
-"""QuotaService.StreamLeases over grpc.aio (briefs/protocol.md).
+"""QuotaService.StreamLeases over grpc.aio (proto/oggy/v1/quota_protocol.md).
 
 Each report is answered with one response: leases for the counters reported when this
 process allocates, else `leader` = the allocator's address (or "" while none is

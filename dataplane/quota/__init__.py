@@ -1,1 +1,1 @@
-"""Quota: rate limits and budgets enforced from leases (protocol: briefs/protocol.md)."""
+"""Quota: rate limits and budgets enforced from leases (proto/oggy/v1/quota_protocol.md)."""

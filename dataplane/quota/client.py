@@ -1,4 +1,4 @@
-"""QuotaLeaseClient: the data plane's end of QuotaService.StreamLeases (briefs/protocol.md).
+"""QuotaLeaseClient: the data plane's end of StreamLeases (proto/oggy/v1/quota_protocol.md).
 
 One stream at a time, node-token authenticated like the config and usage streams
 (same channel options, backoff and retry loop). The first message carries the node

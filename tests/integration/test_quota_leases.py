@@ -1,5 +1,5 @@
 """QuotaService against real control planes (create_server) on real etcd, spoken to over
-real gRPC channels by fake data planes following briefs/protocol.md: grants stay within
+real gRPC channels by fake data planes following proto/oggy/v1/quota_protocol.md: grants stay within
 capacity, a follower redirects to the leader, and when the leader goes the follower
 takes over, confirming only committed amounts for its first lease_ttl.
 
