@@ -19,6 +19,7 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
+from controlplane.quota.allocator import HANDOVER_LEASE_TTLS
 from controlplane.quota.rules import RuleBook
 from controlplane.server import ControlPlaneServer, create_server
 from controlplane.settings import Settings
@@ -133,7 +134,7 @@ async def test_grants_stay_within_capacity_and_follower_redirects(pair) -> None:
     (cp_a, addr_a), (cp_b, addr_b) = pair
     leader = await leader_of(cp_a, cp_b)
     leader_addr, follower_addr = (addr_a, addr_b) if leader is cp_a else (addr_b, addr_a)
-    await asyncio.sleep(LEASE_TTL)  # past the hand-over period
+    await asyncio.sleep(HANDOVER_LEASE_TTLS * LEASE_TTL)  # past the hand-over period
 
     stray = FakeDataPlane(follower_addr, "dp-stray")
     nodes = [FakeDataPlane(leader_addr, f"dp-{i}") for i in range(3)]
@@ -165,7 +166,7 @@ async def test_follower_takes_over_and_honours_committed_amounts(pair) -> None:
     (cp_a, addr_a), (cp_b, addr_b) = pair
     leader = await leader_of(cp_a, cp_b)
     follower, follower_addr = (cp_b, addr_b) if leader is cp_a else (cp_a, addr_a)
-    await asyncio.sleep(LEASE_TTL)
+    await asyncio.sleep(HANDOVER_LEASE_TTLS * LEASE_TTL)
     old = FakeDataPlane(addr_a if leader is cp_a else addr_b, "dp-1")
     try:
         await old.report(30)
@@ -185,7 +186,7 @@ async def test_follower_takes_over_and_honours_committed_amounts(pair) -> None:
         assert [lease.granted for lease in response.leases] == [30]  # committed only
         response = await other.report(50)
         assert [lease.granted for lease in response.leases] == [0]
-        await asyncio.sleep(LEASE_TTL + 0.1)
+        await asyncio.sleep(HANDOVER_LEASE_TTLS * LEASE_TTL + 0.1)
         await dp.report(90)
         await other.report(50)
         assert dp.held > 30 and other.held > 0

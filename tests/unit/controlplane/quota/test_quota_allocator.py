@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controlplane.quota.allocator import Allocator, Counter, Report, SpendRead, water_fill
+from controlplane.quota.allocator import (
+    HANDOVER_LEASE_TTLS,
+    Allocator,
+    Counter,
+    Report,
+    SpendRead,
+    water_fill,
+)
 from oggy.contract.compile.quota import Metric, Mode, Per, QuotaRule, Scope
 from oggy.contract.windows import Period
 
@@ -31,7 +38,7 @@ C = Counter(LIMIT, "", W)
 
 def settled(start: float = T0) -> Allocator:
     """An allocator past its hand-over period at `start`."""
-    return Allocator(start - 2 * TTL, lease_ttl=TTL)
+    return Allocator(start - (HANDOVER_LEASE_TTLS + 1) * TTL, lease_ttl=TTL)
 
 
 class FakeNode:
@@ -127,8 +134,9 @@ def test_hand_over_confirms_committed_only() -> None:
     alloc.report("a", T0 + 1, 0, [Report(C, 40, 300, 900)])
     (lease,) = alloc.allocate("a", T0 + 1, 1, rules)
     assert lease.granted == 300
-    alloc.report("a", T0 + TTL + 0.1, 1, [Report(C, 40, 300, 900)])
-    (lease,) = alloc.allocate("a", T0 + TTL + 0.1, 2, rules)
+    done = T0 + HANDOVER_LEASE_TTLS * TTL + 0.1
+    alloc.report("a", done, 1, [Report(C, 40, 300, 900)])
+    (lease,) = alloc.allocate("a", done, 2, rules)
     assert lease.granted == 900
 
 
