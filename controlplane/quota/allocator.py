@@ -31,7 +31,7 @@ from oggy.contract.compile.quota import QuotaRule
 DEFAULT_LEASE_TTL_S = 3.0
 DEFAULT_NODE_EXPIRY_S = 60.0
 # A new allocator only confirms what nodes hold for this many lease TTLs (item 13).
-HANDOVER_LEASE_TTLS = 3
+HANDOVER_LEASE_TTLS = 2
 # How long a node's acknowledged figures are kept, to pair with a spend read that
 # started before the newest report (reads are refreshed about every second).
 _ACK_HISTORY_S = 30.0
@@ -166,11 +166,12 @@ class Allocator:
         return len(self._nodes)
 
     def handing_over(self, now: float) -> bool:
-        # Long enough for every node to find the new allocator: its stream to the old one
-        # breaks, it may be sent to the dead one once more and back off (a few seconds)
-        # before it reports here. A node not heard from yet is serving its fallback share,
-        # which this allocator does not know of: granting beyond what is committed before
-        # then let a window run over its limit in a test (80 of 60).
+        # Long enough for most nodes to find the new allocator: a node's stream to the old
+        # one breaks, it may be sent to the dead one once more and back off (seconds)
+        # before it reports here, meanwhile serving a fallback share this allocator does
+        # not know of (one lease TTL let a window run to 80 of 60 in a test). Not longer:
+        # at a cold start nobody holds anything, and a budget refuses until allocation
+        # begins. A node slower than this can still push one window over its limit.
         return now < self._started_at + HANDOVER_LEASE_TTLS * self._lease_ttl
 
     def allocate(
