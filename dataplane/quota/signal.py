@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-# How long, at most, a refused request waits for leases that may lift the refusal: a
-# few report rounds (quota given back by one node reaches another in two of them).
-LEASE_WAIT_S = 2.0
+# How long, at most, a refused request waits for leases that may lift the refusal. Quota
+# another node holds comes back once that node's demand has faded (its last ~2 s) and two
+# report rounds have passed; on a busy host that took longer than 2 s (a CI run refused a
+# team member while a third of the pool sat unused on the other node). Only a fleet with
+# room waits: a spent budget or limit is refused at once.
+LEASE_WAIT_S = 5.0
 
 
 class LeaseSignal:
