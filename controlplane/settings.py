@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controlplane.store.endpoint import parse_endpoint
+from oggy.contract.leases import DEFAULT_LEASE_TTL_S, DEFAULT_REPORT_INTERVAL_S
 
 DEFAULT_ETCD = "http://127.0.0.1:2379"
 DEFAULT_GRPC = "127.0.0.1:50051"
@@ -63,8 +64,8 @@ class Settings:
     # this process allocates ("" = the gRPC listen address), a lease's life, how often
     # data planes report, and the TTL of the etcd lease behind the allocator election.
     advertise_address: str = ""
-    lease_ttl_s: float = 3.0
-    quota_report_interval_s: float = 0.5
+    lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    quota_report_interval_s: float = DEFAULT_REPORT_INTERVAL_S
     election_ttl_s: int = 5
 
     def __post_init__(self) -> None:
@@ -133,8 +134,8 @@ class Settings:
         etcd_timeout_s: float = DEFAULT_ETCD_TIMEOUT_S,
         metrics: str | None = None,
         advertise_address: str | None = None,
-        lease_ttl_s: float = 3.0,
-        quota_report_interval_s: float = 0.5,
+        lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+        quota_report_interval_s: float = DEFAULT_REPORT_INTERVAL_S,
         election_ttl_s: int = 5,
         environ: Mapping[str, str] | None = None,
     ) -> Settings:

@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from oggy.contract.compile.quota import QuotaRule
+from oggy.contract.leases import DEFAULT_LEASE_TTL_S
 
-DEFAULT_LEASE_TTL_S = 3.0
 DEFAULT_NODE_EXPIRY_S = 60.0
 # A new allocator only confirms what nodes hold for this many lease TTLs (item 13).
 HANDOVER_LEASE_TTLS = 2

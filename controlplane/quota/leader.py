@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 from controlplane.quota.allocator import (
-    DEFAULT_LEASE_TTL_S,
     DEFAULT_NODE_EXPIRY_S,
     Allocator,
     Counter,
@@ -28,6 +27,7 @@ from controlplane.quota.rules import RuleBook
 from controlplane.quota.spend import SpendSource, crossings_due, read_spend
 from controlplane.usage.budgets import Crossing
 from controlplane.usage.errors import UsageStoreUnavailable
+from oggy.contract.leases import DEFAULT_LEASE_TTL_S
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from controlplane.quota.allocator import Counter, Lease, Report
 from controlplane.quota.leader import QuotaAllocation
+from oggy.contract.leases import DEFAULT_REPORT_INTERVAL_S
 from oggy.v1 import quota_service_pb2 as pb
 from oggy.v1 import quota_service_pb2_grpc
 
 log = logging.getLogger(__name__)
-
-DEFAULT_REPORT_INTERVAL_S = 0.5
 
 
 class QuotaServicer(quota_service_pb2_grpc.QuotaServiceServicer):

@@ -226,7 +226,12 @@ async def _admission(
         request.raw_path,
     )
     verdict = admit(found, ask, endpoint, now)
-    if type(verdict) is Admitted and deps.quota is not None and endpoint.kind is not Kind.LISTING:
+    if (
+        type(verdict) is Admitted
+        and deps.quota is not None
+        and endpoint.kind is not Kind.LISTING
+        and verdict.key.workspace.quota  # a workspace with no rules pays nothing here
+    ):
         verdict = await _check_quota(deps, rec, verdict, now)
     rec.verdict = verdict
     rec.model = verdict.model

@@ -32,16 +32,16 @@ import grpc
 from dataplane.backoff import Backoff
 from dataplane.config.holder import ConfigHolder
 from dataplane.grpc_client import auth_metadata, node_of, open_channel
-from dataplane.quota.table import DEFAULT_LEASE_TTL_S, QuotaTable
+from dataplane.quota.table import QuotaTable
 from dataplane.settings import Settings
 from dataplane.stream_attempt import StateLog, StreamFailed, attempt_stream
 from oggy.contract.compile import CompiledConfig
 from oggy.contract.compile.quota import QuotaRule
+from oggy.contract.leases import DEFAULT_LEASE_TTL_S, DEFAULT_REPORT_INTERVAL_S
 from oggy.v1 import quota_service_pb2, quota_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REPORT_INTERVAL_S = 0.5
 EARLY_REPORT_MIN_S = 0.05  # protocol 2: early reports no more often than this
 
 

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 from oggy.contract.compile.quota import Metric, Mode, Per, QuotaRule
+from oggy.contract.leases import DEFAULT_LEASE_TTL_S
 from oggy.contract.windows import Window, reset_text
 from oggy.v1 import quota_service_pb2
 
@@ -35,8 +36,6 @@ DEMAND_SPAN_S = 2.0
 # Protocol 2: the next window is reported when less than max(1 s, 20 % of it) is left.
 NEXT_WINDOW_MIN_S = 1.0
 NEXT_WINDOW_SHARE = 0.2
-# Protocol 7: the lease time to live assumed until a lease says otherwise.
-DEFAULT_LEASE_TTL_S = 3.0
 
 Ask = tuple[QuotaRule, str, int]  # (rule, member, cost)
 _HEADER_SUFFIXES = {Metric.REQUESTS: "requests", Metric.TOKENS: "tokens"}

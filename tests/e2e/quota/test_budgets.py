@@ -136,10 +136,19 @@ def test_hard_budget_holds_over_four_planes(
     time.sleep(1.0)
     drive(planes, t.key_text)
     check_spend(quota_stack, t, DOLLAR)
-    status = quota_stack.admin.GetBudgetStatus(
-        admin_pb.GetBudgetStatusRequest(name=f"{t.workspace}/budgets/dollar")
-    )
+    name = f"{t.workspace}/budgets/dollar"
+
+    def spent_recorded() -> admin_pb.GetBudgetStatusResponse | None:
+        found = quota_stack.admin.GetBudgetStatus(admin_pb.GetBudgetStatusRequest(name=name))
+        (status,) = found.statuses
+        crossed = [c.threshold_percent for c in status.crossings]
+        spent = status.spent_micro_usd >= (1 - UNDER_USE) * DOLLAR
+        return found if spent and crossed == [50, 80] else None
+
+    # The control plane's own figure (from ingested usage) agrees with the provider's.
+    (status,) = wait_until(spent_recorded, timeout=15, message="spend ingested").statuses
     print(status)
+    assert status.amount_micro_usd == DOLLAR and status.spent_micro_usd <= DOLLAR
 
 
 def test_hard_budget_holds_with_a_plane_cut_from_the_control_plane_half_way(
